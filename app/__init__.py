@@ -1,0 +1,1 @@
+"""Portside desktop app (PySide6 + qasync)."""

@@ -1,0 +1,1 @@
+"""Async Docker Engine API client shared by the app and the CLI. Imports nothing from Qt."""

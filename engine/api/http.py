@@ -1,0 +1,128 @@
+"""Small helpers every route uses: query parsing, JSON bodies, filters, streams.
+
+Routes stay thin: they parse with these helpers, call one service method and encode
+the answer. Parsing errors become :class:`InvalidParameter` (400) with a message that
+names the offending parameter, as dockerd does.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from typing import Any
+
+from aiohttp import web
+
+from ..errors import InvalidParameter
+
+STDIN, STDOUT, STDERR = 0, 1, 2
+
+
+def qbool(request: web.Request, name: str, default: bool = False) -> bool:
+    """A boolean query parameter (``1``/``true``/``True``; empty counts as false)."""
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    low = raw.strip().lower()
+    if low in ("1", "true", "yes"):
+        return True
+    if low in ("0", "false", "no", ""):
+        return False
+    raise InvalidParameter(f"invalid boolean value {raw!r} for query parameter {name!r}")
+
+
+def qint(request: web.Request, name: str, default: int | None = None) -> int | None:
+    """An integer query parameter."""
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise InvalidParameter(f"invalid integer value {raw!r} for query parameter {name!r}")
+
+
+def qstr(request: web.Request, name: str, default: str | None = None) -> str | None:
+    """A string query parameter."""
+    return request.query.get(name, default)
+
+
+def qfilters(request: web.Request, name: str = "filters") -> dict[str, list[str]]:
+    """Docker's ``filters`` parameter: JSON ``{"key": ["v", ...]}`` or the old
+    ``{"key": {"v": true}}`` form; both come back as ``{"key": ["v"]}``."""
+    raw = request.query.get(name)
+    if not raw:
+        return {}
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as e:
+        raise InvalidParameter(f"invalid filter: {e}") from e
+    if not isinstance(data, dict):
+        raise InvalidParameter("invalid filter: expected a JSON object")
+    out: dict[str, list[str]] = {}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            out[key] = [k for k, v in value.items() if v]
+        elif isinstance(value, list):
+            out[key] = [str(v) for v in value]
+        elif isinstance(value, str):
+            out[key] = [value]
+        else:
+            raise InvalidParameter(f"invalid filter value for {key!r}")
+    return out
+
+
+def check_filters(filters: dict[str, list[str]], allowed: set[str]) -> None:
+    """Reject filter keys the endpoint does not know, with Docker's wording."""
+    for key in filters:
+        if key not in allowed:
+            raise InvalidParameter(f"invalid filter '{key}'")
+
+
+async def json_body(request: web.Request, *, required: bool = True) -> Any:
+    """The request's JSON body; malformed JSON is a 400 that says where it broke."""
+    raw = await request.read()
+    if not raw.strip():
+        if required:
+            raise InvalidParameter("request body is empty; expected JSON")
+        return None
+    try:
+        return json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InvalidParameter(f"invalid JSON in request body: {e}") from e
+
+
+def json_object(request_body: Any, what: str = "request body") -> dict[str, Any]:
+    """Insist that a decoded body is a JSON object."""
+    if request_body is None:
+        return {}
+    if not isinstance(request_body, dict):
+        raise InvalidParameter(f"{what} must be a JSON object")
+    return request_body
+
+
+def ok_json(data: Any, status: int = 200) -> web.Response:
+    """A JSON response with Docker's compact encoding."""
+    return web.Response(
+        body=json.dumps(data, separators=(",", ":")).encode() + b"\n",
+        status=status,
+        content_type="application/json",
+    )
+
+
+def frame(stream: int, payload: bytes) -> bytes:
+    """One 8-byte-header frame of Docker's multiplexed stdout/stderr stream."""
+    return struct.pack(">BxxxL", stream, len(payload)) + payload
+
+
+async def ndjson_response(request: web.Request) -> web.StreamResponse:
+    """Start a streamed ``application/json`` response of one JSON object per line."""
+    resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+    resp.enable_chunked_encoding()
+    await resp.prepare(request)
+    return resp
+
+
+async def write_json_line(resp: web.StreamResponse, obj: Any) -> None:
+    """Write one NDJSON line."""
+    await resp.write(json.dumps(obj, separators=(",", ":")).encode() + b"\n")

@@ -1,0 +1,9 @@
+"""Containers routes."""
+
+from __future__ import annotations
+
+from .router import Router
+
+
+def register(r: Router) -> None:
+    """Add the containers routes."""

@@ -1,0 +1,63 @@
+"""The composition root: one Engine owns the config, the stores and every service."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+from typing import IO
+
+from .config import DaemonConfig
+from .containers.service import ContainerService
+from .errors import EngineError
+from .images.service import ImageService
+from .runtime.detect import select_runtime
+from .store.db import Database
+from .system.events import EventBus
+
+log = logging.getLogger(__name__)
+
+
+class Engine:
+    """Wires services together and owns their start-up and shutdown order.
+
+    Routes reach services through this object; services reach each other only through
+    the references passed to them here, so the dependency graph is visible in one place.
+    """
+
+    def __init__(self, config: DaemonConfig) -> None:
+        self.config = config
+        self._lock: IO[str] | None = None
+        self.db: Database
+        self.events = EventBus()
+        self.images: ImageService
+        self.containers: ContainerService
+
+    async def start(self) -> None:
+        """Create directories, take the data-root lock, open stores, restore containers."""
+        cfg = self.config
+        for d in (cfg.data_root, cfg.exec_root):
+            d.mkdir(parents=True, exist_ok=True)
+            os.chmod(d, 0o711)
+        self._lock = open(cfg.data_root / "engine.lock", "w")
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise EngineError(f"data-root {cfg.data_root} is in use by another engine") from None
+        self.db = Database(cfg.data_root / "portside.db")
+        self.runtime = select_runtime(cfg)
+        self.images = ImageService(cfg, self.db, self.events)
+        await self.images.start()
+        self.containers = ContainerService(cfg, self.db, self.events, self.images, self.runtime)
+        await self.containers.start()
+
+    async def shutdown(self) -> None:
+        """Stop serving; containers keep running (live restore adopts them next start)."""
+        if hasattr(self, "containers"):
+            await self.containers.shutdown()
+        if hasattr(self, "images"):
+            await self.images.shutdown()
+        if hasattr(self, "db"):
+            self.db.close()
+        if self._lock:
+            self._lock.close()

@@ -1,0 +1,60 @@
+"""Engine errors and the HTTP status each one answers with.
+
+Services raise these; the API layer turns them into Docker's ``{"message": ...}``
+bodies. Keeping the status on the class means a service never needs to know HTTP,
+and a route never needs to guess which status an error deserves.
+"""
+
+from __future__ import annotations
+
+
+class EngineError(Exception):
+    """Base of every error the API reports to clients (500 unless a subclass says)."""
+
+    status = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidParameter(EngineError):
+    """The request is malformed or names something impossible (400)."""
+
+    status = 400
+
+
+class Unauthorized(EngineError):
+    """Credentials are missing or wrong (401)."""
+
+    status = 401
+
+
+class Forbidden(EngineError):
+    """The operation is not allowed in the current state (403)."""
+
+    status = 403
+
+
+class NotFound(EngineError):
+    """The named object does not exist (404)."""
+
+    status = 404
+
+
+class Conflict(EngineError):
+    """The operation conflicts with the object's state or another object (409)."""
+
+    status = 409
+
+
+class NotModified(EngineError):
+    """Nothing to do: already started/stopped (304, empty body)."""
+
+    status = 304
+
+
+class SystemError_(EngineError):
+    """The host failed us: runtime, filesystem or kernel error (500)."""
+
+    status = 500

@@ -1,0 +1,1 @@
+"""Portside engine: system."""

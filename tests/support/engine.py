@@ -1,0 +1,246 @@
+"""A real ``portsided`` for tests: its own data-root, exec-root, socket and bridge name.
+
+Every engine is torn down completely even when the test fails: containers removed
+through the API, the daemon stopped, and then — as a safety net for a crashed engine —
+leftover conmon processes killed, runtime state deleted, mounts under its roots
+unmounted and its cgroups removed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class PortsideEngine:
+    """One isolated engine process and the helpers tests use to drive it."""
+
+    def __init__(self, base: Path | None = None, extra_config: dict[str, Any] | None = None):
+        self.base = Path(tempfile.mkdtemp(prefix="pse-", dir=base or "/tmp"))
+        self.tag = uuid.uuid4().hex[:6]
+        self.data_root = self.base / "data"
+        self.exec_root = self.base / "exec"
+        self.socket = self.base / "engine.sock"
+        self.log_path = self.base / "engine.log"
+        self.docker_config = self.base / "docker-config"
+        self.docker_config.mkdir()
+        self.config_file = self.base / "daemon.json"
+        config: dict[str, Any] = {
+            # Unique names so engines on one machine never share a bridge or table.
+            "bridge": f"ps{self.tag}",
+            "ip-masq": False,
+            # Containers in tests get no resolver off the machine.
+            "dns": ["127.0.0.1"],
+        }
+        config.update(extra_config or {})
+        self.config_file.write_text(json.dumps(config))
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------
+    @property
+    def host(self) -> str:
+        """The DOCKER_HOST value for this engine."""
+        return f"unix://{self.socket}"
+
+    def start(self, timeout: float = 20.0) -> None:
+        """Start the daemon and wait until ``/_ping`` answers."""
+        cmd = [
+            sys.executable,
+            "-m",
+            "portside.engine",
+            "-H",
+            self.host,
+            "--data-root",
+            str(self.data_root),
+            "--exec-root",
+            str(self.exec_root),
+            "--config-file",
+            str(self.config_file),
+            "--log-level",
+            "debug",
+        ]
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"portsided exited {self.proc.returncode}:\n{self.log()}")
+            try:
+                if self.api("GET", "/_ping").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"portsided did not answer within {timeout}s:\n{self.log()}")
+
+    def stop(self) -> None:
+        """SIGTERM the daemon (containers keep running)."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def kill9(self) -> None:
+        """SIGKILL the daemon, as a crash would."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait()
+        self.proc = None
+
+    def restart(self) -> None:
+        """Start the daemon again on the same roots."""
+        self.stop()
+        self.start()
+
+    def log(self) -> str:
+        """The daemon's log so far."""
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    # -- clients -----------------------------------------------------------------------
+    def api(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        """One raw API request."""
+        transport = httpx.HTTPTransport(uds=str(self.socket))
+        with httpx.Client(
+            transport=transport, base_url="http://portside", timeout=kw.pop("timeout", 30)
+        ) as c:
+            return c.request(method, path, **kw)
+
+    def env(self) -> dict[str, str]:
+        """Environment for the docker CLI pointed at this engine only."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
+        env["DOCKER_HOST"] = self.host
+        env["DOCKER_CONFIG"] = str(self.docker_config)
+        return env
+
+    def docker(
+        self, *args: str, check: bool = True, timeout: float = 60, input: bytes | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        """Run the real docker CLI against this engine."""
+        res = subprocess.run(
+            ["docker", *args],
+            env=self.env(),
+            capture_output=True,
+            timeout=timeout,
+            input=input.decode() if input else None,
+            text=True,
+        )
+        if check and res.returncode != 0:
+            raise AssertionError(
+                f"docker {' '.join(args)} exited {res.returncode}\nstdout: {res.stdout}\n"
+                f"stderr: {res.stderr}\nengine log tail:\n{self.log()[-4000:]}"
+            )
+        return res
+
+    def client(self):  # type: ignore[no-untyped-def]
+        """A docker-py client."""
+        import docker
+
+        return docker.DockerClient(base_url=self.host, timeout=60)
+
+    # -- teardown ----------------------------------------------------------------------
+    def cleanup(self) -> None:
+        """Remove everything this engine made, whatever state it is in."""
+        try:
+            if self.proc and self.proc.poll() is None:
+                for c in self.api("GET", "/containers/json?all=1", timeout=10).json():
+                    self.api("DELETE", f"/containers/{c['Id']}?force=1&v=1", timeout=30)
+        except Exception:
+            pass
+        self.stop()
+        _kill_leftovers(self.base)
+        _unmount_under(self.base)
+        _remove_cgroups(self.data_root)
+        _remove_network_leftovers(self.tag)
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+def _kill_leftovers(base: Path) -> None:
+    """Kill processes (conmon and their containers) whose command line names our roots."""
+    mark = str(base)
+    for pid_dir in Path("/proc").iterdir():
+        if not pid_dir.name.isdigit():
+            continue
+        try:
+            cmd = (pid_dir / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if mark in cmd and int(pid_dir.name) != os.getpid():
+            try:
+                os.killpg(int(pid_dir.name), signal.SIGKILL)
+            except OSError:
+                pass
+            try:
+                os.kill(int(pid_dir.name), signal.SIGKILL)
+            except OSError:
+                pass
+    runtime_root = base / "exec" / "runtime"
+    if runtime_root.is_dir():
+        for rt in ("runc", "crun"):
+            for state in runtime_root.glob("*"):
+                subprocess.run(
+                    [rt, "--root", str(runtime_root), "delete", "-f", state.name],
+                    capture_output=True,
+                    timeout=10,
+                )
+
+
+def _unmount_under(base: Path) -> None:
+    prefix = str(base) + "/"
+    for _ in range(3):
+        mounts = []
+        for line in Path("/proc/self/mountinfo").read_text().splitlines():
+            mnt = line.split()[4].encode().decode("unicode_escape")
+            if mnt.startswith(prefix):
+                mounts.append(mnt)
+        if not mounts:
+            return
+        for mnt in sorted(mounts, key=len, reverse=True):
+            subprocess.run(["umount", "-l", mnt], capture_output=True)
+
+
+def _remove_cgroups(data_root: Path) -> None:
+    ids = set()
+    containers = data_root / "containers"
+    if containers.is_dir():
+        ids = {p.name for p in containers.iterdir()}
+    if not ids:
+        return
+    root = Path("/sys/fs/cgroup")
+    for cg in root.rglob("*"):
+        if cg.is_dir() and cg.name in ids:
+            try:
+                for sub in sorted(cg.rglob("*"), key=lambda p: len(str(p)), reverse=True):
+                    if sub.is_dir():
+                        sub.rmdir()
+                cg.rmdir()
+            except OSError:
+                pass
+
+
+def _remove_network_leftovers(tag: str) -> None:
+    """Delete bridges/veths and the nft table that carry this engine's tag."""
+    subprocess.run(["ip", "link", "del", f"ps{tag}"], capture_output=True)
+    subprocess.run(["nft", "delete", "table", "inet", f"portside_ps{tag}"], capture_output=True)

@@ -1,0 +1,1 @@
+"""Portside VM: the QEMU-managed Linux machine that hosts the engine off Linux."""

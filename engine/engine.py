@@ -39,7 +39,7 @@ class Engine:
         for d in (cfg.data_root, cfg.exec_root):
             d.mkdir(parents=True, exist_ok=True)
             os.chmod(d, 0o711)
-        self._lock = open(cfg.data_root / "engine.lock", "w")
+        self._lock = open(cfg.data_root / "engine.lock", "w")  # noqa: ASYNC230 - once, at start
         try:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -39,7 +39,9 @@ def qint(request: web.Request, name: str, default: int | None = None) -> int | N
     try:
         return int(raw)
     except ValueError:
-        raise InvalidParameter(f"invalid integer value {raw!r} for query parameter {name!r}")
+        raise InvalidParameter(
+            f"invalid integer value {raw!r} for query parameter {name!r}"
+        ) from None
 
 
 def qstr(request: web.Request, name: str, default: str | None = None) -> str | None:

@@ -24,7 +24,7 @@ def check_version(request: web.Request) -> None:
     try:
         t = _as_tuple(v)
     except ValueError:
-        raise InvalidParameter(f"invalid API version {v!r}")
+        raise InvalidParameter(f"invalid API version {v!r}") from None
     if t > _as_tuple(API_VERSION):
         raise InvalidParameter(
             f"client version {v} is too new. Maximum supported API version is {API_VERSION}"

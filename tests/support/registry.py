@@ -218,7 +218,7 @@ class TokenServer:
 def _utcnow():  # type: ignore[no-untyped-def]
     import datetime as dt
 
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 # -- the registry ------------------------------------------------------------------------
@@ -488,7 +488,9 @@ class RegistryPusher:
                 blob = layer
                 mt = OCI_LAYER if oci else "application/vnd.docker.image.rootfs.diff.tar"
             blobs.append(blob)
-            descs.append({"mediaType": mt, "size": len(blob), "digest": self.upload_blob(repo, blob)})
+            descs.append(
+                {"mediaType": mt, "size": len(blob), "digest": self.upload_blob(repo, blob)}
+            )
         manifest = {
             "schemaVersion": 2,
             "mediaType": OCI_MANIFEST if oci else DOCKER_MANIFEST,

@@ -1,1 +1,44 @@
-"""Async Docker Engine API client shared by the app and the CLI. Imports nothing from Qt."""
+"""Async, Qt-free client of the Docker Engine API (the app's only way to the engine)."""
+
+from .address import DOCKER_SOCKET, PORTSIDE_SOCKET, EngineAddress, TlsConfig, default_address
+from .client import CLIENT_API_VERSION, EngineClient, negotiate
+from .errors import (
+    BadRequest,
+    Conflict,
+    EngineError,
+    EngineUnreachable,
+    Forbidden,
+    NotFound,
+    ServerError,
+    StreamError,
+    Unauthorized,
+)
+from .hijack import HijackedStream
+from .progress import LayerProgress, PullProgress
+from .stats import StatsSample
+from .streams import LogLine
+
+__all__ = [
+    "CLIENT_API_VERSION",
+    "DOCKER_SOCKET",
+    "PORTSIDE_SOCKET",
+    "BadRequest",
+    "Conflict",
+    "EngineAddress",
+    "EngineClient",
+    "EngineError",
+    "EngineUnreachable",
+    "Forbidden",
+    "HijackedStream",
+    "LayerProgress",
+    "LogLine",
+    "NotFound",
+    "PullProgress",
+    "ServerError",
+    "StatsSample",
+    "StreamError",
+    "TlsConfig",
+    "Unauthorized",
+    "default_address",
+    "negotiate",
+]

@@ -1,0 +1,158 @@
+"""Fixtures of the app's tests: offscreen Qt, a qasync loop, and strict warnings.
+
+Every test under tests/app fails when it provokes an unexpected warning: a Python
+``warnings`` warning, a log record at WARNING or above (asyncio's "Task was destroyed
+but it is pending!" and "exception was never retrieved" are such records), or a Qt
+message at QtWarningMsg or above. This is qutebrowser's habit: noise that nobody
+asserts on is where shutdown bugs and leaked tasks hide. A test that expects a
+particular warning declares it with ``strict_warnings.allow(regex)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import time
+import warnings
+from collections.abc import Iterator
+
+import pytest
+
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+os.environ.setdefault("QT_API", "pyside6")  # qasync must pick PySide6, whatever else exists
+
+# Offscreen Qt says these about itself, not about us.
+QT_NOISE = [
+    r"^This plugin does not support propagateSizeHints\(\)",
+    r"^This plugin does not support raise\(\)",
+    r"^QStandardPaths: XDG_RUNTIME_DIR not set",
+    r"^QStandardPaths: runtime directory .* is not owned",
+]
+
+
+class WarningCollector(logging.Handler):
+    """Collects warnings of every kind during one test."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.problems: list[str] = []
+        self._allowed = [re.compile(p) for p in QT_NOISE]
+
+    def allow(self, pattern: str) -> None:
+        """Expect messages matching ``pattern`` (regex, searched) in this test."""
+        self._allowed.append(re.compile(pattern))
+
+    def _add(self, kind: str, text: str) -> None:
+        if not any(p.search(text) for p in self._allowed):
+            self.problems.append(f"{kind}: {text}")
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            text += f" ({type(record.exc_info[1]).__name__}: {record.exc_info[1]})"
+        self._add(f"log {record.name} {record.levelname}", text)
+
+    def qt_message(self, msg_type: object, context: object, message: str) -> None:
+        from PySide6.QtCore import QtMsgType
+
+        if msg_type in (QtMsgType.QtWarningMsg, QtMsgType.QtCriticalMsg, QtMsgType.QtFatalMsg):
+            self._add(f"Qt {msg_type.name}", message)
+
+    def python_warnings(self, caught: list[warnings.WarningMessage]) -> None:
+        for w in caught:
+            self._add(f"warning {w.category.__name__}", f"{w.message} ({w.filename}:{w.lineno})")
+
+
+@pytest.fixture(autouse=True)
+def strict_warnings() -> Iterator[WarningCollector]:
+    """Fail the test on any unexpected warning (Python, logging or Qt)."""
+    collector = WarningCollector()
+    root = logging.getLogger()
+    root.addHandler(collector)
+    previous = None
+    try:
+        from PySide6.QtCore import qInstallMessageHandler
+
+        def handler(msg_type, context, message):  # type: ignore[no-untyped-def]
+            collector.qt_message(msg_type, context, message)
+            if previous is not None:
+                previous(msg_type, context, message)
+
+        previous = qInstallMessageHandler(handler)
+        installed = True
+    except ImportError:
+        installed = False
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warnings.filterwarnings("ignore", category=pytest.PytestUnraisableExceptionWarning)
+        yield collector
+    root.removeHandler(collector)
+    if installed:
+        from PySide6.QtCore import qInstallMessageHandler
+
+        qInstallMessageHandler(previous)
+    collector.python_warnings(caught)
+    if collector.problems:
+        pytest.fail("unexpected warnings:\n  " + "\n  ".join(collector.problems), pytrace=False)
+
+
+@pytest.fixture
+def aloop(qapp) -> Iterator[asyncio.AbstractEventLoop]:  # type: ignore[no-untyped-def]
+    """A qasync event loop marked running, driven by Qt (``qtbot.waitUntil`` spins it).
+
+    At teardown every task still pending is cancelled and allowed to finish, so a test
+    that leaks a task fails through ``strict_warnings`` instead of polluting the next.
+    """
+    import PySide6  # noqa: F401  (qasync picks the binding already imported)
+    import qasync
+
+    loop = qasync.QEventLoop(qapp, already_running=True)
+    asyncio.set_event_loop(loop)
+    try:
+        yield loop
+    finally:
+        drain(qapp, loop)
+        loop.stop()
+        asyncio.events._set_running_loop(None)
+        loop.close()
+        asyncio.set_event_loop(None)
+
+
+def drain(qapp, loop: asyncio.AbstractEventLoop, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    """Cancel the loop's pending tasks and spin Qt until they are done."""
+    tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for t in tasks:
+        t.cancel()
+    deadline = time.monotonic() + timeout
+    while any(not t.done() for t in tasks) and time.monotonic() < deadline:
+        qapp.processEvents()
+        time.sleep(0.002)
+    for _ in range(5):
+        qapp.processEvents()
+    stuck = [t for t in tasks if not t.done()]
+    if stuck:
+        raise RuntimeError(f"tasks did not finish after cancel: {stuck}")
+
+
+def run(loop: asyncio.AbstractEventLoop, coro, qapp=None, timeout: float = 60.0):  # type: ignore[no-untyped-def]
+    """Run ``coro`` on the (already running) qasync loop by spinning Qt; return its result."""
+    from PySide6.QtWidgets import QApplication
+
+    app = qapp or QApplication.instance()
+    task = loop.create_task(coro)
+    deadline = time.monotonic() + timeout
+    while not task.done():
+        if time.monotonic() > deadline:
+            task.cancel()
+            raise TimeoutError(f"{coro!r} did not finish in {timeout}s")
+        app.processEvents()
+        time.sleep(0.001)
+    return task.result()
+
+
+@pytest.fixture
+def arun(aloop, qapp):  # type: ignore[no-untyped-def]
+    """``arun(coro)`` runs a coroutine to completion on the qasync loop."""
+    return lambda coro, timeout=60.0: run(aloop, coro, qapp, timeout)

@@ -14,6 +14,7 @@ from .images.service import ImageService
 from .runtime.detect import select_runtime
 from .store.db import Database
 from .system.events import EventBus
+from .volumes.service import VolumeService
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,7 @@ class Engine:
         self.events = EventBus()
         self.images: ImageService
         self.containers: ContainerService
+        self.volumes: VolumeService
 
     async def start(self) -> None:
         """Create directories, take the data-root lock, open stores, restore containers."""
@@ -48,6 +50,8 @@ class Engine:
         self.runtime = select_runtime(cfg)
         self.images = ImageService(cfg, self.db, self.events)
         await self.images.start()
+        self.volumes = VolumeService(cfg, self.db, self.events)
+        await self.volumes.start()
         self.containers = ContainerService(cfg, self.db, self.events, self.images, self.runtime)
         await self.containers.start()
 

@@ -138,7 +138,7 @@ async def system_df(request: web.Request) -> web.Response:
             "LayersSize": sum(i.get("Size", 0) for i in images),
             "Images": images,
             "Containers": await engine.containers.df(),
-            "Volumes": [],
+            "Volumes": await engine.volumes.df(),
             "BuildCache": [],
         }
     )

@@ -1,0 +1,87 @@
+"""Volume routes: create, list, inspect, remove, prune."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ..errors import EngineError, InvalidParameter
+from .context import engine_of
+from .http import json_body, json_object, ok_json, qbool, qfilters
+from .router import Router, api_version
+
+
+class NotASwarmManager(EngineError):
+    """Cluster volumes need swarm mode, which Portside does not run (503)."""
+
+    status = 503
+
+
+def _str_map(value: object, what: str) -> dict[str, str]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidParameter(f"{what} must be an object of strings")
+    return {str(k): "" if v is None else str(v) for k, v in value.items()}
+
+
+async def create(request: web.Request) -> web.Response:
+    """``POST /volumes/create``."""
+    body = json_object(await json_body(request, required=False))
+    name = body.get("Name") or ""
+    if not isinstance(name, str):
+        raise InvalidParameter("Name must be a string")
+    driver = body.get("Driver") or ""
+    if not isinstance(driver, str):
+        raise InvalidParameter("Driver must be a string")
+    vol = await engine_of(request).volumes.create(
+        name,
+        driver,
+        _str_map(body.get("DriverOpts"), "DriverOpts"),
+        _str_map(body.get("Labels"), "Labels"),
+    )
+    return ok_json(vol, status=201)
+
+
+async def list_(request: web.Request) -> web.Response:
+    """``GET /volumes``."""
+    vols = engine_of(request).volumes.list_volumes(qfilters(request))
+    return ok_json({"Volumes": vols, "Warnings": []})
+
+
+async def inspect(request: web.Request) -> web.Response:
+    """``GET /volumes/{name}``."""
+    return ok_json(engine_of(request).volumes.get(request.match_info["name"]))
+
+
+async def update(request: web.Request) -> web.Response:
+    """``PUT /volumes/{name}``: only cluster volumes can be updated."""
+    raise NotASwarmManager(
+        'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" '
+        "to connect this node to swarm and try again."
+    )
+
+
+async def remove(request: web.Request) -> web.Response:
+    """``DELETE /volumes/{name}``."""
+    await engine_of(request).volumes.remove(
+        request.match_info["name"], force=qbool(request, "force")
+    )
+    return web.Response(status=204)
+
+
+async def prune(request: web.Request) -> web.Response:
+    """``POST /volumes/prune``: API >= 1.42 prunes only anonymous volumes unless all."""
+    filters = qfilters(request)
+    everything = True if api_version(request) < (1, 42) else None
+    report = await engine_of(request).volumes.prune(filters, everything)
+    return ok_json(report)
+
+
+def register(r: Router) -> None:
+    """Add the volume routes."""
+    r.post("/volumes/create", create)
+    r.get("/volumes", list_)
+    r.post("/volumes/prune", prune)
+    r.get("/volumes/{name}", inspect)
+    r.put("/volumes/{name}", update)
+    r.delete("/volumes/{name}", remove)

@@ -1,0 +1,79 @@
+"""Docker's filter semantics for volume list and prune (``filters.Args`` in moby)."""
+
+from __future__ import annotations
+
+import re
+
+from ..errors import InvalidParameter
+
+LIST_FILTERS = {"dangling", "name", "driver", "label"}
+PRUNE_FILTERS = {"label", "label!", "all"}
+
+
+def validate(filters: dict[str, list[str]], accepted: set[str]) -> None:
+    """Reject unknown filter keys with Docker's wording."""
+    for key in filters:
+        if key not in accepted:
+            raise InvalidParameter(f"invalid filter '{key}'")
+
+
+def match_pattern(values: list[str], source: str) -> bool:
+    """True when no value is given, one equals ``source`` or one is a regexp found in it
+    (Docker's ``Args.Match``: ``name=foo`` matches ``myfoo1``)."""
+    if not values:
+        return True
+    for v in values:
+        if v == source:
+            return True
+        try:
+            if re.search(v, source):
+                return True
+        except re.error:
+            continue
+    return False
+
+
+def match_kv_list(values: list[str], labels: dict[str, str]) -> bool:
+    """Every ``key`` / ``key=value`` in ``values`` holds for ``labels`` (vacuously true)."""
+    for v in values:
+        key, sep, want = v.partition("=")
+        if key not in labels:
+            return False
+        if sep and labels[key] != want:
+            return False
+    return True
+
+
+def get_bool(filters: dict[str, list[str]], key: str) -> bool | None:
+    """A boolean filter (``1``/``true``/``0``/``false``), None when absent."""
+    values = filters.get(key)
+    if not values:
+        return None
+    is_true = any(v in ("1", "true") for v in values)
+    is_false = any(v in ("0", "false") for v in values)
+    if is_true == is_false:  # conflicting, or nothing recognisable
+        raise InvalidParameter(f"invalid filter '{key}={','.join(values)}'")
+    return is_true
+
+
+_GO_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
+_GO_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
+
+
+def prune_all(filters: dict[str, list[str]]) -> bool:
+    """The prune ``all`` filter, parsed like Go's ``strconv.ParseBool``."""
+    values = filters.get("all", [])
+    if len(values) > 1:
+        raise InvalidParameter(
+            f"invalid filter 'all=[{' '.join(values)}]': only one value is expected"
+        )
+    if not values:
+        return False
+    v = values[0]
+    if v in _GO_TRUE:
+        return True
+    if v in _GO_FALSE:
+        return False
+    raise InvalidParameter(
+        f"invalid filter 'all': strconv.ParseBool: parsing \"{v}\": invalid syntax"
+    )

@@ -9,6 +9,7 @@ from typing import IO
 
 from .config import DaemonConfig
 from .containers.service import ContainerService
+from .distribution.service import DistributionService
 from .errors import EngineError
 from .images.service import ImageService
 from .runtime.detect import select_runtime
@@ -32,6 +33,7 @@ class Engine:
         self.db: Database
         self.events = EventBus()
         self.images: ImageService
+        self.distribution: DistributionService
         self.containers: ContainerService
         self.volumes: VolumeService
 
@@ -50,6 +52,8 @@ class Engine:
         self.runtime = select_runtime(cfg)
         self.images = ImageService(cfg, self.db, self.events)
         await self.images.start()
+        self.distribution = DistributionService(cfg, self.db, self.events, self.images)
+        await self.distribution.start()
         self.volumes = VolumeService(cfg, self.db, self.events)
         await self.volumes.start()
         self.containers = ContainerService(cfg, self.db, self.events, self.images, self.runtime)
@@ -59,6 +63,8 @@ class Engine:
         """Stop serving; containers keep running (live restore adopts them next start)."""
         if hasattr(self, "containers"):
             await self.containers.shutdown()
+        if hasattr(self, "distribution"):
+            await self.distribution.shutdown()
         if hasattr(self, "images"):
             await self.images.shutdown()
         if hasattr(self, "db"):

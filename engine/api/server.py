@@ -13,7 +13,13 @@ from aiohttp import web
 from .. import API_VERSION, __version__
 from ..engine import Engine
 from ..errors import EngineError, NotModified
-from . import routes_containers, routes_images, routes_system, routes_volumes
+from . import (
+    routes_containers,
+    routes_distribution,
+    routes_images,
+    routes_system,
+    routes_volumes,
+)
 from .context import ENGINE_KEY
 from .router import Router, check_version
 
@@ -70,6 +76,7 @@ def build_app(engine: Engine) -> web.Application:
     router = Router(app)
     routes_system.register(router)
     routes_images.register(router)
+    routes_distribution.register(router)
     routes_containers.register(router)
     routes_volumes.register(router)
     return app

@@ -69,6 +69,13 @@ class VolumesHook:
     def _save(self, c: Any, plan: list[PlannedMount]) -> None:
         self.store.save_plan(c.id, getattr(c, "name", "") or "", [p.to_json() for p in plan])
 
+    def _rootfs(self, c: Any) -> Path:
+        """The container's mounted rootfs (``c.rootfs``, else Docker's layout)."""
+        rootfs = getattr(c, "rootfs", None)
+        if rootfs:
+            return Path(rootfs)
+        return self.volumes.config.data_root / "containers" / c.id / "rootfs"
+
     def _resolve(self, ref: str) -> str:
         cid = None
         if self.resolve_container is not None:
@@ -141,7 +148,7 @@ class VolumesHook:
                     data = await self.volumes.mount(pm.name, c.id)
                     mounted.append(pm.name)
                     if pm.copy_data and not pm.populated and not pm.subpath:
-                        source = resolve_in_root(Path(c.rootfs), pm.destination)
+                        source = resolve_in_root(self._rootfs(c), pm.destination)
                         await self.volumes.populate(pm.name, source)
                     if not pm.populated:
                         pm.populated, changed = True, True
@@ -212,9 +219,13 @@ class VolumesHook:
     async def on_remove(self, c: Any, remove_volumes: bool | None = None) -> None:
         """Drop the container's references; with ``remove_volumes`` (``docker rm -v``)
         also remove the anonymous volumes it created. ``remove_volumes`` defaults to
-        ``c.remove_volumes`` when that attribute exists."""
+        ``c.remove_volumes`` or ``c.extra["remove_volumes"]``."""
         if remove_volumes is None:
-            remove_volumes = bool(getattr(c, "remove_volumes", False))
+            extra = getattr(c, "extra", None)
+            remove_volumes = bool(
+                getattr(c, "remove_volumes", False)
+                or (isinstance(extra, dict) and extra.get("remove_volumes"))
+            )
         await self.on_stop(c)
         plan = self.plan_of(c.id) or []
         for name in self.volumes.volumes_of(c.id):
@@ -236,3 +247,11 @@ class VolumesHook:
         for pm in self.plan_of(c.id) or []:
             if pm.type == "volume":
                 self.volumes.restore_mount(pm.name, c.id)
+
+    # The containers service names these two seams ``on_restore`` and ``on_start``.
+    on_restore = restore
+
+    async def on_start(self, c: Any) -> None:
+        """Nothing to do once the container runs: mounts were made in :meth:`prepare`."""
+
+    on_started = on_start

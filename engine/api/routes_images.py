@@ -1,9 +1,170 @@
-"""Images routes."""
+"""Images routes: list, inspect, history, tag, delete, prune, load, save, import.
+
+Image names may contain slashes (``127.0.0.1:5000/foo/bar:tag``), so the routes use
+``{name:.+}`` and are registered suffix-first; aiohttp tries routes in registration
+order and moves on when the method does not match, so ``DELETE /images/{name:.+}``
+never hides ``GET /images/{name:.+}/json``.
+"""
 
 from __future__ import annotations
 
-from .router import Router
+import importlib
+import importlib.util
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from ..errors import EngineError, InvalidParameter
+from ..images import views
+from .context import engine_of
+from .http import ndjson_response, ok_json, qbool, qfilters, qstr, write_json_line
+from .router import Router, api_version
+
+
+class NotImplementedYet(EngineError):
+    """A feature this engine does not offer (yet) (501)."""
+
+    status = 501
+
+
+async def request_chunks(request: web.Request) -> AsyncIterator[bytes]:
+    """The request body as it arrives."""
+    while chunk := await request.content.readany():
+        yield chunk
+
+
+async def list_images(request: web.Request) -> web.Response:
+    """``GET /images/json``."""
+    filters = qfilters(request)
+    legacy = qstr(request, "filter")  # API < 1.41 spelled the reference filter this way
+    if legacy:
+        filters.setdefault("reference", []).append(legacy)
+    result = await views.list_images(
+        engine_of(request).images,
+        filters,
+        all_=qbool(request, "all"),
+        shared_size=qbool(request, "shared-size"),
+        api=api_version(request),
+    )
+    return ok_json(result)
+
+
+async def inspect_image(request: web.Request) -> web.Response:
+    """``GET /images/{name}/json``."""
+    svc = engine_of(request).images
+    img = await svc.resolve(request.match_info["name"])
+    return ok_json(views.inspect_image(svc, img, api_version(request)))
+
+
+async def image_history(request: web.Request) -> web.Response:
+    """``GET /images/{name}/history``."""
+    svc = engine_of(request).images
+    img = await svc.resolve(request.match_info["name"])
+    return ok_json(views.history(svc, img))
+
+
+async def tag_image(request: web.Request) -> web.Response:
+    """``POST /images/{name}/tag?repo=&tag=`` (201)."""
+    svc = engine_of(request).images
+    await svc.tag(request.match_info["name"], qstr(request, "repo") or "", qstr(request, "tag"))
+    return web.Response(status=201)
+
+
+async def delete_image(request: web.Request) -> web.Response:
+    """``DELETE /images/{name}?force&noprune``."""
+    svc = engine_of(request).images
+    records = await svc.delete(
+        request.match_info["name"],
+        force=qbool(request, "force"),
+        noprune=qbool(request, "noprune"),
+    )
+    return ok_json(records)
+
+
+async def prune_images(request: web.Request) -> web.Response:
+    """``POST /images/prune``."""
+    return ok_json(await engine_of(request).images.prune(qfilters(request)))
+
+
+async def load_images(request: web.Request) -> web.StreamResponse:
+    """``POST /images/load``: NDJSON ``{"stream": "Loaded image: …\\n"}`` lines.
+
+    All the work happens before the first byte of the answer, so a bad archive gets a
+    real 400 rather than an error in the middle of a 200 stream. ``quiet`` only
+    suppresses progress, which this engine does not send.
+    """
+    qbool(request, "quiet")
+    lines = await engine_of(request).images.load(request_chunks(request))
+    resp = await ndjson_response(request)
+    for line in lines:
+        await write_json_line(resp, {"stream": line + "\n"})
+    await resp.write_eof()
+    return resp
+
+
+async def _send_tar(request: web.Request, names: list[str]) -> web.StreamResponse:
+    stream = await engine_of(request).images.save(names)
+    resp = web.StreamResponse(headers={"Content-Type": "application/x-tar"})
+    resp.enable_chunked_encoding()
+    await resp.prepare(request)
+    async for chunk in stream:
+        await resp.write(chunk)
+    await resp.write_eof()
+    return resp
+
+
+async def save_image(request: web.Request) -> web.StreamResponse:
+    """``GET /images/{name}/get``."""
+    return await _send_tar(request, [request.match_info["name"]])
+
+
+async def save_images(request: web.Request) -> web.StreamResponse:
+    """``GET /images/get?names=a&names=b``."""
+    names = [n for n in request.query.getall("names", []) if n]
+    if not names:
+        raise InvalidParameter("no images given: use names=<image>")
+    return await _send_tar(request, names)
+
+
+async def create_image(request: web.Request) -> web.StreamResponse:
+    """``POST /images/create``: import (``fromSrc=-``) here; pulls go to distribution."""
+    from_src = qstr(request, "fromSrc")
+    from_image = qstr(request, "fromImage")
+    if from_src is not None and not from_image:
+        if from_src != "-":
+            raise InvalidParameter(
+                "importing from a URL is not supported; send the tar (fromSrc=-)"
+            )
+        img = await engine_of(request).images.import_image(
+            request_chunks(request),
+            repo=qstr(request, "repo"),
+            tag=qstr(request, "tag"),
+            message=qstr(request, "message"),
+            changes=request.query.getall("changes", []),
+            platform=qstr(request, "platform"),
+        )
+        resp = await ndjson_response(request)
+        await write_json_line(resp, {"status": img.id})
+        await resp.write_eof()
+        return resp
+    if not from_image:
+        raise InvalidParameter("fromImage or fromSrc is required")
+    module = f"{__package__}.routes_distribution"
+    if importlib.util.find_spec(module) is None:
+        raise NotImplementedYet("pulling from registries is not available yet")
+    distribution = importlib.import_module(module)
+    return await distribution.pull(request)
 
 
 def register(r: Router) -> None:
-    """Add the images routes."""
+    """Add the images routes (fixed paths and longer suffixes first)."""
+    r.get("/images/json", list_images)
+    r.get("/images/get", save_images)
+    r.post("/images/load", load_images)
+    r.post("/images/create", create_image)
+    r.post("/images/prune", prune_images)
+    r.get("/images/{name:.+}/json", inspect_image)
+    r.get("/images/{name:.+}/history", image_history)
+    r.get("/images/{name:.+}/get", save_image)
+    r.post("/images/{name:.+}/tag", tag_image)
+    r.delete("/images/{name:.+}", delete_image)

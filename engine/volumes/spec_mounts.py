@@ -82,8 +82,9 @@ def apply_mounts(spec: dict[str, Any], rendered: list[tuple[PlannedMount, str]])
     """Add the user's mounts to ``spec``, dropping default mounts they cover.
 
     A user mount replaces a default one at the same destination (``/etc/hosts`` from a
-    bind, say), and a user ``/dev`` replaces every default under ``/dev``. User mounts
-    go last, parents before children, so a volume at ``/a`` never hides one at ``/a/b``.
+    bind, say), and a user ``/dev`` replaces every default under ``/dev``. Mounts are
+    ordered parents before children (stable otherwise), so a volume at ``/a`` never
+    hides one at ``/a/b``.
     """
     dests = {pm.destination for pm, _ in rendered}
     own_dev = "/dev" in dests
@@ -95,7 +96,9 @@ def apply_mounts(spec: dict[str, Any], rendered: list[tuple[PlannedMount, str]])
     ]
     new = [oci_mount(pm, src) for pm, src in rendered]
     new.sort(key=lambda m: _depth(m["destination"]))
-    spec["mounts"] = kept + new
+    # One stable sort over everything: the runtime's /etc files (depth 2) must land on
+    # top of a user volume at /etc, not under it.
+    spec["mounts"] = sorted(kept + new, key=lambda m: _depth(str(m.get("destination", "/"))))
     props = {pm.propagation for pm, _ in rendered if pm.type != "tmpfs"}
     linux = spec.setdefault("linux", {})
     current = linux.get("rootfsPropagation", "")

@@ -502,7 +502,7 @@ def test_apply_mounts_replaces_defaults_and_orders_parents_first():
     ]
     apply_mounts(spec, rendered)
     dests = [m["destination"] for m in spec["mounts"]]
-    assert dests == ["/proc", "/dev", "/dev/shm", "/a", "/a/b", "/etc/hosts"]
+    assert dests == ["/proc", "/dev", "/a", "/dev/shm", "/a/b", "/etc/hosts"]
     hosts = next(m for m in spec["mounts"] if m["destination"] == "/etc/hosts")
     assert hosts == {
         "destination": "/etc/hosts",
@@ -525,3 +525,14 @@ def test_apply_mounts_user_dev_replaces_dev_children_and_sets_propagation():
     assert spec["linux"]["rootfsPropagation"] == "rslave"
     apply_mounts(spec, [(parse_bind("/h:/x:rshared"), "/h")])
     assert spec["linux"]["rootfsPropagation"] == "shared"
+
+
+def test_apply_mounts_volume_at_etc_keeps_runtime_etc_files_on_top():
+    spec = {
+        "mounts": [
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/etc/resolv.conf", "type": "bind", "source": "/c/resolv.conf"},
+        ]
+    }
+    apply_mounts(spec, [(parse_bind("etcvol:/etc"), "/v/etcvol/_data")])
+    assert [m["destination"] for m in spec["mounts"]] == ["/proc", "/etc", "/etc/resolv.conf"]

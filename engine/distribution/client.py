@@ -14,6 +14,7 @@ import asyncio
 import errno
 import hashlib
 import logging
+import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -39,17 +40,31 @@ _PREFERRED_TTL = 600.0
 _TIMEOUT = httpx.Timeout(connect=15.0, read=120.0, write=120.0, pool=120.0)
 
 
+def _root_oserror(e: BaseException) -> OSError | None:
+    seen: set[int] = set()
+    cur: BaseException | None = e
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, OSError) and cur.errno:
+            return cur
+        cur = cur.__cause__ or cur.__context__
+    return None
+
+
 def describe_transport_error(method: str, url: str, e: Exception) -> str:
     """Go-style text for a failed request: ``Get "url": dial tcp host: connect: ...``."""
     verb = method.capitalize()
     host = httpx.URL(url).netloc.decode()
-    cause = e.__cause__ or e.__context__
-    if (isinstance(cause, OSError) and cause.errno == errno.ECONNREFUSED) or "refused" in str(e):
-        return f'{verb} "{url}": dial tcp {host}: connect: connection refused'
+    root = _root_oserror(e)
     if isinstance(e, httpx.TimeoutException):
         return f'{verb} "{url}": net/http: request canceled (Client.Timeout exceeded)'
+    if root is not None and root.errno in (errno.ECONNREFUSED, errno.EHOSTUNREACH):
+        reason = os.strerror(root.errno).lower()
+        if root.errno == errno.ECONNREFUSED:
+            reason = "connection refused"
+        return f'{verb} "{url}": dial tcp {host}: connect: {reason}'
     text = str(e) or type(e).__name__
-    if "SSL" in text or "ssl" in text or "certificate" in text.lower():
+    if "ssl" in text.lower() or "certificate" in text.lower():
         return f'{verb} "{url}": tls: {text}'
     return f'{verb} "{url}": {text}'
 

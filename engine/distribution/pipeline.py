@@ -15,6 +15,7 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+from ..errors import EngineError
 from .decompress import Decompressor
 
 _EOF = object()
@@ -103,23 +104,36 @@ async def run_layer_pipeline(
         ingest_pipe.attach(ingest_task)
     unpack_pipe.attach(unpack_task)
     dec = Decompressor()
+    bad_data: EngineError | None = None
     try:
         async for chunk in chunks:
             if not chunk:
                 continue
             if ingest_pipe:
                 await ingest_pipe.put(chunk)
-            if dec.kind == "none":
-                out = chunk
-            else:
-                # Decompression is CPU work; isal and zstd release the GIL meanwhile.
-                out = await loop.run_in_executor(None, dec.feed, chunk)
-            if out:
-                await unpack_pipe.put(out)
+            if bad_data is None:
+                try:
+                    if dec.kind == "none":
+                        out = chunk
+                    else:
+                        # CPU work; isal and zstd release the GIL meanwhile.
+                        out = await loop.run_in_executor(None, dec.feed, chunk)
+                except EngineError as e:
+                    if ingest_pipe is None:
+                        raise
+                    # Undecodable bytes are most often a corrupted blob: read on so the
+                    # digest check can say so, which is the clearer error.
+                    bad_data = e
+                    await _cancel(unpack_task)
+                    out = b""
+                if out:
+                    await unpack_pipe.put(out)
             await on_bytes(len(chunk))
         if ingest_pipe and ingest_task:
             await ingest_pipe.close()
             await ingest_task  # raises on a digest or size mismatch
+        if bad_data is not None:
+            raise bad_data
         tail = dec.finish()
         if tail:
             await unpack_pipe.put(tail)

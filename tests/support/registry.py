@@ -622,3 +622,65 @@ class ThrottleProxy:
                 except OSError:
                     pass
                 s.close()
+
+
+# -- looking at an engine's stores ---------------------------------------------------------
+@dataclass
+class StoreState:
+    """What an engine's data-root holds, for "nothing half-made" assertions."""
+
+    blobs: set[str]
+    layers: set[str]
+    blob_tmp: list[str]
+    layer_tmp: list[str]
+
+    @property
+    def temp_files(self) -> list[str]:
+        """Anything in the stores' temp areas."""
+        return self.blob_tmp + self.layer_tmp
+
+
+def store_state(data_root: Path) -> StoreState:
+    """Blobs (``sha256:…``), layer dirs (diff-ids) and temp entries under ``data_root``."""
+
+    def names(p: Path) -> list[str]:
+        return sorted(x.name for x in p.iterdir()) if p.is_dir() else []
+
+    blobs = {"sha256:" + n for n in names(data_root / "blobs" / "sha256")}
+    layers = {"sha256:" + n for n in names(data_root / "layers") if n != "tmp"}
+    return StoreState(
+        blobs, layers, names(data_root / "blobs" / "tmp"), names(data_root / "layers" / "tmp")
+    )
+
+
+def api_pull(engine: Any, image: str, tag: str = "", **params: str) -> list[dict[str, Any]]:
+    """``POST /images/create`` through the raw API; the decoded NDJSON lines."""
+    q = {"fromImage": image, **({"tag": tag} if tag else {}), **params}
+    r = engine.api("POST", "/images/create", params=q, timeout=300)
+    assert r.status_code == 200, r.text
+    return [json.loads(line) for line in r.text.splitlines() if line.strip()]
+
+
+def file_layer(files: dict[str, bytes]) -> bytes:
+    """A layer tar holding regular files (parents created as directories)."""
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        dirs: set[str] = set()
+        for path in sorted(files):
+            parts = path.split("/")[:-1]
+            for i in range(1, len(parts) + 1):
+                d = "/".join(parts[:i])
+                if d not in dirs:
+                    dirs.add(d)
+                    info = tarfile.TarInfo(d)
+                    info.type = tarfile.DIRTYPE
+                    info.mode = 0o755
+                    tar.addfile(info)
+            info = tarfile.TarInfo(path)
+            info.size = len(files[path])
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(files[path]))
+    return buf.getvalue()

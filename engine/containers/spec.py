@@ -12,19 +12,18 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidParameter
 from . import spec_resources as res
 from .caps import available_caps, engine_has_cap, resolve_caps
 from .seccomp import from_security_opts, parse_security_opts
+from .spec_mounts import INIT_PATH_IN_CONTAINER, build_mounts, merge_tmpfs_options
 from .usermap import resolve_user
 
 OCI_VERSION = "1.0.2"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-DEFAULT_SHM_SIZE = 64 * 1024 * 1024
-INIT_PATH_IN_CONTAINER = "/sbin/docker-init"
 # Static init binaries, in order of preference (Debian's tini package ships tini-static).
 INIT_CANDIDATES = ("docker-init", "tini-static", "tini")
 
@@ -50,8 +49,6 @@ DEFAULT_READONLY_PATHS: tuple[str, ...] = (
     "/proc/sysrq-trigger",
 )
 # Mounts a read-only rootfs leaves writable (moby's WithMounts).
-_RW_EVEN_IF_READONLY = {"/proc", "/dev/pts", "/dev/shm", "/dev/mqueue", "/dev"}
-_PROPAGATIONS = {"private", "rprivate", "shared", "rshared", "slave", "rslave"}
 
 
 @dataclass
@@ -176,143 +173,6 @@ def _namespaces(inp: SpecInput, hc: dict[str, Any], unified: bool) -> list[dict[
     if cgroupns == "private" or (cgroupns == "" and unified):
         ns.append({"type": "cgroup"})
     return ns
-
-
-def _default_mounts(shm_size: int) -> list[dict[str, Any]]:
-    return [
-        {"destination": "/proc", "type": "proc", "source": "proc",
-         "options": ["nosuid", "noexec", "nodev"]},
-        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
-         "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
-        {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
-         "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
-        {"destination": "/sys", "type": "sysfs", "source": "sysfs",
-         "options": ["nosuid", "noexec", "nodev", "ro"]},
-        {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
-         "options": ["ro", "nosuid", "noexec", "nodev"]},
-        {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
-         "options": ["nosuid", "noexec", "nodev"]},
-        {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-         "options": ["nosuid", "noexec", "nodev", "mode=1777", f"size={shm_size}"]},
-    ]  # fmt: skip
-
-
-_FLAG_FAMILIES = [
-    {"ro", "rw"},
-    {"suid", "nosuid"},
-    {"dev", "nodev"},
-    {"exec", "noexec"},
-    {"sync", "async"},
-    {"atime", "noatime"},
-    {"diratime", "nodiratime"},
-    {"relatime", "norelatime"},
-    {"strictatime", "nostrictatime"},
-    {"mand", "nomand"},
-    {"private", "rprivate", "shared", "rshared", "slave", "rslave", "unbindable",
-     "runbindable"},
-]  # fmt: skip
-
-
-def merge_tmpfs_options(options: list[str]) -> list[str]:
-    """moby's MergeTmpfsOptions: a later flag replaces its opposite (``exec`` wins over
-    an earlier ``noexec``), a later ``key=value`` replaces the same key."""
-    out: list[str] = []
-    for opt in options:
-        opt = opt.strip()
-        if not opt or opt == "defaults":
-            continue
-        if "=" in opt:
-            key = opt.split("=", 1)[0] + "="
-            out = [o for o in out if not o.startswith(key)]
-        else:
-            family = next((f for f in _FLAG_FAMILIES if opt in f), {opt})
-            out = [o for o in out if o not in family]
-        out.append(opt)
-    return out
-
-
-def _user_mounts(inp: SpecInput, hc: dict[str, Any], readonly: bool) -> list[dict[str, Any]]:
-    """Mounts that override defaults: /etc files, tmpfs, volumes/binds (moby's
-    setupMounts + TmpfsMounts), sorted so parents mount before children."""
-    mounts: dict[str, dict[str, Any]] = {}
-    etc_opts = ["rbind", "rprivate"] + (["ro"] if readonly else [])
-    for src, dest in (
-        (inp.hostname_file, "/etc/hostname"),
-        (inp.hosts_file, "/etc/hosts"),
-        (inp.resolv_file, "/etc/resolv.conf"),
-    ):
-        if src is not None:
-            mounts[dest] = {
-                "destination": dest, "type": "bind", "source": str(src),
-                "options": list(etc_opts),
-            }  # fmt: skip
-    tmpfs = hc.get("Tmpfs") or {}
-    if not isinstance(tmpfs, dict):
-        raise InvalidParameter("invalid Tmpfs: must be an object of path → options")
-    for dest, data in tmpfs.items():
-        if not isinstance(dest, str) or not dest.startswith("/"):
-            raise InvalidParameter(
-                f"invalid mount path for tmpfs: '{dest}' mount path must be absolute"
-            )
-        opts = ["noexec", "nosuid", "nodev", "rprivate"]
-        if data:
-            opts += str(data).split(",")
-        mounts[dest] = {
-            "destination": dest, "type": "tmpfs", "source": "tmpfs",
-            "options": merge_tmpfs_options(opts),
-        }  # fmt: skip
-    for m in inp.extra_mounts:
-        dest = m.get("destination")
-        if not isinstance(dest, str) or not dest.startswith("/"):
-            raise InvalidParameter(f"invalid mount destination {dest!r}")
-        mounts[dest] = dict(m)
-    # Python's sort is stable, so equal depths keep their given order.
-    return sorted(mounts.values(), key=lambda m: str(PurePosixPath(m["destination"])).count("/"))
-
-
-def _mounts(
-    inp: SpecInput, hc: dict[str, Any], privileged: bool, readonly: bool, init: str | None
-) -> tuple[list[dict[str, Any]], str | None]:
-    shm_size = res._int(hc, "ShmSize") or DEFAULT_SHM_SIZE
-    if shm_size < 0:
-        raise InvalidParameter("SHM size can not be less than 0")
-    defaults = _default_mounts(shm_size)
-    ipc = _mode(hc, "IpcMode")
-    shm_src = "/dev/shm" if ipc == "host" else (str(inp.shm_path) if inp.shm_path else None)
-    if shm_src:
-        defaults[-1] = {
-            "destination": "/dev/shm", "type": "bind", "source": shm_src,
-            "options": ["rbind", "rprivate"],
-        }  # fmt: skip
-    if init:
-        defaults.append({
-            "destination": INIT_PATH_IN_CONTAINER, "type": "bind", "source": init,
-            "options": ["bind", "ro"],
-        })  # fmt: skip
-    user = _user_mounts(inp, hc, readonly)
-    user_dests = {m["destination"] for m in user}
-    mount_dev = "/dev" in user_dests
-    kept = []
-    for m in defaults:
-        dest = m["destination"]
-        if dest in user_dests or (mount_dev and dest.startswith("/dev/")):
-            continue
-        if dest == "/dev/shm" and ipc == "none":
-            continue
-        if readonly and dest not in _RW_EVEN_IF_READONLY and "ro" not in m["options"]:
-            m["options"].append("ro")
-        if privileged and m["type"] in ("sysfs", "cgroup"):
-            m["options"] = [o for o in m["options"] if o != "ro"]
-        kept.append(m)
-    # Shared or slave volume propagation needs a matching rootfs propagation (moby).
-    propagation = None
-    for m in user:
-        opts = set(m.get("options") or [])
-        if opts & {"shared", "rshared"}:
-            propagation = "shared"
-        elif opts & {"slave", "rslave"} and propagation is None:
-            propagation = "rslave"
-    return kept + user, propagation
 
 
 def _masked_and_readonly(hc: dict[str, Any], sec: dict[str, Any]) -> tuple[list[str], list[str]]:
@@ -442,7 +302,7 @@ def build_spec(inp: SpecInput) -> dict[str, Any]:
     base_env = [f"PATH={DEFAULT_PATH}", f"HOSTNAME={inp.hostname}"]
     if inp.tty:
         base_env.append("TERM=xterm")
-    mounts, propagation = _mounts(inp, hc, privileged, readonly, init)
+    mounts, propagation = build_mounts(inp, hc, privileged, readonly, init)
     devices, device_rules = _devices(hc, privileged)
 
     process: dict[str, Any] = {
@@ -471,6 +331,10 @@ def build_spec(inp: SpecInput) -> dict[str, Any]:
         "resources": resources,
         "sysctl": _sysctls(hc),
     }
+    if inp.domainname and any(ns["type"] == "uts" for ns in namespaces):
+        # No OCI field runc 1.1 honours (it ignores "domainname"); the sysctl has the
+        # same effect as setdomainname(2) inside the UTS namespace, as moby does.
+        linux["sysctl"].setdefault("kernel.domainname", inp.domainname)
     if inp.cgroups_path:
         linux["cgroupsPath"] = inp.cgroups_path
     if propagation:
@@ -493,8 +357,6 @@ def build_spec(inp: SpecInput) -> dict[str, Any]:
     if any(ns["type"] == "uts" for ns in namespaces):
         if inp.hostname:
             spec["hostname"] = inp.hostname
-        if inp.domainname:
-            spec["domainname"] = inp.domainname
     annotations = {**(hc.get("Annotations") or {}), **inp.annotations}
     if annotations:
         spec["annotations"] = {str(k): str(v) for k, v in annotations.items()}

@@ -386,7 +386,11 @@ def test_annotations_and_domainname(rootfs: Path) -> None:
         host_config={"Annotations": {"b": "2"}},
     )
     assert s["annotations"] == {"b": "2", "a": "1"}
-    assert s["domainname"] == "example.org"
+    # runc 1.1 ignores the OCI "domainname" field; moby uses the sysctl instead.
+    assert s["linux"]["sysctl"]["kernel.domainname"] == "example.org"
+    assert "domainname" not in s
+    host_uts = make(rootfs, domainname="example.org", host_config={"UTSMode": "host"})
+    assert "kernel.domainname" not in host_uts["linux"]["sysctl"]
 
 
 def test_exec_process(rootfs: Path) -> None:

@@ -150,13 +150,16 @@ def status_field(out: str, name: str) -> str:
 
 
 def test_default_user_caps_and_seccomp(runner: Runner) -> None:
-    out = runner.sh("id; cat /proc/self/status; hostname")
+    out = runner.sh(
+        "id; cat /proc/self/status; cat /proc/sys/kernel/domainname; hostname",
+        domainname="example.org",
+    )
     assert out.splitlines()[0] == "uid=0(root) gid=0(root) groups=0(root)"
     assert int(status_field(out, "CapEff"), 16) == cap_mask(DEFAULT_CAPS)
     assert int(status_field(out, "CapBnd"), 16) == cap_mask(DEFAULT_CAPS)
     assert status_field(out, "Seccomp") == "2"
     assert status_field(out, "NoNewPrivs") == "0"
-    assert out.splitlines()[-1] == "box"
+    assert out.splitlines()[-2:] == ["example.org", "box"]
 
 
 def test_user_nobody(runner: Runner) -> None:

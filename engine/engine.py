@@ -15,6 +15,7 @@ from .images.service import ImageService
 from .runtime.detect import select_runtime
 from .store.db import Database
 from .system.events import EventBus
+from .volumes.hook import attach_volumes_hook
 from .volumes.service import VolumeService
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ class Engine:
         self.volumes = VolumeService(cfg, self.db, self.events)
         await self.volumes.start()
         self.containers = ContainerService(cfg, self.db, self.events, self.images, self.runtime)
+        attach_volumes_hook(self.containers, self.volumes)
         await self.containers.start()
 
     async def shutdown(self) -> None:

@@ -255,3 +255,21 @@ class VolumesHook:
         """Nothing to do once the container runs: mounts were made in :meth:`prepare`."""
 
     on_started = on_start
+
+
+def attach_volumes_hook(containers: Any, volumes: VolumeService) -> VolumesHook | None:
+    """Register the hook first in ``containers.hooks`` (volumes before networks), with
+    ``containers.find`` resolving ``--volumes-from`` references. Does nothing (None)
+    when the containers service has no hook list."""
+    hooks = getattr(containers, "hooks", None)
+    if hooks is None:
+        return None
+    find = getattr(containers, "find", None)
+
+    def resolve(ref: str) -> str | None:
+        c = find(ref) if find is not None else None
+        return str(c.id) if c is not None else None
+
+    hook = VolumesHook(volumes, resolve_container=resolve)
+    hooks.insert(0, hook)
+    return hook

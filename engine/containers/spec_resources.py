@@ -60,14 +60,15 @@ RLIM_INFINITY_U64 = 2**64 - 1
 _CGROUP_RULE = re.compile(r"^([acb]) ([0-9]+|\*):([0-9]+|\*) ([rwm]{1,3})$")
 
 
-def cgroup_unified(root: Path = CGROUP_ROOT) -> bool:
+def cgroup_unified(root: Path | None = None) -> bool:
     """True on a pure cgroup v2 host (what runc calls unified mode)."""
-    return (root / "cgroup.controllers").exists()
+    return ((root or CGROUP_ROOT) / "cgroup.controllers").exists()
 
 
 @lru_cache(maxsize=4)
-def swap_limit_supported(root: Path = CGROUP_ROOT) -> bool:
+def swap_limit_supported(root: Path | None = None) -> bool:
     """Whether the memory controller accounts swap (so a swap limit can be set)."""
+    root = root or CGROUP_ROOT
     if not cgroup_unified(root):
         return (root / "memory" / "memory.memsw.limit_in_bytes").exists()
     try:
@@ -160,7 +161,7 @@ def validate_resources(hc: dict[str, Any]) -> list[str]:
     return warnings
 
 
-def memory_resources(hc: dict[str, Any], cgroup_root: Path = CGROUP_ROOT) -> dict[str, Any]:
+def memory_resources(hc: dict[str, Any], cgroup_root: Path | None = None) -> dict[str, Any]:
     """OCI ``linux.resources.memory`` (empty dict when nothing is limited)."""
     mem: dict[str, Any] = {}
     if _int(hc, "Memory") > 0:

@@ -103,6 +103,32 @@ def test_cgroup_namespace_only_by_default_on_unified_hosts(rootfs: Path) -> None
     assert "cgroup" in types
 
 
+def test_pure_cgroup_v2_choices(
+    rootfs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A fake unified hierarchy: cgroup.controllers at the root, no swap accounting.
+    fake = tmp_path / "cg"
+    (fake / "init.scope").mkdir(parents=True)
+    (fake / "cgroup.controllers").write_text("cpu memory pids\n")
+    monkeypatch.setattr(spec_resources, "CGROUP_ROOT", fake)
+    spec_resources.swap_limit_supported.cache_clear()
+    try:
+        hc = {"Memory": 64 << 20, "MemorySwap": 128 << 20, "MemorySwappiness": 10}
+        s = make(rootfs, host_config=hc)
+        assert "cgroup" in [n["type"] for n in s["linux"]["namespaces"]]
+        mem = s["linux"]["resources"]["memory"]
+        # runc 1.1 cannot set swappiness on v2, nor a swap limit without accounting.
+        assert mem == {"limit": 64 << 20}
+        (fake / "init.scope" / "memory.swap.max").write_text("max\n")
+        spec_resources.swap_limit_supported.cache_clear()
+        mem = make(rootfs, host_config=hc)["linux"]["resources"]["memory"]
+        assert mem == {"limit": 64 << 20, "swap": 128 << 20}
+        host = make(rootfs, host_config={"CgroupnsMode": "host"})
+        assert "cgroup" not in [n["type"] for n in host["linux"]["namespaces"]]
+    finally:
+        spec_resources.swap_limit_supported.cache_clear()
+
+
 def test_non_root_user_gets_only_the_bounding_set(rootfs: Path) -> None:
     s = make(rootfs, user="nobody")
     assert s["process"]["user"] == {"uid": 65534, "gid": 65534, "additionalGids": [65534]}
@@ -317,6 +343,16 @@ def test_security_opts_and_oom_score(rootfs: Path) -> None:
     assert s["linux"]["maskedPaths"] == [] and s["linux"]["readonlyPaths"] == []
     s = make(rootfs, host_config={"MaskedPaths": ["/proc/x"], "ReadonlyPaths": []})
     assert s["linux"]["maskedPaths"] == ["/proc/x"] and s["linux"]["readonlyPaths"] == []
+
+
+def test_oom_score_adj_is_not_lowered_below_what_the_engine_may_set(rootfs: Path) -> None:
+    from portside.engine.containers.caps import engine_has_cap
+
+    own = int(Path("/proc/self/oom_score_adj").read_text())
+    got = make(rootfs, host_config={"OomScoreAdj": -900})["process"]["oomScoreAdj"]
+    assert got == (-900 if engine_has_cap("CAP_SYS_RESOURCE") else max(-900, own))
+    with pytest.raises(InvalidParameter, match="range for oom score adj"):
+        make(rootfs, host_config={"OomScoreAdj": -1001})
 
 
 def test_cap_add_drop_reach_the_spec(rootfs: Path) -> None:

@@ -163,7 +163,8 @@ def test_default_user_caps_and_seccomp(runner: Runner) -> None:
 
 
 def test_user_nobody(runner: Runner) -> None:
-    out = runner.sh("id; grep -E '^Cap(Eff|Bnd)' /proc/self/status", user="nobody")
+    out = runner.sh("id; grep -E '^Cap(Eff|Bnd)' /proc/self/status; echo $HOME", user="nobody")
+    assert out.splitlines()[-1] == "/nonexistent"  # runc sets HOME from the passwd entry
     assert out.splitlines()[0] == "uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)"
     assert int(status_field(out, "CapEff"), 16) == 0
     assert int(status_field(out, "CapBnd"), 16) == cap_mask(DEFAULT_CAPS)

@@ -170,7 +170,7 @@ def to_oci(
     architectures: list[str] = list(profile.get("architectures") or [])
     native = GO_TO_SECCOMP.get(arch)
     for entry in profile.get("archMap") or []:
-        if isinstance(entry, dict) and entry.get("architecture") == native:
+        if native and isinstance(entry, dict) and entry.get("architecture") == native:
             architectures = [native, *(entry.get("subArchitectures") or [])]
             break
     if architectures:

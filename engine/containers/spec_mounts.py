@@ -114,10 +114,10 @@ def _user_mounts(inp: SpecInput, hc: dict[str, Any], readonly: bool) -> list[dic
             "options": merge_tmpfs_options(opts),
         }  # fmt: skip
     for m in inp.extra_mounts:
-        dest = m.get("destination")
-        if not isinstance(dest, str) or not dest.startswith("/"):
-            raise InvalidParameter(f"invalid mount destination {dest!r}")
-        mounts[dest] = dict(m)
+        target = m.get("destination")
+        if not isinstance(target, str) or not target.startswith("/"):
+            raise InvalidParameter(f"invalid mount destination {target!r}")
+        mounts[target] = dict(m)
     # Python's sort is stable, so equal depths keep their given order.
     return sorted(mounts.values(), key=lambda m: str(PurePosixPath(m["destination"])).count("/"))
 

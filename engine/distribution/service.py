@@ -204,10 +204,10 @@ class DistributionService:
         for t in targets:
             image_id, _ = self.images.lookup(t.string())
             if image_id is None:
-                raise not_found(t.familiar())
+                raise not_found(t.familiar_name())
             images.append(self.images.image(image_id))
         if not targets:
-            raise not_found(ref.familiar())
+            raise not_found(ref.familiar_name())
         await sink(progress.status(f"The push refers to repository [{ref.name}]"))
         for t, image in zip(targets, images, strict=True):
             try:

@@ -112,14 +112,14 @@ def test_real_cgroup_sample(busy_cgroup: tuple[str, int]) -> None:
     assert s["precpu_stats"]["cpu_usage"]["total_usage"] == 0
     assert 0 < s["precpu_stats"]["system_cpu_usage"] < cpu["system_cpu_usage"]
     first = cli_cpu_percent(s)
-    assert 20 < first <= 100 * cpu["online_cpus"] + 5
+    assert 10 < first <= 100 * cpu["online_cpus"] + 5
 
     time.sleep(0.5)
     s2 = stats.read_stats(path, pid, s, own_netns=False)
     assert s2["precpu_stats"] == s["cpu_stats"]
     assert s2["preread"] == s["read"]
     # One busy loop is about one CPU: ~100 % in Docker's per-CPU-summed scale.
-    assert 20 < cli_cpu_percent(s2) <= 100 * cpu["online_cpus"] + 5
+    assert 10 < cli_cpu_percent(s2) <= 100 * cpu["online_cpus"] + 5
 
 
 def test_missing_cgroup_reads_as_zero() -> None:

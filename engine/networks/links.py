@@ -1,0 +1,275 @@
+"""Links, addresses and routes through pyroute2's asyncio netlink API.
+
+:class:`HostLinks` holds one netlink socket in the host namespace for the engine's life
+(bridges, host ends of veth pairs). Inside a container's namespace we open a short-lived
+netlink socket created there (see :mod:`.nsutil`) and configure ``lo``, the container
+end of the veth, its address and the default route with it. No ``ip`` processes.
+
+Every link the engine creates carries an interface alias ``portside/<default bridge>``
+so leftovers can be found and removed by owner, whatever their names.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyroute2 import AsyncIPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+
+from . import nsutil
+
+log = logging.getLogger(__name__)
+
+ENOENT, EEXIST, ENODEV, ESRCH = 2, 17, 19, 3
+NETLINK_ROUTE = 0
+# (family, type, proto) of a route netlink socket, for nsutil's socket factories
+NETLINK_SOCKET = (socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_ROUTE)
+
+
+@dataclass
+class HostNet:
+    """One IPv4 network the host already uses (an address's subnet or a route)."""
+
+    net: ipaddress.IPv4Network
+    dev: str
+
+
+def _sysctl(path: str, value: str) -> None:
+    try:
+        with open(path, "w") as f:
+            f.write(value)
+    except OSError as e:
+        log.warning("cannot set %s=%s: %s", path, value, e)
+
+
+class HostLinks:
+    """Netlink operations in the host namespace."""
+
+    def __init__(self, owner: str) -> None:
+        self.owner = owner  # the ifalias every link we create carries
+        self._ipr: AsyncIPRoute | None = None
+        # pyroute2's async socket multiplexes requests, but dumps interleaved with
+        # changes have confused it in the past; a lock keeps requests strictly ordered.
+        self._lock = asyncio.Lock()
+
+    async def open(self) -> None:
+        """Open the host netlink socket."""
+        self._ipr = AsyncIPRoute()
+        await self._ipr.setup_endpoint()
+
+    def close(self) -> None:
+        """Close the socket (kernel state is untouched)."""
+        if self._ipr is not None:
+            self._ipr.close()
+            self._ipr = None
+
+    @property
+    def ipr(self) -> AsyncIPRoute:
+        assert self._ipr is not None, "HostLinks.open() was not called"
+        return self._ipr
+
+    # -- queries -------------------------------------------------------------------
+    async def index(self, name: str) -> int | None:
+        """The ifindex of ``name`` or None."""
+        async with self._lock:
+            found = await self.ipr.link_lookup(ifname=name)
+        return found[0] if found else None
+
+    async def alias_of(self, name: str) -> str | None:
+        """The interface alias of ``name`` (None when missing or unset)."""
+        async with self._lock:
+            try:
+                msgs = await self.ipr.link("get", ifname=name)
+            except NetlinkError as e:
+                if e.code in (ENODEV, ENOENT):
+                    return None
+                raise
+        for m in msgs:
+            return m.get("ifalias")
+        return None
+
+    async def owned_links(self) -> list[str]:
+        """Names of every link carrying our owner alias."""
+        out = []
+        async with self._lock:
+            async for m in await self.ipr.get_links():
+                if m.get("ifalias") == self.owner:
+                    out.append(m.get("ifname"))
+        return out
+
+    async def host_networks(self) -> list[HostNet]:
+        """IPv4 networks in use on the host: every address's subnet and every
+        non-default route, so a new bridge subnet never shadows any of them."""
+        names: dict[int, str] = {}
+        out: list[HostNet] = []
+        async with self._lock:
+            async for m in await self.ipr.get_links():
+                names[m["index"]] = m.get("ifname") or ""
+            async for a in await self.ipr.get_addr(family=socket.AF_INET):
+                net = ipaddress.ip_network(f"{a.get('address')}/{a['prefixlen']}", strict=False)
+                out.append(HostNet(net, names.get(a["index"], "")))
+            async for r in await self.ipr.get_routes(family=socket.AF_INET, table=254):
+                if not r["dst_len"]:
+                    continue
+                dst = r.get("dst")
+                if dst:
+                    net = ipaddress.ip_network(f"{dst}/{r['dst_len']}", strict=False)
+                    out.append(HostNet(net, names.get(r.get("oif") or 0, "")))
+        return out
+
+    # -- bridges ---------------------------------------------------------------------
+    async def ensure_bridge(self, name: str, gateway: str, prefixlen: int, mtu: int) -> int:
+        """Create (or adopt our own) bridge ``name`` with ``gateway/prefixlen``, up.
+
+        A bridge of that name that is not ours is refused rather than taken over.
+        """
+        async with self._lock:
+            found = await self.ipr.link_lookup(ifname=name)
+            if found:
+                idx = found[0]
+                msgs = await self.ipr.link("get", index=idx)
+                alias = msgs[0].get("ifalias") if msgs else None
+                kind = msgs[0].get(("linkinfo", "kind")) if msgs else None
+                if alias != self.owner or kind not in (None, "bridge"):
+                    raise FileExistsError(f"interface {name} exists and is not Portside's")
+            else:
+                await self.ipr.link("add", ifname=name, kind="bridge", mtu=mtu)
+                idx = (await self.ipr.link_lookup(ifname=name))[0]
+                await self.ipr.link("set", index=idx, ifalias=self.owner)
+            have = set()
+            async for a in await self.ipr.get_addr(family=socket.AF_INET, index=idx):
+                have.add((a.get("address"), a["prefixlen"]))
+            if (gateway, prefixlen) not in have:
+                for addr, plen in have:  # a stale address from an older subnet
+                    await self.ipr.addr("del", index=idx, address=addr, prefixlen=plen)
+                await self.ipr.addr("add", index=idx, address=gateway, prefixlen=prefixlen)
+            await self.ipr.link("set", index=idx, state="up")
+        # Published ports on 127.0.0.1 are DNATed to the bridge; the kernel drops
+        # packets with a loopback source on a non-loopback device unless this is set.
+        _sysctl(f"/proc/sys/net/ipv4/conf/{name}/route_localnet", "1")
+        return idx
+
+    async def delete(self, name: str) -> bool:
+        """Delete a link by name if it exists and is ours; True when deleted."""
+        async with self._lock:
+            found = await self.ipr.link_lookup(ifname=name)
+            if not found:
+                return False
+            msgs = await self.ipr.link("get", index=found[0])
+            if not msgs or msgs[0].get("ifalias") != self.owner:
+                log.warning("not deleting %s: it is not Portside's", name)
+                return False
+            try:
+                await self.ipr.link("del", index=found[0])
+            except NetlinkError as e:
+                if e.code not in (ENODEV, ENOENT):
+                    raise
+                return False
+        return True
+
+    # -- veth pairs ------------------------------------------------------------------
+    async def add_veth(
+        self, host_name: str, ns_path: Path, peer_name: str, bridge: str, mtu: int, mac: str
+    ) -> None:
+        """A veth pair: ``host_name`` enslaved to ``bridge`` and up; ``peer_name`` created
+        directly inside the namespace (so it never clashes with host names like eth0)."""
+        fd = os.open(ns_path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            async with self._lock:
+                br = await self.ipr.link_lookup(ifname=bridge)
+                if not br:
+                    raise FileNotFoundError(f"bridge {bridge} does not exist")
+                await self.ipr.link(
+                    "add",
+                    ifname=host_name,
+                    kind="veth",
+                    mtu=mtu,
+                    peer={"ifname": peer_name, "net_ns_fd": fd, "address": mac, "mtu": mtu},
+                )
+                idx = (await self.ipr.link_lookup(ifname=host_name))[0]
+                await self.ipr.link("set", index=idx, master=br[0], state="up", ifalias=self.owner)
+        finally:
+            os.close(fd)
+
+    async def enslave(self, name: str, bridge: str) -> bool:
+        """Put an existing host veth back on its bridge (live restore after a bridge was
+        re-created); False when the veth is gone."""
+        async with self._lock:
+            idx = await self.ipr.link_lookup(ifname=name)
+            br = await self.ipr.link_lookup(ifname=bridge)
+            if not idx or not br:
+                return False
+            await self.ipr.link("set", index=idx[0], master=br[0], state="up")
+        return True
+
+
+class NsLinks:
+    """A netlink socket inside one container namespace, for one configuration pass."""
+
+    def __init__(self, ipr: AsyncIPRoute) -> None:
+        self.ipr = ipr
+
+    @classmethod
+    async def open(cls, ns_path: Path) -> NsLinks:
+        """Open a netlink socket created inside ``ns_path``."""
+        sock = await nsutil.in_ns_thread(nsutil.socket_in, ns_path, *NETLINK_SOCKET)
+        return await cls.from_socket(sock)
+
+    @classmethod
+    async def from_socket(cls, sock: socket.socket) -> NsLinks:
+        """Wrap a netlink socket already created inside a namespace."""
+        ipr = AsyncIPRoute(use_socket=sock)
+        try:
+            await ipr.setup_endpoint()
+        except BaseException:
+            sock.close()
+            raise
+        return cls(ipr)
+
+    def close(self) -> None:
+        """Close the socket."""
+        self.ipr.close()
+
+    async def __aenter__(self) -> NsLinks:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+    async def names(self) -> list[str]:
+        """Interface names inside the namespace."""
+        return [m.get("ifname") async for m in await self.ipr.get_links()]
+
+    async def loopback_up(self) -> None:
+        """Bring ``lo`` up (127.0.0.1 and the embedded DNS address live on it)."""
+        idx = (await self.ipr.link_lookup(ifname="lo"))[0]
+        await self.ipr.link("set", index=idx, state="up")
+
+    async def configure(self, ifname: str, ip: str, prefixlen: int) -> None:
+        """Address ``ifname`` and bring it up."""
+        idx = (await self.ipr.link_lookup(ifname=ifname))[0]
+        await self.ipr.addr("add", index=idx, address=ip, prefixlen=prefixlen)
+        await self.ipr.link("set", index=idx, state="up")
+
+    async def default_route(self, gateway: str | None) -> None:
+        """Replace the default route (None removes it)."""
+        try:
+            await self.ipr.route("del", dst="0.0.0.0/0")
+        except NetlinkError as e:
+            if e.code not in (ESRCH, ENOENT):
+                raise
+        if gateway:
+            await self.ipr.route("add", dst="0.0.0.0/0", gateway=gateway)
+
+    async def has_default_route(self) -> str | None:
+        """The default gateway inside the namespace, if any."""
+        async for r in await self.ipr.get_routes(family=socket.AF_INET, table=254):
+            if not r["dst_len"]:
+                return r.get("gateway")
+        return None

@@ -1,0 +1,556 @@
+"""A container's network: its namespace, endpoints, published ports, DNS and /etc files.
+
+Lifecycle (driven by :class:`.hook.NetworkHook`):
+
+- ``validate_create``: the networks named by NetworkMode/EndpointsConfig exist and the
+  requested settings are allowed; NetworkSettings.Networks records them (no addresses).
+- ``prepare``: namespace under ``<exec-root>/netns/<id>``, one veth per network with an
+  address (static or next free), default route, published ports reserved, DNS sockets,
+  /etc/hosts and resolv.conf, and the namespace path set in the OCI spec.
+- ``started``: the published ports enter the nft table.
+- ``teardown`` (stop/remove): everything released; idempotent and works from the
+  stored state alone, so it also cleans up after a crash.
+- ``restore``: after an engine restart, re-bind DNS and port sockets in the surviving
+  namespace and re-render the table; nothing is created twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import secrets
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import EngineError, Forbidden, InvalidParameter, NotFound
+from . import ipam, nsutil
+from .dns import DNS_SOCKETS
+from .endpoints import container_dir, network_mode, networking_config, validate_endpoint
+from .etchosts import hosts_text, resolv_text, write_in_place
+from .links import NETLINK_SOCKET, NsLinks
+from .model import Endpoint, Network, Sandbox, endpoint_settings
+from .ports import port_settings, wanted_ports
+
+if TYPE_CHECKING:
+    from .service import NetworkService
+
+log = logging.getLogger(__name__)
+
+
+class SandboxManager:
+    """Per-container network plumbing for one NetworkService."""
+
+    def __init__(self, svc: NetworkService) -> None:
+        self.svc = svc
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._last_ip: dict[str, ipaddress.IPv4Address] = {}
+
+    def lock(self, cid: str) -> asyncio.Lock:
+        """Serialises prepare/teardown/connect/disconnect of one container."""
+        return self._locks.setdefault(cid, asyncio.Lock())
+
+    # -- create ----------------------------------------------------------------------
+    def validate_create(self, c: Any) -> None:
+        """Check the container's networks and record them in NetworkSettings."""
+        mode = network_mode(c)
+        hc = c.host_config
+        eps = (networking_config(c) or {}).get("EndpointsConfig") or {}
+        settings: dict[str, Any] = {}
+        if mode.startswith("container:"):
+            if hc.get("PortBindings") or hc.get("PublishAllPorts"):
+                raise InvalidParameter(
+                    "conflicting options: port publishing and the container type network mode"
+                )
+            if eps:
+                raise InvalidParameter(
+                    "conflicting options: network endpoints and the container type network mode"
+                )
+        else:
+            primary = self.svc.get(mode)
+            wanted = {
+                primary.name: eps.get(mode) or eps.get(primary.name) or eps.get(primary.id) or {}
+            }
+            for ref, cfg in eps.items():
+                n = self.svc.get(ref)
+                if n.id != primary.id:
+                    wanted[n.name] = cfg or {}
+            if len(wanted) > 1 and {"host", "none"} & set(wanted):
+                raise InvalidParameter(
+                    "container cannot be connected to multiple networks with one of the "
+                    "networks in private (none) or host mode"
+                )
+            for name, cfg in wanted.items():
+                n = self.svc.get(name)
+                validate_endpoint(n, cfg)
+                settings[n.name] = endpoint_settings(n, None, cfg)
+        c.network_settings["Networks"] = settings
+        ports, _ = port_settings([], c.config.get("ExposedPorts"), hc.get("PortBindings"))
+        c.network_settings["Ports"] = ports
+        c.network_settings["PortsSummary"] = []
+
+    # -- start -----------------------------------------------------------------------
+    def _wanted(self, c: Any) -> list[tuple[Network, dict[str, Any]]]:
+        """(network, EndpointSettings) in attach order: the NetworkMode network first."""
+        nets = c.network_settings.get("Networks") or {}
+        mode = network_mode(c)
+        primary = self.svc.find(mode) if not mode.startswith("container:") else None
+        first = primary.name if primary is not None else mode
+        order = sorted(nets, key=lambda name: name != first)  # stable: others keep order
+        out = []
+        for name in order:
+            cfg = nets[name] or {}
+            n = self.svc.networks.get(cfg.get("NetworkID") or "") or self.svc.find(name)
+            if n is None:
+                raise NotFound(f"network {name} not found")
+            out.append((n, cfg))
+        if not out and not mode.startswith("container:"):
+            n = self.svc.get(mode)
+            out.append((n, {}))
+        return out
+
+    async def prepare(self, c: Any, spec: dict[str, Any]) -> None:
+        """Build the container's network before the runtime creates it."""
+        async with self.lock(c.id):
+            await self._teardown(c.id, c)  # leftovers of a crash or a failed start
+            try:
+                await self._prepare(c, spec)
+            except BaseException:
+                await self._teardown(c.id, c)
+                raise
+
+    async def _prepare(self, c: Any, spec: dict[str, Any]) -> None:
+        svc = self.svc
+        mode = network_mode(c)
+        namespaces = spec.setdefault("linux", {}).setdefault("namespaces", [])
+        if mode == "host":
+            namespaces[:] = [ns for ns in namespaces if ns.get("type") != "network"]
+            n = svc.get("host")
+            sb = Sandbox(c.id, secrets.token_hex(32), "", owned=False)
+            svc.sandboxes[c.id] = sb
+            svc.store.save_sandbox(sb)
+            ep = self._new_endpoint(c, n, {}, "", None)
+            self._register(ep, c)
+            self._publish_settings(c, sb, [(n, {}, ep)], [])
+            return
+        if mode.startswith("container:"):
+            other = svc.containers.get(mode.split(":", 1)[1]) if svc.containers else None
+            osb = svc.sandboxes.get(other.id) if other is not None else None
+            if other is None or osb is None or not getattr(other, "running", True):
+                raise EngineError(
+                    f"cannot join network namespace of a non running container: {mode[10:]}"
+                )
+            path = osb.path or None
+            _set_netns(namespaces, path)
+            sb = Sandbox(c.id, osb.key, osb.path, owned=False)
+            svc.sandboxes[c.id] = sb
+            svc.store.save_sandbox(sb)
+            _share_etc_files(container_dir(svc, other), container_dir(svc, c))
+            c.network_settings.update(SandboxID=sb.key, SandboxKey=sb.path, Networks={})
+            return
+        wanted = self._wanted(c)
+        dns = any(n.user_defined for n, _ in wanted)
+        path = svc.netns_path(c.id)
+        socks = await nsutil.in_ns_thread(
+            nsutil.create_netns, path, (NETLINK_SOCKET, *(DNS_SOCKETS if dns else ()))
+        )
+        hc = c.host_config
+        sb = Sandbox(c.id, secrets.token_hex(32), str(path), dns=dns)
+        sb.upstreams = list(hc.get("Dns") or svc.config.dns or [])
+        svc.sandboxes[c.id] = sb
+        svc.store.save_sandbox(sb)
+        try:
+            ns = await NsLinks.from_socket(socks[0])
+        except BaseException:
+            for s in socks[1:]:
+                s.close()
+            raise
+        attached: list[tuple[Network, dict[str, Any], Endpoint]] = []
+        try:
+            await ns.loopback_up()
+            for i, (n, cfg) in enumerate(wanted):
+                ep = await self._attach(c, ns, sb, n, cfg, f"eth{i}" if n.is_bridge else "")
+                attached.append((n, cfg, ep))
+        finally:
+            ns.close()
+        if dns:
+            await svc.dns.serve(c.id, path, socks[1:])
+        else:
+            for s in socks[1:]:
+                s.close()
+        mappings = []
+        if mode != "none" and self.publish_target(c.id) is not None:
+            wanted_p = wanted_ports(hc, c.config.get("ExposedPorts"))
+            mappings = svc.reservations.reserve(c.id, c.name, wanted_p)
+            sb.ports = [m.to_json() for m in mappings]
+            svc.store.save_sandbox(sb)
+        self._write_etc(c, dns)
+        _set_netns(namespaces, str(path))
+        self._publish_settings(c, sb, attached, mappings)
+
+    def _new_endpoint(
+        self, c: Any, n: Network, cfg: dict[str, Any], ifname: str, ip: str | None
+    ) -> Endpoint:
+        aliases = list(cfg.get("Aliases") or [])
+        dns_names = [c.name, *aliases, c.id[:12]] if n.user_defined else []
+        prefixlen = ipaddress.ip_network(n.subnet).prefixlen if ip else 0
+        mac = (cfg.get("MacAddress") or ipam.mac_for(ip)) if ip else ""
+        return Endpoint(
+            id=secrets.token_hex(32),
+            network_id=n.id,
+            container_id=c.id,
+            container_name=c.name,
+            ifname=ifname,
+            host_ifname=("veth" + secrets.token_hex(4)[:7]) if ip else "",
+            ip=ip or "",
+            prefixlen=prefixlen,
+            gateway=n.gateway if ip else "",
+            mac=mac,
+            aliases=aliases,
+            dns_names=list(dict.fromkeys(dns_names)),
+            static_ip=((cfg.get("IPAMConfig") or {}).get("IPv4Address") or ""),
+        )
+
+    def _allocate(self, n: Network, cfg: dict[str, Any]) -> str:
+        net = ipaddress.ip_network(n.subnet)
+        taken = {ep.ip for ep in self.svc.endpoints_of(n.id) if ep.ip} | {n.gateway}
+        static = (cfg.get("IPAMConfig") or {}).get("IPv4Address")
+        if static:
+            addr = ipam.validate_static(net, n.gateway, static)  # type: ignore[arg-type]
+            if str(addr) in taken:
+                raise EngineError(f"Address already in use: {addr}")
+            return str(addr)
+        pool = ipaddress.ip_network(n.ip_range) if n.ip_range else net
+        addr = ipam.next_free(net, pool, taken, self._last_ip.get(n.id))  # type: ignore[arg-type]
+        self._last_ip[n.id] = addr
+        return str(addr)
+
+    async def _attach(
+        self, c: Any, ns: NsLinks, sb: Sandbox, n: Network, cfg: dict[str, Any], ifname: str
+    ) -> Endpoint:
+        """One endpoint: address allocated and recorded, veth plugged and configured."""
+        svc = self.svc
+        ip = self._allocate(n, cfg) if n.is_bridge else None
+        ep = self._new_endpoint(c, n, cfg, ifname, ip)
+        self._register(ep, c)
+        if not n.is_bridge:
+            return ep
+        try:
+            await svc.links.add_veth(ep.host_ifname, Path(sb.path), ifname, n.bridge, n.mtu, ep.mac)
+            await ns.configure(ifname, ep.ip, ep.prefixlen)
+            if not n.internal and not any(
+                e.default_route for e in svc.endpoints_of_container(c.id)
+            ):
+                await ns.default_route(n.gateway)
+                ep.default_route = True
+                svc.store.update_endpoint(ep)
+        except BaseException:
+            await self._drop(ep, c.name)
+            raise
+        return ep
+
+    def _register(self, ep: Endpoint, c: Any) -> None:
+        svc = self.svc
+        svc.store.insert_endpoint(ep)
+        svc.endpoints[ep.id] = ep
+        svc.names_changed()
+        n = svc.networks[ep.network_id]
+        svc.events.publish(
+            "network", "connect", n.id, {"container": c.id, "name": n.name, "type": n.driver}
+        )
+
+    async def _drop(self, ep: Endpoint, cname: str | None = None) -> None:
+        svc = self.svc
+        if ep.host_ifname:
+            try:
+                await svc.links.delete(ep.host_ifname)
+            except Exception:
+                log.exception("deleting %s failed", ep.host_ifname)
+        svc.store.delete_endpoint(ep.id)
+        svc.endpoints.pop(ep.id, None)
+        svc.names_changed()
+        n = svc.networks.get(ep.network_id)
+        if n is not None:
+            svc.events.publish(
+                "network",
+                "disconnect",
+                n.id,
+                {"container": ep.container_id, "name": n.name, "type": n.driver},
+            )
+
+    def publish_target(self, cid: str) -> str | None:
+        """The address published ports of ``cid`` forward to: the endpoint with the
+        default route, else the first on a non-internal bridge network."""
+        eps = [e for e in self.svc.endpoints_of_container(cid) if e.ip]
+        for e in eps:
+            if e.default_route:
+                return e.ip
+        for e in eps:
+            n = self.svc.networks.get(e.network_id)
+            if n is not None and not n.internal:
+                return e.ip
+        return None
+
+    def _write_etc(self, c: Any, dns: bool) -> None:
+        svc = self.svc
+        d = container_dir(svc, c)
+        hc = c.host_config
+        own = [e.ip for e in svc.endpoints_of_container(c.id) if e.ip]
+        bridge = svc.by_name("bridge")
+        text = hosts_text(
+            c.config.get("Hostname") or c.id[:12],
+            c.config.get("Domainname") or "",
+            own,
+            hc.get("ExtraHosts"),
+            self._links(c),
+            bridge.gateway if bridge else "",
+        )
+        write_in_place(d / "hosts", text)
+        if dns:
+            write_in_place(
+                d / "resolv.conf", resolv_text(hc.get("DnsSearch"), hc.get("DnsOptions"))
+            )
+
+    def _links(self, c: Any) -> list[tuple[str, list[str]]]:
+        """Legacy ``--link name:alias`` entries (default bridge only, as Docker)."""
+        out = []
+        for link in c.host_config.get("Links") or []:
+            name, _, alias = link.partition(":")
+            name = name.strip("/")
+            alias = alias.rsplit("/", 1)[-1] or name
+            other = self.svc.containers.find(name) if self.svc.containers else None
+            if other is None:
+                continue
+            ips = [e.ip for e in self.svc.endpoints_of_container(other.id) if e.ip]
+            if ips:
+                out.append((ips[0], list(dict.fromkeys([alias, name, other.id[:12]]))))
+        return out
+
+    def _publish_settings(
+        self,
+        c: Any,
+        sb: Sandbox,
+        attached: list[tuple[Network, dict[str, Any], Endpoint]],
+        mappings: list[Any],
+    ) -> None:
+        nets = {n.name: endpoint_settings(n, ep, cfg) for n, cfg, ep in attached}
+        ports, summary = port_settings(
+            mappings, c.config.get("ExposedPorts"), c.host_config.get("PortBindings")
+        )
+        c.network_settings.update(
+            SandboxID=sb.key,
+            SandboxKey=sb.path,
+            Networks=nets,
+            Ports=ports,
+            PortsSummary=summary,
+        )
+
+    async def started(self, c: Any) -> None:
+        """The container runs: its published ports enter the firewall table."""
+        sb = self.svc.sandboxes.get(c.id)
+        if sb is not None and sb.ports:
+            await self.svc.table.sync()
+
+    # -- stop / remove ---------------------------------------------------------------
+    async def teardown(self, cid: str, c: Any = None, forget: bool = False) -> None:
+        """Release everything of a container's network (idempotent); ``forget`` when the
+        container is removed for good."""
+        async with self.lock(cid):
+            await self._teardown(cid, c)
+        if forget:
+            self._locks.pop(cid, None)
+
+    async def _teardown(self, cid: str, c: Any) -> None:
+        svc = self.svc
+        sb = svc.sandboxes.pop(cid, None)
+        svc.dns.stop(cid)
+        svc.reservations.release(cid)
+        for ep in svc.endpoints_of_container(cid):
+            await self._drop(ep)
+        if sb is not None and sb.owned and sb.path:
+            try:
+                await nsutil.in_ns_thread(nsutil.remove_netns, Path(sb.path))
+            except OSError as e:
+                log.warning("removing namespace %s failed: %s", sb.path, e)
+        svc.store.delete_sandbox(cid)
+        if sb is not None and sb.ports:
+            await svc.table.sync()
+        if c is not None:
+            _clear_settings(c)
+
+    # -- live restore --------------------------------------------------------------
+    async def restore(self, c: Any) -> None:
+        """Re-adopt a running container after an engine restart."""
+        svc = self.svc
+        async with self.lock(c.id):
+            sb = svc.sandboxes.get(c.id)
+            if sb is None or not sb.owned:
+                return
+            path = Path(sb.path)
+            if not nsutil.is_netns(path):
+                log.warning("namespace of running container %s is gone", c.id[:12])
+                return
+            for ep in svc.endpoints_of_container(c.id):
+                n = svc.networks.get(ep.network_id)
+                if ep.host_ifname and n is not None:
+                    await svc.links.enslave(ep.host_ifname, n.bridge)
+            if sb.dns and not svc.dns.serving(c.id):
+                await svc.dns.serve(c.id, path)
+            svc.reservations.readopt(c.id, sb.port_mappings())
+            if sb.ports:
+                await svc.table.sync()
+
+    async def sweep_dead(self) -> None:
+        """At start-up: release sandboxes whose container died while we were down,
+        orphan namespaces and orphan endpoints/veths (a crash mid-setup)."""
+        svc = self.svc
+        loop = asyncio.get_running_loop()
+        for sb in list(svc.sandboxes.values()):
+            if not sb.owned:
+                continue
+            inode = nsutil.netns_inode(Path(sb.path))
+            alive = inode is not None and await loop.run_in_executor(
+                None, nsutil.pids_in_netns, inode
+            )
+            if not alive:
+                log.info("releasing the network of %s (not running)", sb.container_id[:12])
+                await self.teardown(sb.container_id)
+        if svc.netns_dir.is_dir():
+            for p in svc.netns_dir.iterdir():
+                if p.name not in svc.sandboxes:
+                    await nsutil.in_ns_thread(nsutil.remove_netns, p)
+        for ep in list(svc.endpoints.values()):
+            if ep.container_id not in svc.sandboxes:
+                await self._drop(ep)
+        bridges = {n.bridge for n in svc.networks.values() if n.bridge}
+        veths = {ep.host_ifname for ep in svc.endpoints.values()}
+        for name in await svc.links.owned_links():
+            if name not in bridges and name not in veths:
+                await svc.links.delete(name)
+
+    # -- connect / disconnect --------------------------------------------------------
+    async def connect(self, c: Any, n: Network, cfg: dict[str, Any]) -> None:
+        """Attach ``c`` to ``n`` (live when it runs)."""
+        svc = self.svc
+        mode = network_mode(c)
+        if n.name == "host" or mode == "host":
+            raise InvalidParameter(
+                "container cannot be disconnected from host network or connected to host network"
+            )
+        if mode.startswith("container:"):
+            raise InvalidParameter(
+                "container sharing network namespace with another container or host cannot "
+                "be connected to any other network"
+            )
+        if n.name == "none" or mode == "none":
+            raise InvalidParameter(
+                "container cannot be connected to multiple networks with one of the networks "
+                "in private (none) mode"
+            )
+        validate_endpoint(n, cfg)
+        async with self.lock(c.id):
+            nets = c.network_settings.setdefault("Networks", {})
+            if n.name in nets:
+                raise Forbidden(f"endpoint with name {c.name} already exists in network {n.name}")
+            sb = svc.sandboxes.get(c.id)
+            ep = None
+            if sb is not None and sb.owned and sb.path:
+                used = {e.ifname for e in svc.endpoints_of_container(c.id)}
+                ifname = next(f"eth{i}" for i in range(1000) if f"eth{i}" not in used)
+                ns = await NsLinks.open(Path(sb.path))
+                try:
+                    ep = await self._attach(c, ns, sb, n, cfg, ifname)
+                finally:
+                    ns.close()
+                self._write_etc(c, False)
+                if sb.ports:
+                    await svc.table.sync()
+            nets[n.name] = endpoint_settings(n, ep, cfg)
+
+    async def disconnect(self, c: Any, n: Network, force: bool = False) -> None:
+        """Detach ``c`` from ``n`` (live when it runs)."""
+        svc = self.svc
+        if n.name == "host" or network_mode(c) == "host":
+            raise InvalidParameter(
+                "container cannot be disconnected from host network or connected to host network"
+            )
+        async with self.lock(c.id):
+            nets = c.network_settings.get("Networks") or {}
+            key = next(
+                (k for k, v in nets.items() if k == n.name or (v or {}).get("NetworkID") == n.id),
+                None,
+            )
+            if key is None:
+                raise InvalidParameter(
+                    f"container {c.id[:12]} is not connected to network {n.name}"
+                )
+            ep = next((e for e in svc.endpoints_of_container(c.id) if e.network_id == n.id), None)
+            sb = svc.sandboxes.get(c.id)
+            if ep is not None:
+                had_route = ep.default_route
+                await self._drop(ep)
+                if had_route and sb is not None and sb.path:
+                    await self._reroute(c, Path(sb.path))
+                if sb is not None and sb.owned:
+                    self._write_etc(c, False)
+                if sb is not None and sb.ports:
+                    await svc.table.sync()
+            del nets[key]
+
+    async def _reroute(self, c: Any, path: Path) -> None:
+        """The endpoint with the default route left: route via another network."""
+        svc = self.svc
+        for e in svc.endpoints_of_container(c.id):
+            n = svc.networks.get(e.network_id)
+            if e.ip and n is not None and not n.internal:
+                ns = await NsLinks.open(path)
+                try:
+                    await ns.default_route(n.gateway)
+                finally:
+                    ns.close()
+                e.default_route = True
+                svc.store.update_endpoint(e)
+                return
+
+
+def _set_netns(namespaces: list[dict[str, Any]], path: str | None) -> None:
+    for ns in namespaces:
+        if ns.get("type") == "network":
+            if path:
+                ns["path"] = path
+            else:
+                ns.pop("path", None)
+            return
+    entry: dict[str, Any] = {"type": "network"}
+    if path:
+        entry["path"] = path
+    namespaces.append(entry)
+
+
+def _share_etc_files(src: Path, dst: Path) -> None:
+    """container:<id> mode shares the other container's hosts and resolv.conf."""
+    for name in ("hosts", "resolv.conf"):
+        try:
+            write_in_place(dst / name, (src / name).read_text())
+        except OSError:
+            pass
+
+
+def _clear_settings(c: Any) -> None:
+    """NetworkSettings of a stopped container: networks kept, addresses gone."""
+    ns = c.network_settings
+    for ep in (ns.get("Networks") or {}).values():
+        if isinstance(ep, dict):
+            mac = ep.get("MacAddress") or ""
+            ip = ep.get("IPAddress") or ""
+            if ip and mac == ipam.mac_for(ip):
+                mac = ""  # derived from the address, not the user's: forget it
+            ep.update(
+                EndpointID="",
+                Gateway="",
+                IPAddress="",
+                IPPrefixLen=0,
+                DNSNames=None,
+                MacAddress=mac,
+            )
+    ns.update(SandboxID="", SandboxKey="", Ports={}, PortsSummary=[])

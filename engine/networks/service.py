@@ -1,0 +1,403 @@
+"""NetworkService: networks (create/list/inspect/remove/prune), connect/disconnect,
+the kernel objects behind them and the state the firewall and DNS server read.
+
+Container plumbing (namespaces, veths, addresses, published ports) is in
+:mod:`.sandbox`; the containers service reaches it through :class:`.hook.NetworkHook`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import secrets
+from pathlib import Path
+from typing import Any
+
+from ..config import DaemonConfig
+from ..errors import Conflict, EngineError, Forbidden, InvalidParameter, NotFound
+from ..store.db import Database
+from ..system.events import EventBus
+from . import filters as filt
+from . import ipam
+from .dns import DnsServer, Resolver
+from .etchosts import host_resolvers
+from .links import HostLinks
+from .model import (
+    DEFAULT_MTU,
+    DRIVER_OF_PREDEFINED,
+    OPT_BRIDGE_NAME,
+    OPT_DEFAULT,
+    OPT_HOST_IP,
+    OPT_ICC,
+    OPT_MASQ,
+    OPT_MTU,
+    PREDEFINED,
+    Endpoint,
+    Network,
+    Sandbox,
+)
+from .nft import FirewallTable, Nft, NftNetwork, NftPort, table_name
+from .ports import PortReservations
+from .sandbox import SandboxManager
+from .store import NetworkStore
+
+log = logging.getLogger(__name__)
+
+
+class NetworkService:
+    """Networks and the engine's network state (bridges, endpoints, sandboxes)."""
+
+    def __init__(self, config: DaemonConfig, db: Database, events: EventBus) -> None:
+        self.config = config
+        self.db = db
+        self.events = events
+        self.store = NetworkStore(db)
+        self.owner = f"portside/{config.bridge_name}"
+        self.links = HostLinks(self.owner)
+        self.nft = Nft()
+        self.table = FirewallTable(
+            self.nft, table_name(config.bridge_name), self._firewall_state, config.ip_masquerade
+        )
+        self.reservations = PortReservations()
+        self.dns = DnsServer(Resolver(self.dns_lookup, self.dns_reverse, self._upstreams))
+        self.netns_dir: Path = config.exec_root / "netns"
+        self.networks: dict[str, Network] = {}
+        self.endpoints: dict[str, Endpoint] = {}
+        self.sandboxes: dict[str, Sandbox] = {}
+        self.sandbox = SandboxManager(self)
+        self.containers: Any = None  # the ContainerService, set by bind_containers
+        self._net_lock = asyncio.Lock()
+        self._names_cache: dict[str, dict[str, list[str]]] | None = None
+        self._rename_task: asyncio.Task[None] | None = None
+
+    # -- wiring --------------------------------------------------------------------
+    def bind_containers(self, containers: Any) -> None:
+        """Give the service the containers service (name lookup, persisting
+        NetworkSettings after connect/disconnect, ``container:<id>`` mode)."""
+        self.containers = containers
+
+    # -- service lifecycle ---------------------------------------------------------
+    async def start(self) -> None:
+        """Load state, make sure every bridge exists, drop sandboxes of containers that
+        died while the engine was down, and render the firewall table."""
+        await self.links.open()
+        for n in self.store.networks():
+            self.networks[n.id] = n
+        for ep in self.store.endpoints():
+            self.endpoints[ep.id] = ep
+        for sb in self.store.sandboxes():
+            self.sandboxes[sb.container_id] = sb
+        self._ensure_predefined()
+        if self.config.raw.get("ip-forward", True):
+            _sysctl("/proc/sys/net/ipv4/ip_forward", "1")
+        for n in list(self.networks.values()):
+            if n.is_bridge:
+                try:
+                    await self._ensure_bridge(n)
+                except EngineError as e:
+                    log.error("network %s: %s", n.name, e.message)
+        await self.sandbox.sweep_dead()
+        await self.table.sync()
+        self._rename_task = asyncio.ensure_future(self._follow_renames())
+
+    async def shutdown(self) -> None:
+        """Close sockets; kernel state stays for the containers that keep running.
+        With no container left, bridges and the table go too: nothing is left behind."""
+        if self._rename_task:
+            self._rename_task.cancel()
+        self.dns.close()
+        self.reservations.close()
+        try:
+            if not self.sandboxes:
+                for name in await self.links.owned_links():
+                    await self.links.delete(name)
+                await self.table.delete()
+        except Exception:
+            log.exception("network cleanup at shutdown failed")
+        self.links.close()
+
+    def _ensure_predefined(self) -> None:
+        by_name = {n.name: n for n in self.networks.values()}
+        for name in PREDEFINED:
+            if name in by_name:
+                continue
+            n = Network(id=secrets.token_hex(32), name=name, driver=DRIVER_OF_PREDEFINED[name])
+            if name == "bridge":
+                n.created = filt.now_rfc3339()
+            self.networks[n.id] = n
+            self.store.save_network(n)
+        bridge = self.by_name("bridge")
+        assert bridge is not None
+        bridge.bridge = self.config.bridge_name
+        bridge.options = {
+            OPT_DEFAULT: "true",
+            OPT_ICC: "true",
+            OPT_MASQ: "true" if self.config.ip_masquerade else "false",
+            OPT_HOST_IP: "0.0.0.0",
+            OPT_BRIDGE_NAME: self.config.bridge_name,
+            OPT_MTU: str(DEFAULT_MTU),
+        }
+        if self.config.bridge_subnet:
+            # --bip is the bridge's own address with the prefix: 172.17.0.1/16.
+            iface = ipaddress.ip_interface(self.config.bridge_subnet)
+            bridge.subnet = str(iface.network)
+            bridge.gateway = str(iface.ip)
+            bridge.user_subnet = False
+        bridge.ipam_config = (
+            [{"Subnet": bridge.subnet, "Gateway": bridge.gateway}] if bridge.subnet else []
+        )
+        self.store.save_network(bridge)
+
+    async def _ensure_bridge(self, n: Network) -> None:
+        """Create the Linux bridge of ``n``; choose its subnet first when it has none or
+        when an automatically chosen one now collides with the host."""
+        async with ipam.SubnetLock():
+            if not n.subnet or not n.user_subnet:
+                host = await self.links.host_networks()
+                others = [h.net for h in host if h.dev != n.bridge]
+                mine = [
+                    ipaddress.ip_network(o.subnet)
+                    for o in self.networks.values()
+                    if o.subnet and o.id != n.id
+                ]
+                clash = n.subnet and any(
+                    ipaddress.ip_network(n.subnet).overlaps(o) for o in others + mine
+                )
+                busy = any(ep.network_id == n.id for ep in self.endpoints.values())
+                if not n.subnet or (clash and not busy and not self.config.bridge_subnet):
+                    net = ipam.choose_subnet(others + mine, ipam.resolver_addresses())
+                    n.subnet = str(net)
+                    n.gateway = str(next(net.hosts()))
+                    n.ipam_config = [{"Subnet": n.subnet, "Gateway": n.gateway}]
+                    self.store.save_network(n)
+            prefix = ipaddress.ip_network(n.subnet).prefixlen
+            try:
+                await self.links.ensure_bridge(n.bridge, n.gateway, prefix, n.mtu)
+            except FileExistsError as e:
+                raise Conflict(str(e)) from None
+
+    # -- lookup --------------------------------------------------------------------
+    def by_name(self, name: str) -> Network | None:
+        """The network named ``name``."""
+        return next((n for n in self.networks.values() if n.name == name), None)
+
+    def find(self, ref: str) -> Network | None:
+        """By full id, exact name, then unique id prefix (Docker's order)."""
+        if ref in self.networks:
+            return self.networks[ref]
+        n = self.by_name(ref)
+        if n is not None:
+            return n
+        matches = [n for n in self.networks.values() if ref and n.id.startswith(ref)]
+        if len(matches) > 1:
+            raise InvalidParameter(f"network {ref} is ambiguous ({len(matches)} matches found)")
+        return matches[0] if matches else None
+
+    def get(self, ref: str) -> Network:
+        """Like :meth:`find`; 404 ``network <ref> not found``."""
+        n = self.find(ref)
+        if n is None:
+            raise NotFound(f"network {ref} not found")
+        return n
+
+    def endpoints_of(self, network_id: str) -> list[Endpoint]:
+        """Live endpoints on a network."""
+        return [ep for ep in self.endpoints.values() if ep.network_id == network_id]
+
+    def endpoints_of_container(self, container_id: str) -> list[Endpoint]:
+        """Live endpoints of a container."""
+        return [ep for ep in self.endpoints.values() if ep.container_id == container_id]
+
+    # -- API: networks -------------------------------------------------------------
+    async def create(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``POST /networks/create``."""
+        n, warning = filt.network_from_request(body, self)
+        async with self._net_lock:
+            if self.by_name(n.name) is not None:
+                raise Conflict(f"network with name {n.name} already exists")
+            self.store.save_network(n)
+            self.networks[n.id] = n
+            try:
+                await self._ensure_bridge(n)
+                await self.table.sync()
+            except BaseException:
+                self.networks.pop(n.id, None)
+                self.store.delete_network(n.id)
+                await self.links.delete(n.bridge)
+                raise
+        self.events.publish("network", "create", n.id, {"name": n.name, "type": n.driver})
+        return {"Id": n.id, "Warning": warning}
+
+    def list(self, filters: dict[str, list[str]]) -> list[dict[str, Any]]:
+        """``GET /networks``."""
+        accept = filt.list_matcher(filters, self)
+        out = []
+        for n in sorted(self.networks.values(), key=lambda n: n.name):
+            if accept(n):
+                out.append(n.to_docker(self._containers_json(n)))
+        return out
+
+    def inspect(self, ref: str) -> dict[str, Any]:
+        """``GET /networks/{id}``."""
+        n = self.get(ref)
+        return n.to_docker(self._containers_json(n))
+
+    def _containers_json(self, n: Network) -> dict[str, dict[str, str]]:
+        return {ep.container_id: ep.network_container() for ep in self.endpoints_of(n.id)}
+
+    async def remove(self, ref: str) -> None:
+        """``DELETE /networks/{id}``."""
+        n = self.get(ref)
+        if n.predefined:
+            raise Forbidden(f"{n.name} is a pre-defined network and cannot be removed")
+        async with self._net_lock:
+            if self.endpoints_of(n.id):
+                raise Conflict(
+                    f"error while removing network: network {n.name} id {n.id} has active endpoints"
+                )
+            await self.links.delete(n.bridge)
+            self.store.delete_network(n.id)
+            self.networks.pop(n.id, None)
+            await self.table.sync()
+        self.events.publish("network", "destroy", n.id, {"name": n.name, "type": n.driver})
+
+    async def prune(self, filters: dict[str, list[str]]) -> dict[str, Any]:
+        """``POST /networks/prune``: user networks without endpoints."""
+        accept = filt.prune_matcher(filters)
+        deleted = []
+        for n in list(self.networks.values()):
+            if n.predefined or self.endpoints_of(n.id) or not accept(n):
+                continue
+            try:
+                await self.remove(n.id)
+            except EngineError:
+                continue
+            deleted.append(n.name)
+        self.events.publish("network", "prune", "", {"reclaimed": "0"})
+        return {"NetworksDeleted": deleted or None}
+
+    # -- API: connect / disconnect -------------------------------------------------
+    def _container(self, ref: str) -> Any:
+        if self.containers is None:
+            raise NotFound(f"No such container: {ref}")
+        return self.containers.get(ref)
+
+    def save_container(self, c: Any) -> None:
+        """Persist a container's NetworkSettings after we changed them."""
+        save = getattr(self.containers, "save", None) or self.containers.store.save
+        save(c)
+
+    async def connect(self, ref: str, container_ref: str, config: dict[str, Any]) -> None:
+        """``POST /networks/{id}/connect``."""
+        n = self.get(ref)
+        c = self._container(container_ref)
+        await self.sandbox.connect(c, n, config or {})
+        self.save_container(c)
+
+    async def disconnect(self, ref: str, container_ref: str, force: bool = False) -> None:
+        """``POST /networks/{id}/disconnect``."""
+        n = self.get(ref)
+        c = self._container(container_ref)
+        await self.sandbox.disconnect(c, n, force)
+        self.save_container(c)
+
+    # -- state for the firewall and the DNS server ---------------------------------
+    def _firewall_state(self) -> tuple[list[NftNetwork], list[NftPort]]:
+        nets = [
+            NftNetwork(n.bridge, n.subnet, n.internal, n.masquerade)
+            for n in self.networks.values()
+            if n.is_bridge and n.subnet
+        ]
+        ports = []
+        for sb in self.sandboxes.values():
+            target = self.sandbox.publish_target(sb.container_id)
+            if target is None:
+                continue
+            for m in sb.port_mappings():
+                ports.append(
+                    NftPort(
+                        m.proto,
+                        m.host_ip,
+                        m.host_port,
+                        target,
+                        m.container_port,
+                        f"portside {sb.container_id[:12]}",
+                    )
+                )
+        return nets, ports
+
+    def names_changed(self) -> None:
+        """Endpoints changed: rebuild the name index on the next query."""
+        self._names_cache = None
+
+    def _names(self) -> dict[str, dict[str, list[str]]]:
+        if self._names_cache is None:
+            idx: dict[str, dict[str, list[str]]] = {}
+            for ep in self.endpoints.values():
+                n = self.networks.get(ep.network_id)
+                if n is None or not n.user_defined or not ep.ip:
+                    continue
+                names = idx.setdefault(n.id, {})
+                for name in ep.dns_names:
+                    for key in (name.lower(), f"{name}.{n.name}".lower()):
+                        names.setdefault(key, [])
+                        if ep.ip not in names[key]:
+                            names[key].append(ep.ip)
+            self._names_cache = idx
+        return self._names_cache
+
+    def dns_lookup(self, container_id: str, name: str) -> list[str] | None:
+        """Addresses for ``name`` on the user networks ``container_id`` is on."""
+        idx = self._names()
+        out: list[str] = []
+        for ep in self.endpoints_of_container(container_id):
+            out += [ip for ip in idx.get(ep.network_id, {}).get(name, []) if ip not in out]
+        return out or None
+
+    def dns_reverse(self, container_id: str, ip: str) -> str | None:
+        """``<container>.<network>`` for an address on the container's user networks."""
+        mine = {ep.network_id for ep in self.endpoints_of_container(container_id)}
+        for ep in self.endpoints.values():
+            n = self.networks.get(ep.network_id)
+            if ep.ip == ip and ep.network_id in mine and n is not None and n.user_defined:
+                return f"{ep.container_name}.{n.name}"
+        return None
+
+    def _upstreams(self, container_id: str) -> list[str]:
+        sb = self.sandboxes.get(container_id)
+        if sb is not None and sb.upstreams:
+            return sb.upstreams
+        return list(self.config.dns or host_resolvers())
+
+    async def _follow_renames(self) -> None:
+        """Keep endpoint names (inspect, DNS) in step with ``docker rename``."""
+        async for ev in self.events.stream(
+            accept=lambda e: e.type == "container" and e.action == "rename"
+        ):
+            new = ev.attributes.get("name", "")
+            for ep in self.endpoints_of_container(ev.actor_id):
+                old = ep.container_name
+                ep.container_name = new
+                ep.dns_names = [new if x == old else x for x in ep.dns_names]
+                self.store.update_endpoint(ep)
+            self.names_changed()
+
+    def netns_path(self, container_id: str) -> Path:
+        """Where a container's namespace handle is mounted."""
+        return self.netns_dir / container_id
+
+    async def list_tables(self) -> list[str]:
+        """nft tables (diagnostics)."""
+        return await self.nft.list_tables()
+
+
+def _sysctl(path: str, value: str) -> None:
+    try:
+        with open(path) as f:
+            if f.read().strip() == value:
+                return
+        with open(path, "w") as f:
+            f.write(value)
+    except OSError as e:
+        log.warning("cannot set %s=%s: %s", path, value, e)

@@ -5,6 +5,7 @@ Each container gets a unique id, its own bundle and is always ``runc delete -f``
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import os
@@ -301,3 +302,26 @@ def test_cleanup_leaves_no_state(runner: Runner) -> None:
     runner.sh("true")
     time.sleep(0.1)
     assert not list(runner.state.glob("spec-*"))
+
+
+async def test_stats_and_top_of_a_running_container(runner: Runner) -> None:
+    from portside.engine.containers import stats, top
+
+    cid, stop = runner.detached(
+        ["sh", "-c", "x=$(seq 1 50000); while :; do :; done"], host_config={"Memory": 128 << 20}
+    )
+    try:
+        state = json.loads(runner._runc("state", cid).stdout)
+        pid = state["pid"]
+        await asyncio.sleep(0.5)
+        path = f"/{CGROUP_PARENT}/{cid}"
+        s = stats.read_stats(path, pid, name="/c", container_id=cid)
+        assert s["memory_stats"]["usage"] > 0
+        assert s["memory_stats"]["limit"] == 128 << 20
+        assert s["cpu_stats"]["cpu_usage"]["total_usage"] > 0
+        assert s["pids_stats"]["current"] >= 1
+        assert s["networks"] == {}  # a fresh netns: only lo, which Docker leaves out
+        got = await top.top([pid], "-o pid,args")
+        assert got["Processes"] == [[str(pid), "sh -c x=$(seq 1 50000); while :; do :; done"]]
+    finally:
+        stop()

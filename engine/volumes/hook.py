@@ -66,6 +66,23 @@ class VolumesHook:
         raw = self.store.plan(container_id)
         return None if raw is None else [PlannedMount.from_json(d) for d in raw]
 
+    def host_paths(self, container_id: str) -> list[dict[str, Any]]:
+        """Where a container's volumes and binds live on the host, deepest first, for
+        ``docker cp``/archive work on a stopped container: ``{"Destination", "Source",
+        "RW", "Type"}`` (tmpfs mounts have no host side and are left out)."""
+        out = []
+        for pm in self.plan_of(container_id) or []:
+            if pm.type == "tmpfs" or not pm.source:
+                continue
+            source = pm.source
+            if pm.type == "volume" and pm.subpath:
+                source = str(resolve_in_root(Path(pm.source), pm.subpath))
+            out.append(
+                {"Destination": pm.destination, "Source": source, "RW": pm.rw, "Type": pm.type}
+            )
+        out.sort(key=lambda m: m["Destination"].count("/"), reverse=True)
+        return out
+
     def _save(self, c: Any, plan: list[PlannedMount]) -> None:
         self.store.save_plan(c.id, getattr(c, "name", "") or "", [p.to_json() for p in plan])
 

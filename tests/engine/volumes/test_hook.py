@@ -433,3 +433,24 @@ async def test_restore_counts_running_containers(w):
     assert svc2.mounted_by("rv") == {c.id}
     await hook2.on_stop(c)
     assert not is_mount_point(svc2.data_path("rv"))
+
+
+async def test_host_paths_for_archive_work(w, tmp_path):
+    host_dir = tmp_path / "h"
+    host_dir.mkdir()
+    c = w.container(
+        {"Volumes": {"/anon": {}}},
+        {"Binds": [f"{host_dir}:/a/b:ro", "hp:/a"], "Tmpfs": {"/run": ""}},
+    )
+    await w.hook.on_create(c)
+    paths = w.hook.host_paths(c.id)
+    assert [p["Destination"] for p in paths][:1] == ["/a/b"]
+    by = {p["Destination"]: p for p in paths}
+    assert set(by) == {"/a/b", "/a", "/anon"}
+    assert by["/a/b"] == {
+        "Destination": "/a/b",
+        "Source": str(host_dir),
+        "RW": False,
+        "Type": "bind",
+    }
+    assert by["/a"]["Source"] == str(w.svc.data_path("hp"))

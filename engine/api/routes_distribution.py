@@ -68,8 +68,12 @@ async def _stream(request: web.Request, run: Any) -> web.StreamResponse:
         if not out.started:
             raise
         await out.write(progress.error(e.message))
-    except (ConnectionResetError, ConnectionError):
-        raise  # the client went away; the pull/push was cancelled by the failed write
+    except ConnectionError:
+        # The client went away: the failed write cancelled the pull/push, which cleaned
+        # up after itself. Nobody is left to tell.
+        log.info("%s %s: client disconnected", request.method, request.path)
+        assert out.resp is not None
+        return out.resp
     except Exception as e:
         log.exception("%s %s failed", request.method, request.path)
         if not out.started:

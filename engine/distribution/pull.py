@@ -144,13 +144,13 @@ class Puller:
         res = await self.resolve(repo, ref)
         await self.sink(progress.status(f"Pulling from {ref.path}", ref.digest or ref.tag or ""))
         diff_ids = list(res.config["rootfs"]["diff_ids"])
-        with self.svc.pinned(diff_ids):
-            try:
+        try:
+            with self.svc.pinned(diff_ids):
                 await self._layers(repo, res)
                 image = await self._register(ref, res)
-            except BaseException:
-                await self._rollback()
-                raise
+        except BaseException:
+            await self._rollback()  # outside our own pins, which would protect our layers
+            raise
         await self.sink(progress.status(f"Digest: {res.top_digest}"))
         return image
 

@@ -1,9 +1,133 @@
-"""Containers routes."""
+"""Containers routes: create, list, inspect and state changes.
+
+Streams (logs, attach, stats, top, wait) are in routes_containers_io.py.
+"""
 
 from __future__ import annotations
 
+from aiohttp import web
+
+from ..errors import InvalidParameter
+from . import routes_containers_io
+from .context import engine_of
+from .http import json_body, json_object, ok_json, qbool, qfilters, qint, qstr
 from .router import Router
+
+
+def _ref(request: web.Request) -> str:
+    return request.match_info["id"]
+
+
+async def create(request: web.Request) -> web.Response:
+    """``POST /containers/create``."""
+    body = json_object(await json_body(request), "container config")
+    if not body:
+        raise InvalidParameter("config cannot be empty in order to create a container")
+    name = qstr(request, "name")
+    result = await engine_of(request).containers.create(body, name or None)
+    return ok_json(result, status=201)
+
+
+async def list_(request: web.Request) -> web.Response:
+    """``GET /containers/json``."""
+    svc = engine_of(request).containers
+    out = await svc.list(
+        all_=qbool(request, "all"),
+        limit=qint(request, "limit"),
+        size=qbool(request, "size"),
+        filters=qfilters(request),
+    )
+    return ok_json(out)
+
+
+async def inspect(request: web.Request) -> web.Response:
+    """``GET /containers/{id}/json``."""
+    svc = engine_of(request).containers
+    return ok_json(await svc.inspect(_ref(request), size=qbool(request, "size")))
+
+
+async def start(request: web.Request) -> web.Response:
+    """``POST /containers/{id}/start``."""
+    await engine_of(request).containers.start_container(_ref(request))
+    return web.Response(status=204)
+
+
+def _timeout(request: web.Request) -> int | None:
+    return qint(request, "t", qint(request, "timeout"))
+
+
+async def stop(request: web.Request) -> web.Response:
+    """``POST /containers/{id}/stop?t=&signal=``."""
+    svc = engine_of(request).containers
+    await svc.stop(_ref(request), _timeout(request), qstr(request, "signal"))
+    return web.Response(status=204)
+
+
+async def restart(request: web.Request) -> web.Response:
+    """``POST /containers/{id}/restart``."""
+    svc = engine_of(request).containers
+    await svc.restart(_ref(request), _timeout(request), qstr(request, "signal"))
+    return web.Response(status=204)
+
+
+async def kill(request: web.Request) -> web.Response:
+    """``POST /containers/{id}/kill?signal=``."""
+    await engine_of(request).containers.kill(_ref(request), qstr(request, "signal"))
+    return web.Response(status=204)
+
+
+async def pause(request: web.Request) -> web.Response:
+    """``POST /containers/{id}/pause``."""
+    await engine_of(request).containers.pause(_ref(request))
+    return web.Response(status=204)
+
+
+async def unpause(request: web.Request) -> web.Response:
+    """``POST /containers/{id}/unpause``."""
+    await engine_of(request).containers.unpause(_ref(request))
+    return web.Response(status=204)
+
+
+async def rename(request: web.Request) -> web.Response:
+    """``POST /containers/{id}/rename?name=``."""
+    await engine_of(request).containers.rename(_ref(request), qstr(request, "name") or "")
+    return web.Response(status=204)
+
+
+async def update(request: web.Request) -> web.Response:
+    """``POST /containers/{id}/update``."""
+    body = json_object(await json_body(request), "update config")
+    return ok_json(await engine_of(request).containers.update(_ref(request), body))
+
+
+async def delete(request: web.Request) -> web.Response:
+    """``DELETE /containers/{id}?force=&v=``."""
+    if qbool(request, "link"):
+        raise InvalidParameter("links are not supported")
+    await engine_of(request).containers.remove(
+        _ref(request), force=qbool(request, "force"), volumes=qbool(request, "v")
+    )
+    return web.Response(status=204)
+
+
+async def prune(request: web.Request) -> web.Response:
+    """``POST /containers/prune``."""
+    return ok_json(await engine_of(request).containers.prune(qfilters(request)))
 
 
 def register(r: Router) -> None:
     """Add the containers routes."""
+    r.post("/containers/create", create)
+    r.get("/containers/json", list_)
+    r.post("/containers/prune", prune)
+    r.get("/containers/{id}/json", inspect)
+    r.post("/containers/{id}/start", start)
+    r.post("/containers/{id}/stop", stop)
+    r.post("/containers/{id}/restart", restart)
+    r.post("/containers/{id}/kill", kill)
+    r.post("/containers/{id}/pause", pause)
+    r.post("/containers/{id}/unpause", unpause)
+    r.post("/containers/{id}/rename", rename)
+    r.post("/containers/{id}/update", update)
+    r.delete("/containers/{id}", delete)
+    routes_containers_io.register(r)

@@ -1,16 +1,46 @@
-"""Container service (placeholder until the runtime lands)."""
+"""ContainerService: the containers API's one entry point.
+
+Lifecycle operations live in :mod:`.lifecycle` (mixed in), I/O streams (logs, attach,
+stats, top) in :mod:`.streams`, live restore in :mod:`.restore`. This module holds the
+registry of containers, lookup, create, list/inspect, rename, update, remove, prune.
+
+Hooks (networks, volumes) plug in through ``self.hooks``: a list of objects with any
+of these async methods, called in list order:
+``on_create(container)``, ``prepare(container, spec)`` (edit the OCI spec before the
+runtime creates the container), ``on_start(container)``, ``on_stop(container)``
+(after exit, rootfs unmounted), ``on_remove(container)`` (``container.extra
+["remove_volumes"]`` says whether ``docker rm -v`` was used), ``on_restore(container)``.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import shutil
 from typing import Any
 
 from ..config import DaemonConfig
+from ..errors import Conflict, EngineError, InvalidParameter, NotFound
+from ..images.reference import parse_reference
 from ..images.service import ImageService
+from ..runtime import conmon
+from ..runtime.detect import RuntimeInfo
 from ..store.db import Database
 from ..system.events import EventBus
+from . import create as create_mod
+from . import filters as filt
+from . import rootfs, views
+from .lifecycle import Lifecycle
+from .model import CREATED, EXITED, PAUSED, REMOVING, RUNNING, Container, now_rfc3339
+from .restore import restore_all
+from .runner import Runner, call_hooks
+from .store import ContainerStore, name_conflict
+from .streams import Streams
+
+log = logging.getLogger(__name__)
 
 
-class ContainerService:
+class ContainerService(Lifecycle, Streams):
     """Containers: lifecycle, logs, stats, live restore."""
 
     def __init__(
@@ -19,24 +49,360 @@ class ContainerService:
         db: Database,
         events: EventBus,
         images: ImageService,
-        runtime: Any,
+        runtime: RuntimeInfo,
     ) -> None:
         self.config = config
         self.db = db
         self.events = events
         self.images = images
         self.runtime = runtime
+        self.hooks: list[Any] = []
+        self.store = ContainerStore(db)
+        self.runner = Runner(config, runtime, images, self.hooks)
+        self.shutting_down = False
+        self._containers: dict[str, Container] = {}
+        self._lock_table: dict[str, tuple[asyncio.Lock, asyncio.Lock]] = {}
+        self._watchers: dict[str, conmon.ExitWatcher] = {}
+        self._exit_events: dict[str, asyncio.Event] = {}
+        self._waiters: dict[str, list[tuple[str, asyncio.Future[int]]]] = {}
+        self._restart_tasks: dict[str, asyncio.Task[None]] = {}
+        self._backoff: dict[str, float] = {}
+        self._stats_prev: dict[str, Any] = {}
 
+    # -- service lifecycle ---------------------------------------------------------
     async def start(self) -> None:
-        """Re-adopt running containers."""
+        """Load containers and re-adopt the running ones (live restore)."""
+        self.runner.root.mkdir(parents=True, exist_ok=True)
+        self.runner.runtime_root.mkdir(parents=True, exist_ok=True)
+        if hasattr(self.images, "set_usage_checker"):
+            self.images.set_usage_checker(self.in_use)
+        for c in self.store.load_all():
+            self._containers[c.id] = c
+        await restore_all(self)
 
     async def shutdown(self) -> None:
-        """Stop watching containers; they keep running."""
+        """Stop watching containers; they keep running under conmon."""
+        self.shutting_down = True
+        for task in list(self._restart_tasks.values()):
+            task.cancel()
+        for w in list(self._watchers.values()):
+            w.close()
+        self._watchers.clear()
 
+    # -- lookup --------------------------------------------------------------------
+    def find(self, ref: str) -> Container | None:
+        """By full id, exact name, or unique id prefix (Docker's order)."""
+        if ref in self._containers:
+            return self._containers[ref]
+        name = ref.lstrip("/")
+        for c in self._containers.values():
+            if c.name == name:
+                return c
+        if not ref or len(ref) > 64:
+            return None
+        matches = [c for c in self._containers.values() if c.id.startswith(ref)]
+        if len(matches) > 1:
+            raise InvalidParameter(f"multiple IDs found with provided prefix: {ref}")
+        return matches[0] if matches else None
+
+    def get(self, ref: str) -> Container:
+        """Like :meth:`find`, but 404 ``No such container: <ref>``."""
+        c = self.find(ref)
+        if c is None:
+            raise NotFound(f"No such container: {ref}")
+        return c
+
+    def all(self) -> list[Container]:
+        """Every container, newest first."""
+        return sorted(self._containers.values(), key=lambda c: c.created, reverse=True)
+
+    # -- create --------------------------------------------------------------------
+    async def create(self, body: dict[str, Any], name: str | None = None) -> dict[str, Any]:
+        """``POST /containers/create``: returns ``{"Id", "Warnings"}``."""
+        if name:
+            name = create_mod.validate_name(name)
+            other = next((c for c in self._containers.values() if c.name == name), None)
+            if other is not None:
+                raise name_conflict(name, other.id)
+        ref = body.get("Image")
+        if not ref or not isinstance(ref, str):
+            raise InvalidParameter("Config.Image must be set: the image to create the container from")
+        if not _looks_like_id(ref):
+            parse_reference(ref)  # 400 "invalid reference format..." before any lookup
+        hc = create_mod.validate_host_config(body.get("HostConfig") or {})
+        mode = hc["NetworkMode"]
+        if mode not in create_mod.BUILTIN_NETWORKS and not self.hooks:
+            raise NotFound(f"network {mode} not found")
+        image = await self.images.resolve(ref)
+        config = create_mod.merge_config(body, image.config)
+        path, args = create_mod.command_of(config)
+        cid = create_mod.new_id()
+        if not name:
+            name = create_mod.random_name({c.name for c in self._containers.values()})
+        c = Container(
+            id=cid,
+            name=name,
+            created=now_rfc3339(),
+            image=ref,
+            image_id=image.id,
+            path=path,
+            args=args,
+            config=config,
+            host_config=hc,
+        )
+        c.extra["networking_config"] = body.get("NetworkingConfig") or {}
+        self.runner.make_dirs(cid)
+        try:
+            self.store.insert(c)
+        except EngineError:
+            shutil.rmtree(self.runner.paths(cid).root, ignore_errors=True)
+            raise
+        self._containers[cid] = c
+        try:
+            await call_hooks(self.hooks, "on_create", c)
+        except BaseException:
+            await self._forget(c)
+            raise
+        self.store.save(c)
+        self._event(c, "create")
+        return {"Id": cid, "Warnings": []}
+
+    # -- list / inspect ------------------------------------------------------------
+    async def _size(self, c: Container) -> tuple[int, int]:
+        loop = asyncio.get_running_loop()
+        rw = await loop.run_in_executor(None, rootfs.dir_size, self.runner.paths(c.id).upper)
+        try:
+            image_size = (await self.images.resolve(c.image_id)).size
+        except EngineError:
+            image_size = 0
+        return rw, rw + image_size
+
+    async def list(
+        self,
+        all_: bool = False,
+        limit: int | None = None,
+        size: bool = False,
+        filters: dict[str, list[str]] | None = None,
+    ) -> list[dict[str, Any]]:
+        """``GET /containers/json``."""
+        filters = filters or {}
+        filt.check(filters, filt.LIST_FILTERS)
+        ancestors: set[str] | None = None
+        if filters.get("ancestor"):
+            ancestors = set()
+            for a in filters["ancestor"]:
+                try:
+                    ancestors.add((await self.images.resolve(a)).id)
+                except EngineError:
+                    pass
+        accept = filt.matcher(filters, self.find, ancestors)
+        out = []
+        for c in self.all():
+            if not all_ and not limit and c.state.status not in (RUNNING, PAUSED) and not (
+                filters.get("status") or filters.get("exited")
+            ):
+                continue
+            if not accept(c):
+                continue
+            out.append(views.summary(c, await self._size(c) if size else None))
+            if limit and limit > 0 and len(out) >= limit:
+                break
+        return out
+
+    async def inspect(self, ref: str, size: bool = False) -> dict[str, Any]:
+        """``GET /containers/{id}/json``."""
+        c = self.get(ref)
+        try:
+            lower = [str(p) for p in self.runner.layer_dirs_of(await self.images.resolve(c.image_id))]
+        except EngineError:
+            lower = []
+        return views.inspect(
+            c,
+            self.runner.paths(c.id),
+            lower,
+            self.runtime.name,
+            await self._size(c) if size else None,
+        )
+
+    # -- rename / update -----------------------------------------------------------
+    async def rename(self, ref: str, new_name: str) -> None:
+        """``POST /containers/{id}/rename``."""
+        c = self.get(ref)
+        if not new_name:
+            raise InvalidParameter("Neither old nor new names may be empty")
+        new = create_mod.validate_name(new_name)
+        if new == c.name:
+            raise Conflict(f"Renaming a container with the same name as its current name")
+        other = next((o for o in self._containers.values() if o.name == new), None)
+        if other is not None:
+            raise name_conflict(new, other.id)
+        old = c.name
+        c.name = new
+        try:
+            self.store.save(c)
+        except EngineError:
+            c.name = old
+            raise
+        self._event(c, "rename", oldName="/" + old)
+
+    async def update(self, ref: str, body: dict[str, Any]) -> dict[str, Any]:
+        """``POST /containers/{id}/update``: resources and restart policy."""
+        c = self.get(ref)
+        changes: dict[str, Any] = {}
+        for key in ("Memory", "MemorySwap", "NanoCpus", "CpuShares", "PidsLimit", "CpuQuota",
+                    "CpuPeriod", "CpusetCpus", "CpusetMems", "BlkioWeight", "MemoryReservation"):
+            if key in body and body[key] is not None:
+                changes[key] = body[key]
+        merged = {**c.host_config, **changes}
+        create_mod.validate_resources(merged)
+        if "RestartPolicy" in body and body["RestartPolicy"] is not None:
+            policy = create_mod.validate_restart_policy(body["RestartPolicy"])
+            if c.host_config.get("AutoRemove") and policy["Name"] != "no":
+                raise InvalidParameter(
+                    "Restart policy cannot be updated because AutoRemove is enabled for the "
+                    "container"
+                )
+            merged["RestartPolicy"] = policy
+        if c.running and changes:
+            await self.runner.oci.update(c.id, resources_of(changes))
+        c.host_config = merged
+        self.store.save(c)
+        self._event(c, "update")
+        return {"Warnings": []}
+
+    # -- remove / prune ------------------------------------------------------------
+    async def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
+        """``DELETE /containers/{id}``."""
+        c = self.get(ref)
+        op, _ = self._locks(c.id)
+        async with op:
+            if c.id not in self._containers:
+                return
+            if c.state.status == REMOVING:
+                raise Conflict(f"removal of container {c.id[:12]} is already in progress")
+            if c.running and not force:
+                raise Conflict(
+                    f'cannot remove container "/{c.name}": container is running: stop the '
+                    "container before removing or force remove"
+                )
+            self._cancel_restart(c)
+            if c.running:
+                c.manually_stopped = True
+                await self._signal(c, 9)
+                self._event(c, "kill", signal="9")
+                if not await self._wait_exit(c, 30):
+                    raise EngineError(f"container {c.id[:12]} did not exit after SIGKILL")
+            elif c.runtime_created:
+                # created (e.g. attached) but never started: conmon still waits
+                w = self._watchers.pop(c.id, None)
+                if w:
+                    w.close()
+                await self.runner.cleanup(c)
+            c.state.status = REMOVING
+            c.extra["remove_volumes"] = volumes
+            await self._forget(c)
+        self._event(c, "destroy")
+        self._resolve_waiters(c.id, ("removed", "not-running", "next-exit"), c.state.exit_code)
+        self._waiters.pop(c.id, None)
+
+    async def _forget(self, c: Container) -> None:
+        await call_hooks(self.hooks, "on_remove", c)
+        paths = self.runner.paths(c.id)
+        rootfs.unmount(paths.rootfs)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, lambda: shutil.rmtree(paths.root, ignore_errors=True))
+        self.store.delete(c.id)
+        self._containers.pop(c.id, None)
+        self._exit_events.pop(c.id, None)
+        self._backoff.pop(c.id, None)
+        self._stats_prev.pop(c.id, None)
+        self._lock_table.pop(c.id, None)
+
+    async def prune(self, filters: dict[str, list[str]]) -> dict[str, Any]:
+        """``POST /containers/prune``: remove stopped containers."""
+        accept = filt.prune_matcher(filters)
+        deleted: list[str] = []
+        reclaimed = 0
+        for c in list(self._containers.values()):
+            if c.state.status not in (CREATED, EXITED, "dead") or not accept(c):
+                continue
+            rw, _ = await self._size(c)
+            try:
+                await self.remove(c.id)
+            except EngineError:
+                continue
+            deleted.append(c.id)
+            reclaimed += rw
+        self.events.publish("container", "prune", "", {"reclaimed": str(reclaimed)})
+        return {"ContainersDeleted": deleted or None, "SpaceReclaimed": reclaimed}
+
+    # -- for other services --------------------------------------------------------
     def counts(self) -> dict[str, int]:
         """Container counts by state."""
-        return {"total": 0, "running": 0, "paused": 0, "stopped": 0}
+        cs = list(self._containers.values())
+        running = sum(1 for c in cs if c.state.status == RUNNING)
+        paused = sum(1 for c in cs if c.state.status == PAUSED)
+        return {
+            "total": len(cs),
+            "running": running,
+            "paused": paused,
+            "stopped": len(cs) - running - paused,
+        }
 
     async def df(self) -> list[dict[str, Any]]:
-        """Containers as ``/system/df`` lists them."""
-        return []
+        """Containers as ``/system/df`` lists them (with sizes)."""
+        return [views.summary(c, await self._size(c)) for c in self.all()]
+
+    def in_use(self, image_id: str, running_only: bool = False) -> list[str]:
+        """Ids of containers created from ``image_id`` (running ones only if asked)."""
+        return [
+            c.id
+            for c in self._containers.values()
+            if c.image_id == image_id and (not running_only or c.running)
+        ]
+
+
+def _looks_like_id(ref: str) -> bool:
+    hexpart = ref[7:] if ref.startswith("sha256:") else ref
+    return ref.startswith("sha256:") or (
+        len(hexpart) >= 12 and all(ch in "0123456789abcdef" for ch in hexpart)
+    )
+
+
+def resources_of(hc: dict[str, Any]) -> dict[str, Any]:
+    """OCI ``linux.resources`` for ``runtime update`` from HostConfig fields."""
+    res: dict[str, Any] = {}
+    mem: dict[str, Any] = {}
+    if "Memory" in hc:
+        mem["limit"] = hc["Memory"] or -1
+    if hc.get("MemorySwap"):
+        mem["swap"] = hc["MemorySwap"]
+    if hc.get("MemoryReservation"):
+        mem["reservation"] = hc["MemoryReservation"]
+    if mem:
+        res["memory"] = mem
+    cpu: dict[str, Any] = {}
+    if hc.get("CpuShares"):
+        cpu["shares"] = hc["CpuShares"]
+    if hc.get("NanoCpus"):
+        cpu["period"] = 100000
+        cpu["quota"] = hc["NanoCpus"] * 100000 // 1_000_000_000
+    if hc.get("CpuQuota"):
+        cpu["quota"] = hc["CpuQuota"]
+    if hc.get("CpuPeriod"):
+        cpu["period"] = hc["CpuPeriod"]
+    if hc.get("CpusetCpus"):
+        cpu["cpus"] = hc["CpusetCpus"]
+    if hc.get("CpusetMems"):
+        cpu["mems"] = hc["CpusetMems"]
+    if cpu:
+        res["cpu"] = cpu
+    if "PidsLimit" in hc:
+        limit = hc["PidsLimit"]
+        res["pids"] = {"limit": limit if limit and limit > 0 else -1}
+    if hc.get("BlkioWeight"):
+        res["blockIO"] = {"weight": hc["BlkioWeight"]}
+    return res
+
+
+__all__ = ["ContainerService", "resources_of", "REMOVING"]

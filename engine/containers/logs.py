@@ -1,0 +1,197 @@
+"""Reading conmon's k8s-file logs back as Docker's log stream.
+
+Each line of the file is ``<RFC3339Nano> <stdout|stderr> <F|P> <text>``: ``F`` ends a
+line, ``P`` is a partial chunk (conmon splits long lines and writes unterminated
+output as P) that is joined with what follows on the same stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import calendar
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .inotify import Watch
+
+STDOUT, STDERR = 1, 2
+_STREAMS = {b"stdout": STDOUT, b"stderr": STDERR}
+
+
+@dataclass
+class Entry:
+    """One complete log line (or a trailing partial one)."""
+
+    stream: int
+    data: bytes
+    secs: int  # UTC seconds since the epoch
+    nanos: int
+
+    @property
+    def time(self) -> float:
+        """Seconds since the epoch as a float."""
+        return self.secs + self.nanos / 1e9
+
+    def stamp(self) -> bytes:
+        """Docker's timestamp prefix (RFC3339Nano, UTC)."""
+        t = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(self.secs))
+        return f"{t}.{self.nanos:09d}Z".encode()
+
+
+def parse_stamp(raw: bytes) -> tuple[int, int]:
+    """``(utc seconds, nanoseconds)`` of conmon's timestamp, exactly (no float)."""
+    s = raw.decode()
+    main, frac_tz = s[:19], s[19:]
+    nanos = 0
+    if frac_tz.startswith("."):
+        i = 1
+        while i < len(frac_tz) and frac_tz[i].isdigit():
+            i += 1
+        digits = frac_tz[1:i]
+        nanos = int((digits + "000000000")[:9]) if digits else 0
+        tz = frac_tz[i:]
+    else:
+        tz = frac_tz
+    secs = calendar.timegm(time.strptime(main, "%Y-%m-%dT%H:%M:%S"))
+    if tz and tz not in ("Z", "z"):
+        sign = 1 if tz[0] == "+" else -1
+        hh, _, mm = tz[1:].partition(":")
+        secs -= sign * (int(hh) * 3600 + int(mm or 0) * 60)
+    return secs, nanos
+
+
+class Parser:
+    """Incremental parser: feed bytes, get complete entries (partials are joined)."""
+
+    def __init__(self) -> None:
+        self._rest = b""
+        self._partial: dict[int, Entry] = {}
+
+    def feed(self, chunk: bytes) -> list[Entry]:
+        """Entries completed by ``chunk``."""
+        data = self._rest + chunk
+        lines = data.split(b"\n")
+        self._rest = lines.pop()
+        out: list[Entry] = []
+        for line in lines:
+            parts = line.split(b" ", 3)
+            if len(parts) < 3 or parts[1] not in _STREAMS:
+                continue
+            stream = _STREAMS[parts[1]]
+            text = parts[3] if len(parts) > 3 else b""
+            try:
+                secs, nanos = parse_stamp(parts[0])
+            except (ValueError, UnicodeDecodeError):
+                continue
+            prev = self._partial.pop(stream, None)
+            if prev is not None:
+                text = prev.data + text
+                secs, nanos = prev.secs, prev.nanos
+            if parts[2] == b"P":
+                self._partial[stream] = Entry(stream, text, secs, nanos)
+            else:
+                out.append(Entry(stream, text + b"\n", secs, nanos))
+        return out
+
+    def flush(self) -> list[Entry]:
+        """Unterminated output left at the end (shown without a newline, like Docker)."""
+        out = sorted(self._partial.values(), key=lambda e: (e.secs, e.nanos))
+        self._partial.clear()
+        return out
+
+
+@dataclass
+class LogOptions:
+    """Query parameters of ``GET /containers/{id}/logs``."""
+
+    stdout: bool = True
+    stderr: bool = True
+    follow: bool = False
+    since: float = 0.0
+    until: float = 0.0
+    tail: int | None = None  # None: all
+    timestamps: bool = False
+
+
+def _keep(e: Entry, o: LogOptions) -> bool:
+    if e.stream == STDOUT and not o.stdout:
+        return False
+    if e.stream == STDERR and not o.stderr:
+        return False
+    return not (o.since and e.time < o.since)
+
+
+def _read_from(path: Path, offset: int) -> tuple[bytes, int]:
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            data = f.read()
+    except FileNotFoundError:
+        return b"", offset
+    return data, offset + len(data)
+
+
+async def read_logs(
+    path: Path,
+    opts: LogOptions,
+    running: Callable[[], bool],
+    exited: asyncio.Event | None = None,
+) -> AsyncIterator[Entry]:
+    """Yield the entries ``opts`` asks for; with ``follow`` keep going until the
+    container stops (``running()`` turns false; ``exited`` is set) and the file is
+    drained."""
+    loop = asyncio.get_running_loop()
+    parser = Parser()
+    data, offset = await loop.run_in_executor(None, _read_from, path, 0)
+    entries = [e for e in parser.feed(data) if _keep(e, opts)]
+    if not (opts.follow and running()):
+        entries += [e for e in parser.flush() if _keep(e, opts)]
+    if opts.tail is not None:
+        entries = entries[-opts.tail :] if opts.tail > 0 else []
+    for e in entries:
+        if opts.until and e.time > opts.until:
+            return
+        yield e
+    if not opts.follow:
+        return
+    watch = Watch()
+    try:
+        watch.add(path.parent)
+        while True:
+            alive = running()
+            data, offset = _read_from(path, offset)
+            for e in parser.feed(data):
+                if opts.until and e.time > opts.until:
+                    return
+                if _keep(e, opts):
+                    yield e
+            if not alive and not data:
+                for e in parser.flush():
+                    if _keep(e, opts):
+                        yield e
+                return
+            timeout = 1.0  # a safety net only: file changes and the exit wake us at once
+            if opts.until:
+                timeout = min(timeout, opts.until - time.time())
+                if timeout <= 0:
+                    return
+            await _wait_any(watch, exited, timeout)
+    finally:
+        watch.close()
+
+
+async def _wait_any(watch: Watch, exited: asyncio.Event | None, timeout: float) -> None:
+    if exited is None or not alive_event(exited):
+        await watch.wait(timeout)
+        return
+    waiters = {asyncio.ensure_future(watch.wait(timeout)), asyncio.ensure_future(exited.wait())}
+    _, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    for t in pending:
+        t.cancel()
+
+
+def alive_event(ev: asyncio.Event) -> bool:
+    """True while ``ev`` is not set (the container has not exited yet)."""
+    return not ev.is_set()

@@ -1,0 +1,78 @@
+"""Live restore: re-adopt containers after the engine restarts (or crashed).
+
+conmon and the containers kept running without us. For each container whose runtime
+container existed, either its conmon is still alive (watch it again, re-read the
+runtime state for paused/running) or it exited meanwhile (its exit file holds the
+real exit code and time; the normal exit path then applies restart policies and
+AutoRemove).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from ..errors import EngineError
+from ..runtime import conmon
+from .model import CREATED, EXITED, PAUSED, RESTARTING, RUNNING, Container
+from .runner import call_hooks
+
+if TYPE_CHECKING:
+    from .service import ContainerService
+
+log = logging.getLogger(__name__)
+
+
+async def restore_all(svc: ContainerService) -> None:
+    """Adopt every stored container; never fails the engine start."""
+    for c in list(svc._containers.values()):
+        try:
+            await _restore_one(svc, c)
+        except Exception:
+            log.exception("restoring container %s failed", c.id[:12])
+
+
+async def _restore_one(svc: ContainerService, c: Container) -> None:
+    runner = svc.runner
+    paths = runner.paths(c.id)
+    if c.state.status == RESTARTING:
+        c.state.status = EXITED
+        await svc._after_exit(c, 0.0)
+        return
+    if not c.runtime_created:
+        if c.state.status in (RUNNING, PAUSED):
+            # The engine died between states; nothing runs for it.
+            c.state.status = EXITED
+            svc.store.save(c)
+        return
+    alive = c.conmon_pid > 0 and conmon.is_conmon_for(c.conmon_pid, c.id)
+    if alive and c.state.status == CREATED:
+        # Runtime-created (an attach before start) but never started: start afresh.
+        await runner.cleanup(c)
+        svc.store.save(c)
+        return
+    if alive:
+        try:
+            st = await runner.oci.state(c.id)
+        except EngineError:
+            st = None
+        status = (st or {}).get("status")
+        if status == "paused":
+            c.state.status = PAUSED
+        elif status in ("running", "created"):
+            c.state.status = RUNNING
+        svc._exit_events[c.id] = asyncio.Event()
+        svc.store.save(c)
+        svc._watch(c)
+        await call_hooks(svc.hooks, "on_restore", c)
+        svc._seed_stats(c)
+        log.info("re-adopted running container %s (%s)", c.id[:12], c.name)
+        return
+    info = conmon.read_exit_file(paths.exit_dir, c.id)
+    log.info(
+        "container %s exited while the engine was down (exit code %s)",
+        c.id[:12],
+        info[0] if info else "unknown",
+    )
+    await svc._handle_exit(c.id, info)

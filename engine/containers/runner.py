@@ -1,0 +1,170 @@
+"""Bringing one container up in the runtime and tearing it down again.
+
+``create`` = mount the overlay, write /etc files, build the OCI spec (hooks may edit
+it), launch conmon (which runs ``<runtime> create``). ``cleanup`` = runtime delete +
+unmount. The service decides *when*; this module knows *how*.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from ..config import DaemonConfig
+from ..errors import EngineError
+from ..runtime import conmon
+from ..runtime.detect import RuntimeInfo
+from ..runtime.oci import OciRuntime
+from . import etcfiles, rootfs
+from .model import Container, Paths
+from .spec import SpecInput, build_spec
+from .specfallback import fallback_spec
+
+log = logging.getLogger(__name__)
+
+
+def cgroups_path(cid: str) -> str:
+    """cgroupsPath for the runtime: ``/portside/<id>`` (cgroupfs, v1 and v2)."""
+    return f"/portside/{cid}"
+
+
+async def call_hooks(hooks: list[Any], method: str, *args: Any) -> None:
+    """Await ``method`` on every hook that has it (networks, volumes...)."""
+    for h in hooks:
+        fn = getattr(h, method, None)
+        if fn is not None:
+            await fn(*args)
+
+
+class Runner:
+    """Runtime-facing operations for containers of one engine."""
+
+    def __init__(
+        self, config: DaemonConfig, info: RuntimeInfo, images: Any, hooks: list[Any]
+    ) -> None:
+        self.config = config
+        self.info = info
+        self.images = images
+        self.hooks = hooks
+        self.root = config.data_root / "containers"
+        self.runtime_root = config.exec_root / "runtime"
+        self.oci = OciRuntime(info.name, info.path, self.runtime_root)
+
+    def paths(self, cid: str) -> Paths:
+        """Where the container's files live."""
+        return Paths(self.root / cid)
+
+    def make_dirs(self, cid: str) -> Paths:
+        """Create the container's directories (at create time)."""
+        p = self.paths(cid)
+        for d in (p.root, p.bundle, p.rootfs, p.upper, p.work, p.exit_dir):
+            d.mkdir(parents=True, exist_ok=True)
+        os.chmod(p.root, 0o710)
+        return p
+
+    async def mount(self, c: Container) -> None:
+        """Mount the container's overlay rootfs (no-op when mounted)."""
+        p = self.paths(c.id)
+        image = await self.images.resolve(c.image_id)
+        layers = [Path(d) for d in self.images.layer_dirs(image)]
+        await rootfs.mount_overlay(layers, p.upper, p.work, p.rootfs)
+
+    def layer_dirs_of(self, image: Any) -> list[Path]:
+        """The image's layer dirs (for GraphDriver.LowerDir)."""
+        return [Path(d) for d in self.images.layer_dirs(image)]
+
+    def spec_input(self, c: Container) -> SpecInput:
+        """The SpecInput for ``c`` (hooks may change the spec afterwards)."""
+        p = self.paths(c.id)
+        cfg, hc = c.config, c.host_config
+        return SpecInput(
+            id=c.id,
+            rootfs=p.rootfs,
+            args=[c.path, *c.args],
+            name=c.name,
+            hostname=cfg.get("Hostname") or c.id[:12],
+            domainname=cfg.get("Domainname") or "",
+            env=list(cfg.get("Env") or []),
+            working_dir=cfg.get("WorkingDir") or "",
+            user=cfg.get("User") or "",
+            tty=bool(cfg.get("Tty")),
+            open_stdin=bool(cfg.get("OpenStdin")),
+            host_config=hc,
+            hosts_file=p.hosts,
+            resolv_file=p.resolv,
+            hostname_file=p.hostname,
+            cgroups_path=cgroups_path(c.id),
+            init_path=None,
+            stop_signal=cfg.get("StopSignal"),
+        )
+
+    async def create(self, c: Container) -> None:
+        """Make the runtime container (not started): sets pid and conmon_pid on ``c``."""
+        p = self.paths(c.id)
+        await self.mount(c)
+        try:
+            hc = c.host_config
+            etcfiles.write_etc_files(
+                p.hostname,
+                p.hosts,
+                p.resolv,
+                hostname=c.config.get("Hostname") or c.id[:12],
+                host_network=hc.get("NetworkMode") == "host",
+                dns=hc.get("Dns") or self.config.dns,
+                dns_search=hc.get("DnsSearch"),
+                dns_options=hc.get("DnsOptions"),
+                extra_hosts=hc.get("ExtraHosts"),
+            )
+            inp = self.spec_input(c)
+            try:
+                spec = build_spec(inp)
+            except NotImplementedError:
+                spec = fallback_spec(inp)
+            await call_hooks(self.hooks, "prepare", c, spec)
+            (p.bundle / "config.json").write_text(json.dumps(spec))
+            for stale in ("oom", "attach", "ctl", "winsz"):
+                (p.bundle / stale).unlink(missing_ok=True)
+            # A stale runtime state (e.g. after a host crash) would make create fail.
+            await self.oci.delete(c.id)
+            pid, conmon_pid = await conmon.launch(
+                self.info.conmon_path or "conmon",
+                conmon.ConmonLaunch(
+                    cid=c.id,
+                    name=c.name,
+                    bundle=p.bundle,
+                    log_path=p.log,
+                    exit_dir=p.exit_dir,
+                    runtime_path=self.info.path,
+                    runtime_root=self.runtime_root,
+                    pidfile=p.pidfile,
+                    conmon_pidfile=p.conmon_pidfile,
+                    terminal=bool(c.config.get("Tty")),
+                    stdin=bool(c.config.get("OpenStdin")),
+                    leave_stdin_open=not c.config.get("StdinOnce"),
+                    log_level=self.config.log_level,
+                ),
+            )
+        except BaseException:
+            rootfs.unmount(p.rootfs)
+            raise
+        c.state.pid = pid
+        c.conmon_pid = conmon_pid
+        c.runtime_created = True
+
+    async def cleanup(self, c: Container) -> None:
+        """Delete the runtime container and unmount the rootfs (after exit)."""
+        try:
+            await self.oci.delete(c.id)
+        except EngineError as e:
+            log.warning("runtime delete of %s failed: %s", c.id[:12], e.message)
+        rootfs.unmount(self.paths(c.id).rootfs)
+        c.runtime_created = False
+        c.conmon_pid = 0
+        c.state.pid = 0
+
+    def oom_killed(self, cid: str) -> bool:
+        """conmon leaves an ``oom`` file in its cwd (the bundle) on an OOM kill."""
+        return (self.paths(cid).bundle / "oom").exists()

@@ -1,0 +1,151 @@
+"""Container I/O for the API: logs, attach output, stats samples and top.
+
+Each method yields decoded pieces (entries, chunks, stats dicts); encoding for HTTP
+(multiplexed frames, NDJSON) is the route's job.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator
+from typing import Any
+
+from ..errors import Conflict, InvalidParameter
+from . import stats as stats_mod
+from . import top as top_mod
+from .attach import AttachConn
+from .logs import Entry, LogOptions, read_logs
+from .model import Container
+from .runner import cgroups_path
+
+log = logging.getLogger(__name__)
+
+
+class Streams:
+    """Mixin of ContainerService for logs/attach/stats/top."""
+
+    _stats_prev: dict[str, Any]
+
+    def logs(self, ref: str, opts: LogOptions) -> tuple[Container, AsyncIterator[Entry]]:
+        """The container and an iterator over its log entries."""
+        c: Container = self.get(ref)  # type: ignore[attr-defined]
+        if not (opts.stdout or opts.stderr):
+            raise InvalidParameter("Bad parameters: you must choose at least one stream")
+        path = self.runner.paths(c.id).log  # type: ignore[attr-defined]
+        return c, read_logs(path, opts, lambda: c.running, self.exit_event(c.id))  # type: ignore[attr-defined]
+
+    async def attach_output(self, c: Container) -> AttachConn | None:
+        """Connect to conmon's attach socket (creating the runtime container first
+        when it was never started, so nothing printed after start is missed).
+        None when the container has already exited."""
+        await self.prepare_attach(c)  # type: ignore[attr-defined]
+        if not c.runtime_created:
+            return None
+        try:
+            return await AttachConn.open(self.runner.paths(c.id).bundle)  # type: ignore[attr-defined]
+        except OSError as e:
+            log.debug("attach to %s failed: %s", c.id[:12], e)
+            return None
+
+    def resize(self, ref: str, height: int, width: int) -> None:
+        """Resize the container's TTY through conmon's control fifo (``1 h w``)."""
+        c: Container = self.get(ref)  # type: ignore[attr-defined]
+        if not c.running:
+            raise Conflict(f"Container {c.id} is not running")
+        if not c.config.get("Tty"):
+            return
+        ctl = self.runner.paths(c.id).bundle / "ctl"  # type: ignore[attr-defined]
+        try:
+            fd = os.open(ctl, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError as e:
+            log.debug("resize of %s: %s", c.id[:12], e)
+            return
+        try:
+            os.write(fd, f"1 {height} {width}\n".encode())
+        except OSError as e:
+            log.debug("resize of %s: %s", c.id[:12], e)
+        finally:
+            os.close(fd)
+        self._event(c, "resize", height=str(height), width=str(width))  # type: ignore[attr-defined]
+
+    # -- stats -----------------------------------------------------------------------
+    def sample_stats(self, c: Container) -> dict[str, Any]:
+        """One stats sample with ``precpu_stats`` from the previous one we kept."""
+        if not c.running:
+            return stats_mod.zero_stats("/" + c.name, c.id)
+        prev = self._stats_prev.get(c.id)
+        own_netns = c.host_config.get("NetworkMode") != "host"
+        try:
+            s = stats_mod.read_stats(
+                cgroups_path(c.id),
+                c.state.pid or None,
+                prev,
+                name="/" + c.name,
+                container_id=c.id,
+                own_netns=own_netns,
+            )
+        except NotImplementedError:
+            s = _minimal_stats(c, prev)
+        self._stats_prev[c.id] = s
+        return s
+
+    async def top(self, ref: str, ps_args: str = "-ef") -> dict[str, Any]:
+        """``GET /containers/{id}/top``."""
+        c: Container = self.get(ref)  # type: ignore[attr-defined]
+        if not c.running:
+            raise Conflict(f"Container {c.id} is not running")
+        pids = container_pids(c.id)
+        if not pids and c.state.pid:
+            pids = [c.state.pid]
+        return await top_mod.top(pids, ps_args or "-ef")
+
+
+def container_pids(cid: str) -> list[int]:
+    """Every pid in the container's cgroup (v2 unified, else the v1 pids/memory tree)."""
+    rel = cgroups_path(cid).lstrip("/")
+    for base in ("/sys/fs/cgroup", "/sys/fs/cgroup/pids", "/sys/fs/cgroup/memory",
+                 "/sys/fs/cgroup/unified"):
+        d = os.path.join(base, rel)
+        if os.path.isdir(d):
+            pids: list[int] = []
+            for root, _dirs, _files in os.walk(d):
+                try:
+                    with open(os.path.join(root, "cgroup.procs")) as f:
+                        pids += [int(x) for x in f.read().split()]
+                except OSError:
+                    continue
+            if pids:
+                return sorted(set(pids))
+    return []
+
+
+def _minimal_stats(c: Container, prev: dict[str, Any] | None) -> dict[str, Any]:
+    """Memory usage only; used until stats.read_stats is implemented."""
+    rel = cgroups_path(c.id).lstrip("/")
+    usage = 0
+    for p in (f"/sys/fs/cgroup/memory/{rel}/memory.usage_in_bytes",
+              f"/sys/fs/cgroup/{rel}/memory.current"):
+        try:
+            with open(p) as f:
+                usage = int(f.read())
+                break
+        except OSError:
+            continue
+    from .model import now_rfc3339
+
+    cpu = {"cpu_usage": {"total_usage": 0}, "system_cpu_usage": 0, "online_cpus": 1}
+    return {
+        "name": "/" + c.name,
+        "id": c.id,
+        "read": now_rfc3339(),
+        "preread": (prev or {}).get("read", "0001-01-01T00:00:00Z"),
+        "pids_stats": {},
+        "blkio_stats": {},
+        "num_procs": 0,
+        "storage_stats": {},
+        "cpu_stats": cpu,
+        "precpu_stats": (prev or {}).get("cpu_stats", cpu),
+        "memory_stats": {"usage": usage, "limit": 0, "stats": {}},
+        "networks": {},
+    }

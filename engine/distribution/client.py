@@ -64,6 +64,13 @@ def describe_transport_error(method: str, url: str, e: Exception) -> str:
             reason = "connection refused"
         return f'{verb} "{url}": dial tcp {host}: connect: {reason}'
     text = str(e) or type(e).__name__
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        # Go's wording, which users search for; Python's reason follows in brackets.
+        why = text.split("certificate verify failed:")[-1].split("(_ssl")[0].strip()
+        return (
+            f'{verb} "{url}": tls: failed to verify certificate: x509: certificate signed '
+            f"by unknown authority ({why})"
+        )
     if "ssl" in text.lower() or "certificate" in text.lower():
         return f'{verb} "{url}": tls: {text}'
     return f'{verb} "{url}": {text}'
@@ -203,7 +210,10 @@ class Repository:
         stream: bool = False,
     ) -> httpx.Response:
         """Authorized request; a streamed response must be closed by the caller."""
-        challenges = await self.transport.ping(self.ep)
+        try:
+            challenges = await self.transport.ping(self.ep)
+        except httpx.TransportError as e:
+            raise RegistryError(describe_transport_error("GET", self.ep.base + "/v2/", e)) from None
         hdrs = dict(headers or {})
         force = False
         for attempt in range(2):

@@ -237,6 +237,8 @@ class Registry:
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
     token_server: TokenServer | None = None
+    # (certificate, key) PEM paths: serve HTTPS instead of plain HTTP.
+    tls: tuple[Path, Path] | None = None
 
     @property
     def host(self) -> str:
@@ -245,8 +247,8 @@ class Registry:
 
     @property
     def url(self) -> str:
-        """Base URL (plain HTTP)."""
-        return f"http://{self.host}"
+        """Base URL (plain HTTP, or HTTPS when ``tls`` is set)."""
+        return f"{'https' if self.tls else 'http'}://{self.host}"
 
     @property
     def storage(self) -> Path:
@@ -275,6 +277,8 @@ class Registry:
             },
             "http": {"addr": f"127.0.0.1:{self.port}", "secret": secrets.token_hex(16)},
         }
+        if self.tls:
+            cfg["http"]["tls"] = {"certificate": str(self.tls[0]), "key": str(self.tls[1])}
         if self.auth == "basic":
             import bcrypt
 
@@ -322,7 +326,7 @@ class Registry:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"docker-registry exited:\n{self.log()}")
             try:
-                r = httpx.get(self.url + "/v2/", timeout=1)
+                r = httpx.get(self.url + "/v2/", timeout=1, verify=False)
                 if r.status_code in (200, 401):
                     return self
             except httpx.TransportError:
@@ -397,7 +401,7 @@ class RegistryPusher:
     def __init__(self, registry: Registry, creds: tuple[str, str] | None):
         self.registry = registry
         self.creds = creds
-        self.client = httpx.Client(base_url=registry.url, timeout=120)
+        self.client = httpx.Client(base_url=registry.url, timeout=120, verify=False)
         self._tokens: dict[str, str] = {}
 
     def close(self) -> None:

@@ -10,18 +10,18 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ..config import DaemonConfig
-from ..errors import EngineError
+from ..errors import Conflict, EngineError, NotFound
 from ..runtime import conmon
 from ..runtime.detect import RuntimeInfo
 from ..runtime.oci import OciRuntime
 from . import etcfiles, rootfs
 from .model import Container, Paths
 from .spec import SpecInput, build_spec
-from .specfallback import fallback_spec
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +52,8 @@ class Runner:
         self.root = config.data_root / "containers"
         self.runtime_root = config.exec_root / "runtime"
         self.oci = OciRuntime(info.name, info.path, self.runtime_root)
+        # set by the service: container lookup for "container:<ref>" namespace modes
+        self.lookup: Callable[[str], Container | None] | None = None
 
     def paths(self, cid: str) -> Paths:
         """Where the container's files live."""
@@ -99,7 +101,21 @@ class Runner:
             cgroups_path=cgroups_path(c.id),
             init_path=None,
             stop_signal=cfg.get("StopSignal"),
+            ipc_ns_path=self._ns_of(hc.get("IpcMode"), "ipc"),
+            pid_ns_path=self._ns_of(hc.get("PidMode"), "pid"),
         )
+
+    def _ns_of(self, mode: str | None, kind: str) -> str | None:
+        """``/proc/<pid>/ns/<kind>`` of the container named by a ``container:<ref>`` mode."""
+        if not mode or not mode.startswith("container:") or self.lookup is None:
+            return None
+        ref = mode.split(":", 1)[1]
+        other = self.lookup(ref)
+        if other is None:
+            raise NotFound(f"No such container: {ref}")
+        if not other.running or not other.state.pid:
+            raise Conflict(f"cannot join {kind} namespace of a non running container: {ref}")
+        return f"/proc/{other.state.pid}/ns/{kind}"
 
     async def create(self, c: Container) -> None:
         """Make the runtime container (not started): sets pid and conmon_pid on ``c``."""
@@ -118,11 +134,7 @@ class Runner:
                 dns_options=hc.get("DnsOptions"),
                 extra_hosts=hc.get("ExtraHosts"),
             )
-            inp = self.spec_input(c)
-            try:
-                spec = build_spec(inp)
-            except NotImplementedError:
-                spec = fallback_spec(inp)
+            spec = build_spec(self.spec_input(c))
             await call_hooks(self.hooks, "prepare", c, spec)
             (p.bundle / "config.json").write_text(json.dumps(spec))
             for stale in ("oom", "attach", "ctl", "winsz"):

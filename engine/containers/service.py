@@ -59,6 +59,7 @@ class ContainerService(Lifecycle, Streams):
         self.hooks: list[Any] = []
         self.store = ContainerStore(db)
         self.runner = Runner(config, runtime, images, self.hooks)
+        self.runner.lookup = self.find
         self.shutting_down = False
         self._containers: dict[str, Container] = {}
         self._lock_table: dict[str, tuple[asyncio.Lock, asyncio.Lock]] = {}

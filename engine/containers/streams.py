@@ -76,17 +76,14 @@ class Streams:
             return stats_mod.zero_stats("/" + c.name, c.id)
         prev = self._stats_prev.get(c.id)
         own_netns = c.host_config.get("NetworkMode") != "host"
-        try:
-            s = stats_mod.read_stats(
-                cgroups_path(c.id),
-                c.state.pid or None,
-                prev,
-                name="/" + c.name,
-                container_id=c.id,
-                own_netns=own_netns,
-            )
-        except NotImplementedError:
-            s = _minimal_stats(c, prev)
+        s = stats_mod.read_stats(
+            cgroups_path(c.id),
+            c.state.pid or None,
+            prev,
+            name="/" + c.name,
+            container_id=c.id,
+            own_netns=own_netns,
+        )
         self._stats_prev[c.id] = s
         return s
 
@@ -118,34 +115,3 @@ def container_pids(cid: str) -> list[int]:
             if pids:
                 return sorted(set(pids))
     return []
-
-
-def _minimal_stats(c: Container, prev: dict[str, Any] | None) -> dict[str, Any]:
-    """Memory usage only; used until stats.read_stats is implemented."""
-    rel = cgroups_path(c.id).lstrip("/")
-    usage = 0
-    for p in (f"/sys/fs/cgroup/memory/{rel}/memory.usage_in_bytes",
-              f"/sys/fs/cgroup/{rel}/memory.current"):
-        try:
-            with open(p) as f:
-                usage = int(f.read())
-                break
-        except OSError:
-            continue
-    from .model import now_rfc3339
-
-    cpu = {"cpu_usage": {"total_usage": 0}, "system_cpu_usage": 0, "online_cpus": 1}
-    return {
-        "name": "/" + c.name,
-        "id": c.id,
-        "read": now_rfc3339(),
-        "preread": (prev or {}).get("read", "0001-01-01T00:00:00Z"),
-        "pids_stats": {},
-        "blkio_stats": {},
-        "num_procs": 0,
-        "storage_stats": {},
-        "cpu_stats": cpu,
-        "precpu_stats": (prev or {}).get("cpu_stats", cpu),
-        "memory_stats": {"usage": usage, "limit": 0, "stats": {}},
-        "networks": {},
-    }

@@ -1,0 +1,224 @@
+"""The unchanged docker CLI drives real containers: run, ps, logs, stats, pause, top,
+stop, rm, kill, restart, rename, wait, update, prune."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+
+import pytest
+
+
+def _wait_for(pred, timeout: float = 15.0, step: float = 0.05):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = pred()
+        if value:
+            return value
+        time.sleep(step)
+    raise AssertionError("condition not met in time")
+
+
+def _inspect(engine, ref: str) -> dict:  # type: ignore[no-untyped-def]
+    return json.loads(engine.docker("inspect", ref).stdout)[0]
+
+
+def test_run_rm_prints_output(shared_engine):
+    res = shared_engine.docker("run", "--rm", "busybox", "echo", "hello")
+    assert res.stdout == "hello\n"
+    # --rm really removed it
+    assert shared_engine.docker("ps", "-aq", "--filter", "ancestor=busybox").stdout == ""
+
+
+def test_run_exit_code_and_stderr(shared_engine):
+    res = shared_engine.docker(
+        "run", "--rm", "busybox", "sh", "-c", "echo out; echo err >&2; exit 3", check=False
+    )
+    assert res.returncode == 3
+    assert res.stdout == "out\n"
+    assert res.stderr == "err\n"
+
+
+def test_run_output_from_first_byte(shared_engine):
+    # Output printed immediately at start must not be lost (attach before start).
+    res = shared_engine.docker("run", "--rm", "busybox", "seq", "1", "2000")
+    lines = res.stdout.split()
+    assert lines[0] == "1" and lines[-1] == "2000" and len(lines) == 2000
+
+
+def test_worker_ps_logs_stats_pause_top_stop_rm(shared_engine):
+    e = shared_engine
+    e.docker(
+        "run", "-d", "--name", "worker", "busybox", "sh", "-c",
+        "while true; do echo tick; sleep 1; done",
+    )
+    try:
+        ps = e.docker("ps", "--format", "{{.Names}} {{.Status}} {{.Image}}").stdout
+        assert "worker Up" in ps and "busybox" in ps
+        _wait_for(lambda: e.docker("logs", "worker").stdout.count("tick") >= 2)
+
+        proc = subprocess.Popen(
+            ["docker", "logs", "-f", "--tail", "2", "worker"],
+            env=e.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )
+        try:
+            got = [proc.stdout.readline() for _ in range(4)]  # 2 from tail, 2 live
+        finally:
+            proc.kill()
+            proc.wait()
+        assert got == [b"tick\n"] * 4
+
+        stats = e.docker(
+            "stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}", "worker"
+        ).stdout
+        name, mem = stats.split(" ", 1)
+        assert name == "worker"
+        assert not mem.startswith("0B"), mem
+
+        e.docker("pause", "worker")
+        assert _inspect(e, "worker")["State"]["Status"] == "paused"
+        assert "(Paused)" in e.docker("ps", "--format", "{{.Status}}").stdout
+        res = e.docker("pause", "worker", check=False)
+        assert res.returncode != 0 and "already paused" in res.stderr
+        e.docker("unpause", "worker")
+        assert _inspect(e, "worker")["State"]["Status"] == "running"
+
+        top = e.docker("top", "worker").stdout
+        assert "PID" in top and "while true" in top
+
+        e.docker("stop", "-t", "1", "worker")
+        st = _inspect(e, "worker")["State"]
+        assert st["Status"] == "exited" and st["ExitCode"] == 137 and not st["Running"]
+        assert "Exited (137)" in e.docker("ps", "-a", "--format", "{{.Status}}").stdout
+    finally:
+        e.docker("rm", "-f", "worker", check=False)
+    assert "worker" not in e.docker("ps", "-a", "--format", "{{.Names}}").stdout
+
+
+def test_stop_uses_signal_handler(shared_engine):
+    e = shared_engine
+    e.docker(
+        "run", "-d", "--name", "polite", "busybox", "sh", "-c",
+        "trap 'echo bye; exit 0' TERM; while true; do sleep 0.1; done",
+    )
+    try:
+        _wait_for(lambda: _inspect(e, "polite")["State"]["Running"])
+        time.sleep(0.3)  # let the shell install its trap
+        e.docker("stop", "polite")
+        st = _inspect(e, "polite")["State"]
+        assert st["ExitCode"] == 0
+        assert "bye" in e.docker("logs", "polite").stdout
+        # 304 from the engine: the CLI says nothing and succeeds
+        e.docker("stop", "polite")
+    finally:
+        e.docker("rm", "-f", "polite", check=False)
+
+
+def test_kill_signals_and_not_running(shared_engine):
+    e = shared_engine
+    e.docker(
+        "run", "-d", "--name", "victim", "busybox", "sh", "-c",
+        "trap 'echo got-usr1' USR1; while true; do sleep 0.1; done",
+    )
+    try:
+        time.sleep(0.3)
+        e.docker("kill", "-s", "USR1", "victim")
+        _wait_for(lambda: "got-usr1" in e.docker("logs", "victim").stdout)
+        assert _inspect(e, "victim")["State"]["Running"]
+        e.docker("kill", "-s", "9", "victim")
+        st = _wait_for(lambda: (s := _inspect(e, "victim")["State"])["Status"] == "exited" and s)
+        assert st["ExitCode"] == 137
+        r = e.api("POST", "/containers/victim/kill")
+        assert r.status_code == 409
+        assert r.json()["message"] == f"Container {_inspect(e, 'victim')['Id']} is not running"
+        r = e.api("POST", "/containers/victim/kill?signal=NOPE")
+        assert r.status_code in (400, 409)
+    finally:
+        e.docker("rm", "-f", "victim", check=False)
+
+
+def test_restart_rename_wait(shared_engine):
+    e = shared_engine
+    e.docker("run", "-d", "--name", "r1", "busybox", "sleep", "1000")
+    try:
+        pid1 = _inspect(e, "r1")["State"]["Pid"]
+        e.docker("restart", "-t", "0", "r1")
+        st = _inspect(e, "r1")["State"]
+        assert st["Running"] and st["Pid"] != pid1
+        e.docker("rename", "r1", "r2")
+        assert _inspect(e, "r2")["Name"] == "/r2"
+        assert e.api("GET", "/containers/r1/json").status_code == 404
+        e.docker("kill", "r2")
+        assert e.docker("wait", "r2").stdout.strip() == "137"
+    finally:
+        e.docker("rm", "-f", "r2", check=False)
+
+
+def test_start_again_keeps_logs_and_304(shared_engine):
+    e = shared_engine
+    e.docker("create", "--name", "twice", "busybox", "echo", "again")
+    try:
+        e.docker("start", "-a", "twice")
+        e.docker("start", "-a", "twice")
+        assert e.docker("logs", "twice").stdout == "again\nagain\n"
+        e.docker("run", "-d", "--name", "long", "busybox", "sleep", "100")
+        cid = _inspect(e, "long")["Id"]
+        assert e.api("POST", f"/containers/{cid}/start").status_code == 304
+    finally:
+        e.docker("rm", "-f", "twice", "long", check=False)
+
+
+def test_update_resources(shared_engine):
+    e = shared_engine
+    e.docker("run", "-d", "--name", "upd", "--memory", "64m", "busybox", "sleep", "1000")
+    try:
+        assert _inspect(e, "upd")["HostConfig"]["Memory"] == 64 * 1024 * 1024
+        e.docker("update", "--memory", "128m", "--memory-swap", "256m", "--cpus", "0.5",
+                 "--pids-limit", "50", "--restart", "on-failure:2", "upd")
+        hc = _inspect(e, "upd")["HostConfig"]
+        assert hc["Memory"] == 128 * 1024 * 1024
+        assert hc["NanoCpus"] == 500_000_000
+        assert hc["PidsLimit"] == 50
+        assert hc["RestartPolicy"] == {"Name": "on-failure", "MaximumRetryCount": 2}
+        stats = e.api("GET", "/containers/upd/stats?stream=0").json()
+        assert stats["memory_stats"]["limit"] == 128 * 1024 * 1024
+    finally:
+        e.docker("rm", "-f", "upd", check=False)
+
+
+def test_prune_removes_only_stopped(shared_engine):
+    e = shared_engine
+    e.docker("create", "--name", "p-created", "--label", "prune=yes", "busybox", "true")
+    e.docker("run", "-d", "--name", "p-running", "--label", "prune=yes", "busybox",
+             "sleep", "100")
+    try:
+        out = e.api(
+            "POST", "/containers/prune", params={"filters": json.dumps({"label": ["prune=yes"]})}
+        ).json()
+        created_id = out["ContainersDeleted"]
+        assert len(created_id) == 1
+        names = e.docker("ps", "-a", "--format", "{{.Names}}").stdout.split()
+        assert "p-created" not in names and "p-running" in names
+    finally:
+        e.docker("rm", "-f", "p-created", "p-running", check=False)
+
+
+@pytest.mark.parametrize("mode", ["none", "host"])
+def test_network_modes(shared_engine, mode):
+    out = shared_engine.docker(
+        "run", "--rm", "--network", mode, "busybox", "sh", "-c", "ls /sys/class/net | sort"
+    ).stdout.split()
+    if mode == "none":
+        assert out == ["lo"]
+    else:
+        assert len(out) > 1  # the host's interfaces
+
+
+def test_etc_files(shared_engine):
+    out = shared_engine.docker(
+        "run", "--rm", "--hostname", "boxy", "busybox", "sh", "-c",
+        "cat /etc/hostname; cat /etc/resolv.conf; grep boxy /etc/hostname",
+    ).stdout
+    assert out.startswith("boxy\n")
+    assert "nameserver 127.0.0.1" in out

@@ -58,7 +58,6 @@ async def import_rootfs(
     os_, arch, variant = parse_platform(platform)
     container_config: dict[str, Any] = apply_changes({}, changes)
     pending = await svc.layers.extract(chunks, compression="auto")
-    svc.layers.commit(pending)
     created = now_rfc3339()
     comment = message or f"Imported from {src}"
     config: dict[str, Any] = {
@@ -74,6 +73,8 @@ async def import_rootfs(
     if variant:
         config["variant"] = variant
     config_bytes = json.dumps(config, separators=(",", ":")).encode()
-    image, _ = await svc.register(config_bytes, [ref.string()] if ref else [])
+    with svc.hold_layers([pending.diff_id]):
+        svc.layers.commit(pending)
+        image, _ = await svc.register(config_bytes, [ref.string()] if ref else [])
     svc.publish("import", image.id, image.id)
     return image

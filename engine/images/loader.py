@@ -323,10 +323,12 @@ async def _commit(svc: ImageService, scan: Scan) -> list[str]:
         plans.append((img, pendings))
     lines: list[str] = []
     for img, pendings in plans:
-        for p in pendings:
-            if p is not None and p.path.exists():
-                svc.layers.commit(p)
-        image, moved = await svc.register(img.config, img.tags)
+        diff_ids = parse_config(img.config)["rootfs"]["diff_ids"]
+        with svc.hold_layers(diff_ids):
+            for p in pendings:
+                if p is not None and p.path.exists():
+                    svc.layers.commit(p)
+            image, moved = await svc.register(img.config, img.tags)
         for tag, old in moved:
             lines.append(
                 f"The image {tag} already exists, renaming the old one with ID {old} "

@@ -67,7 +67,7 @@ def open_child_dir(parent_fd: int, comp: bytes, full: bytes, create: bool) -> in
         return os.open(comp, DIR_FLAGS, dir_fd=parent_fd)
     except FileNotFoundError:
         if not create:
-            raise UnsafePath(f"{shown(full)!r} does not exist in the layer") from None
+            raise UnsafePath(f"invalid layer entry: {shown(full)!r} is not in the layer") from None
         os.mkdir(comp, 0o755, dir_fd=parent_fd)
         return os.open(comp, DIR_FLAGS, dir_fd=parent_fd)
     except OSError as e:

@@ -62,7 +62,7 @@ class Reference:
     @property
     def name(self) -> str:
         """``domain/path`` (the repository)."""
-        return f"{self.domain}/{self.path}"
+        return f"{self.domain}/{self.path}" if self.domain else self.path
 
     def string(self) -> str:
         """The full normalised form, e.g. ``docker.io/library/busybox:1.36``."""
@@ -158,7 +158,9 @@ def parse_reference(s: str) -> Reference:
     m = _REFERENCE_RE.match(f"{domain}/{rest}")
     if not m:
         raise InvalidParameter(INVALID)
-    ref = Reference(m["domain"] or DEFAULT_DOMAIN, m["path"], m["tag"], m["digest"])
+    # A first component that looked like a host but is not a valid one (``a_b.c/x``)
+    # leaves no domain, exactly as in Docker.
+    ref = Reference(m["domain"] or "", m["path"], m["tag"], m["digest"])
     if len(ref.name) > NAME_MAX:
         raise InvalidParameter(f"repository name must not be more than {NAME_MAX} characters")
     return ref

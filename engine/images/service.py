@@ -13,7 +13,9 @@ import inspect
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +48,7 @@ class ImageService:
         self.lock = asyncio.Lock()  # serialises changes to images, refs and layers
         self._usage: UsageChecker | None = None
         self._usage_running_kw = False
+        self._holds: Counter[str] = Counter()
 
     async def start(self) -> None:
         """Open the stores and drop layers that no image references (an interrupted
@@ -145,11 +148,25 @@ class ImageService:
         return out
 
     def referenced_layers(self) -> set[str]:
-        """Diff-ids used by any image (hidden ones too)."""
-        used: set[str] = set()
+        """Diff-ids used by any image (hidden ones too) or held by a running load."""
+        used: set[str] = set(self._holds)
         for row in self.catalog.rows.values():
             used.update((row["config"].get("rootfs") or {}).get("diff_ids") or [])
         return used
+
+    @contextmanager
+    def hold_layers(self, diff_ids: Iterable[str]) -> Iterator[None]:
+        """Keep these layers from being freed by a concurrent rmi/prune while an image
+        that will reference them is being registered."""
+        ids = list(diff_ids)
+        self._holds.update(ids)
+        try:
+            yield
+        finally:
+            self._holds.subtract(ids)
+            for d in ids:
+                if self._holds[d] <= 0:
+                    del self._holds[d]
 
     # -- container usage ---------------------------------------------------------------
     def set_usage_checker(self, fn: UsageChecker) -> None:

@@ -180,6 +180,14 @@ class ContentStore:
         check_digest(expected_digest)
         loop = asyncio.get_running_loop()
         tmp = await loop.run_in_executor(None, self._new_temp, expected_digest)
+
+        async def disk(fn, *args):  # type: ignore[no-untyped-def]
+            # Only our own writes become "disk" errors; a failing source keeps its error.
+            try:
+                return await loop.run_in_executor(None, fn, *args)
+            except OSError as e:
+                raise disk_error(e, f"blob {expected_digest}") from e
+
         pending: list[bytes] = []
         pending_len = 0
         try:
@@ -193,22 +201,19 @@ class ContentStore:
                         f"blob {expected_digest} is larger than the expected {expected_size} bytes"
                     )
                 if pending_len >= _FLUSH_BYTES:
-                    await loop.run_in_executor(None, tmp.write, b"".join(pending))
+                    await disk(tmp.write, b"".join(pending))
                     pending, pending_len = [], 0
             if pending:
-                await loop.run_in_executor(None, tmp.write, b"".join(pending))
+                await disk(tmp.write, b"".join(pending))
             if expected_size is not None and tmp.size != expected_size:
                 raise DigestMismatch(
                     f"blob {expected_digest} has {tmp.size} bytes, expected {expected_size}"
                 )
-            digest = await loop.run_in_executor(None, tmp.finish)
+            digest = await disk(tmp.finish)
             if digest != expected_digest:
                 raise DigestMismatch(f"digest mismatch: expected {expected_digest}, got {digest}")
-            await loop.run_in_executor(None, self._publish, tmp, digest)
+            await disk(self._publish, tmp, digest)
             return digest
-        except OSError as e:
-            tmp.discard()
-            raise disk_error(e, f"blob {expected_digest}") from e
         except BaseException:
             tmp.discard()
             raise

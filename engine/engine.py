@@ -12,6 +12,8 @@ from .containers.service import ContainerService
 from .distribution.service import DistributionService
 from .errors import EngineError
 from .images.service import ImageService
+from .networks.hook import attach_network_hook
+from .networks.service import NetworkService
 from .runtime.detect import select_runtime
 from .store.db import Database
 from .system.events import EventBus
@@ -37,6 +39,7 @@ class Engine:
         self.distribution: DistributionService
         self.containers: ContainerService
         self.volumes: VolumeService
+        self.networks: NetworkService
 
     async def start(self) -> None:
         """Create directories, take the data-root lock, open stores, restore containers."""
@@ -59,12 +62,17 @@ class Engine:
         await self.volumes.start()
         self.containers = ContainerService(cfg, self.db, self.events, self.images, self.runtime)
         attach_volumes_hook(self.containers, self.volumes)
+        self.networks = NetworkService(cfg, self.db, self.events)
+        await self.networks.start()
+        attach_network_hook(self.containers, self.networks)
         await self.containers.start()
 
     async def shutdown(self) -> None:
         """Stop serving; containers keep running (live restore adopts them next start)."""
         if hasattr(self, "containers"):
             await self.containers.shutdown()
+        if hasattr(self, "networks"):
+            await self.networks.shutdown()
         if hasattr(self, "distribution"):
             await self.distribution.shutdown()
         if hasattr(self, "images"):

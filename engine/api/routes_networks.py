@@ -12,7 +12,7 @@ from .router import Router
 
 async def list_networks(request: web.Request) -> web.Response:
     """GET /networks."""
-    return ok_json(engine_of(request).networks.list(qfilters(request)))
+    return ok_json(engine_of(request).networks.list_networks(qfilters(request)))
 
 
 async def inspect_network(request: web.Request) -> web.Response:

@@ -17,6 +17,7 @@ from . import (
     routes_containers,
     routes_distribution,
     routes_images,
+    routes_networks,
     routes_system,
     routes_volumes,
 )
@@ -79,6 +80,7 @@ def build_app(engine: Engine) -> web.Application:
     routes_distribution.register(router)
     routes_containers.register(router)
     routes_volumes.register(router)
+    routes_networks.register(router)
     return app
 
 

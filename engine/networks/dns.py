@@ -279,7 +279,7 @@ class DnsServer:
             u.close()
             t.close()
             raise
-        self._instances[container_id] = _Instance(udp, tcp)  # type: ignore[arg-type]
+        self._instances[container_id] = _Instance(udp, tcp)
 
     async def _tcp_client(
         self, container_id: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter

@@ -42,11 +42,11 @@ def hosts_text(
                 continue
             addr = host_gateway
         out += f"{addr.strip('[]')}\t{name}\n"
-    for ip, names in links or []:
-        out += f"{ip}\t{' '.join(names)}\n"
-    names = f"{hostname}.{domainname} {hostname}" if domainname else hostname
+    for ip, link_names in links or []:
+        out += f"{ip}\t{' '.join(link_names)}\n"
+    shown = f"{hostname}.{domainname} {hostname}" if domainname else hostname
     for ip in own_ips:
-        out += f"{ip}\t{names}\n"
+        out += f"{ip}\t{shown}\n"
     return out
 
 
@@ -65,7 +65,7 @@ def resolv_text(search: list[str] | None = None, options: list[str] | None = Non
 def host_resolvers(resolv: Path = Path("/etc/resolv.conf")) -> list[str]:
     """The host's nameservers (the embedded server forwards to them from the host's
     namespace, so loopback resolvers such as 127.0.0.53 work)."""
-    out = []
+    out: list[str] = []
     try:
         text = resolv.read_text()
     except OSError:

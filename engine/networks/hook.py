@@ -47,3 +47,12 @@ class NetworkHook:
         await self.networks.sandbox.restore(c)
 
     on_restore = restore
+
+
+def attach_network_hook(containers: Any, networks: NetworkService) -> NetworkHook:
+    """Register the hook (after any already registered, e.g. volumes) and give the
+    network service its view of containers (connect/disconnect, ``container:<id>``)."""
+    hook = NetworkHook(networks)
+    containers.hooks.append(hook)
+    networks.bind_containers(containers)
+    return hook

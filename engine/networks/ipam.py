@@ -41,7 +41,7 @@ def candidate_pool() -> Iterator[IPv4Net]:
 
 def resolver_addresses(resolv: Path = Path("/etc/resolv.conf")) -> list[IPv4Addr]:
     """IPv4 nameservers of the host (a bridge over them would cut the host's DNS)."""
-    out = []
+    out: list[IPv4Addr] = []
     try:
         text = resolv.read_text()
     except OSError:

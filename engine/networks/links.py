@@ -25,6 +25,8 @@ from pyroute2.netlink.exceptions import NetlinkError
 from . import nsutil
 
 log = logging.getLogger(__name__)
+# pyroute2 logs every netlink message at debug level; the engine log is not the place.
+logging.getLogger("pyroute2").setLevel(logging.WARNING)
 
 ENOENT, EEXIST, ENODEV, ESRCH = 2, 17, 19, 3
 NETLINK_ROUTE = 0
@@ -112,14 +114,14 @@ class HostLinks:
             async for m in await self.ipr.get_links():
                 names[m["index"]] = m.get("ifname") or ""
             async for a in await self.ipr.get_addr(family=socket.AF_INET):
-                net = ipaddress.ip_network(f"{a.get('address')}/{a['prefixlen']}", strict=False)
+                net = ipaddress.IPv4Network(f"{a.get('address')}/{a['prefixlen']}", strict=False)
                 out.append(HostNet(net, names.get(a["index"], "")))
             async for r in await self.ipr.get_routes(family=socket.AF_INET, table=254):
                 if not r["dst_len"]:
                     continue
                 dst = r.get("dst")
                 if dst:
-                    net = ipaddress.ip_network(f"{dst}/{r['dst_len']}", strict=False)
+                    net = ipaddress.IPv4Network(f"{dst}/{r['dst_len']}", strict=False)
                     out.append(HostNet(net, names.get(r.get("oif") or 0, "")))
         return out
 

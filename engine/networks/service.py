@@ -157,16 +157,16 @@ class NetworkService:
                 host = await self.links.host_networks()
                 others = [h.net for h in host if h.dev != n.bridge]
                 mine = [
-                    ipaddress.ip_network(o.subnet)
+                    ipaddress.IPv4Network(o.subnet)
                     for o in self.networks.values()
                     if o.subnet and o.id != n.id
                 ]
-                clash = n.subnet and any(
-                    ipaddress.ip_network(n.subnet).overlaps(o) for o in others + mine
+                clash = bool(n.subnet) and any(
+                    ipaddress.ip_network(n.subnet).overlaps(o) for o in [*others, *mine]
                 )
                 busy = any(ep.network_id == n.id for ep in self.endpoints.values())
                 if not n.subnet or (clash and not busy and not self.config.bridge_subnet):
-                    net = ipam.choose_subnet(others + mine, ipam.resolver_addresses())
+                    net = ipam.choose_subnet([*others, *mine], ipam.resolver_addresses())
                     n.subnet = str(net)
                     n.gateway = str(next(net.hosts()))
                     n.ipam_config = [{"Subnet": n.subnet, "Gateway": n.gateway}]
@@ -229,7 +229,7 @@ class NetworkService:
         self.events.publish("network", "create", n.id, {"name": n.name, "type": n.driver})
         return {"Id": n.id, "Warning": warning}
 
-    def list(self, filters: dict[str, list[str]]) -> list[dict[str, Any]]:
+    def list_networks(self, filters: dict[str, list[str]]) -> list[dict[str, Any]]:
         """``GET /networks``."""
         accept = filt.list_matcher(filters, self)
         out = []

@@ -241,6 +241,15 @@ def _remove_cgroups(data_root: Path) -> None:
 
 
 def _remove_network_leftovers(tag: str) -> None:
-    """Delete bridges/veths and the nft table that carry this engine's tag."""
+    """Delete bridges/veths and the nft table that carry this engine's tag.
+
+    Every link the engine creates (user bridges ``br-<id>``, veths) carries the interface
+    alias ``portside/<default bridge>``, whatever its name.
+    """
     subprocess.run(["ip", "link", "del", f"ps{tag}"], capture_output=True)
+    out = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        if line.rstrip().endswith(f"alias portside/ps{tag}"):
+            name = line.split(":")[1].strip().split("@")[0]
+            subprocess.run(["ip", "link", "del", name], capture_output=True)
     subprocess.run(["nft", "delete", "table", "inet", f"portside_ps{tag}"], capture_output=True)

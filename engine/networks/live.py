@@ -1,0 +1,177 @@
+"""Operations on running containers' networks: live restore after an engine restart,
+the start-up sweep, and connect/disconnect while a container runs.
+
+Mixed into :class:`.sandbox.SandboxManager`, whose helpers (``_attach``, ``_drop``,
+``_write_etc``, ``teardown``) these use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import Forbidden, InvalidParameter
+from . import nsutil
+from .endpoints import network_mode, validate_endpoint
+from .links import NsLinks
+from .model import Network, endpoint_settings
+
+if TYPE_CHECKING:
+    from .model import Endpoint, Sandbox
+    from .service import NetworkService
+
+log = logging.getLogger(__name__)
+
+
+class LiveOps:
+    """restore / sweep_dead / connect / disconnect."""
+
+    if TYPE_CHECKING:  # provided by SandboxManager
+        svc: NetworkService
+
+        def lock(self, cid: str) -> asyncio.Lock: ...
+
+        async def teardown(self, cid: str, c: Any = None, forget: bool = False) -> None: ...
+
+        async def _attach(
+            self, c: Any, ns: NsLinks, sb: Sandbox, n: Network, cfg: dict[str, Any], ifname: str
+        ) -> Endpoint: ...
+
+        async def _drop(self, ep: Endpoint, cname: str | None = None) -> None: ...
+
+        def _write_etc(self, c: Any, dns: bool) -> None: ...
+
+    async def restore(self, c: Any) -> None:
+        """Re-adopt a running container after an engine restart."""
+        svc = self.svc
+        async with self.lock(c.id):
+            sb = svc.sandboxes.get(c.id)
+            if sb is None or not sb.owned:
+                return
+            path = Path(sb.path)
+            if not nsutil.is_netns(path):
+                log.warning("namespace of running container %s is gone", c.id[:12])
+                return
+            for ep in svc.endpoints_of_container(c.id):
+                n = svc.networks.get(ep.network_id)
+                if ep.host_ifname and n is not None:
+                    await svc.links.enslave(ep.host_ifname, n.bridge)
+            if sb.dns and not svc.dns.serving(c.id):
+                await svc.dns.serve(c.id, path)
+            svc.reservations.readopt(c.id, sb.port_mappings())
+            if sb.ports:
+                await svc.table.sync()
+
+    async def sweep_dead(self) -> None:
+        """At start-up: release sandboxes whose container died while we were down,
+        orphan namespaces and orphan endpoints/veths (a crash mid-setup)."""
+        svc = self.svc
+        loop = asyncio.get_running_loop()
+        for sb in list(svc.sandboxes.values()):
+            if not sb.owned:
+                continue
+            inode = nsutil.netns_inode(Path(sb.path))
+            alive = inode is not None and bool(
+                await loop.run_in_executor(None, nsutil.pids_in_netns, inode)
+            )
+            if not alive:
+                log.info("releasing the network of %s (not running)", sb.container_id[:12])
+                await self.teardown(sb.container_id)
+        if svc.netns_dir.is_dir():
+            for p in svc.netns_dir.iterdir():
+                if p.name not in svc.sandboxes:
+                    await nsutil.in_ns_thread(nsutil.remove_netns, p)
+        for ep in list(svc.endpoints.values()):
+            if ep.container_id not in svc.sandboxes:
+                await self._drop(ep)
+        bridges = {n.bridge for n in svc.networks.values() if n.bridge}
+        veths = {ep.host_ifname for ep in svc.endpoints.values()}
+        for name in await svc.links.owned_links():
+            if name not in bridges and name not in veths:
+                await svc.links.delete(name)
+
+    # -- connect / disconnect --------------------------------------------------------
+    async def connect(self, c: Any, n: Network, cfg: dict[str, Any]) -> None:
+        """Attach ``c`` to ``n`` (live when it runs)."""
+        svc = self.svc
+        mode = network_mode(c)
+        if n.name == "host" or mode == "host":
+            raise InvalidParameter(
+                "container cannot be disconnected from host network or connected to host network"
+            )
+        if mode.startswith("container:"):
+            raise InvalidParameter(
+                "container sharing network namespace with another container or host cannot "
+                "be connected to any other network"
+            )
+        if n.name == "none" or mode == "none":
+            raise InvalidParameter(
+                "container cannot be connected to multiple networks with one of the networks "
+                "in private (none) mode"
+            )
+        validate_endpoint(n, cfg)
+        async with self.lock(c.id):
+            nets = c.network_settings.setdefault("Networks", {})
+            if n.name in nets:
+                raise Forbidden(f"endpoint with name {c.name} already exists in network {n.name}")
+            sb = svc.sandboxes.get(c.id)
+            ep = None
+            if sb is not None and sb.owned and sb.path:
+                used = {e.ifname for e in svc.endpoints_of_container(c.id)}
+                ifname = next(f"eth{i}" for i in range(1000) if f"eth{i}" not in used)
+                ns = await NsLinks.open(Path(sb.path))
+                try:
+                    ep = await self._attach(c, ns, sb, n, cfg, ifname)
+                finally:
+                    ns.close()
+                self._write_etc(c, False)
+                if sb.ports:
+                    await svc.table.sync()
+            nets[n.name] = endpoint_settings(n, ep, cfg)
+
+    async def disconnect(self, c: Any, n: Network, force: bool = False) -> None:
+        """Detach ``c`` from ``n`` (live when it runs)."""
+        svc = self.svc
+        if n.name == "host" or network_mode(c) == "host":
+            raise InvalidParameter(
+                "container cannot be disconnected from host network or connected to host network"
+            )
+        async with self.lock(c.id):
+            nets = c.network_settings.get("Networks") or {}
+            key = next(
+                (k for k, v in nets.items() if k == n.name or (v or {}).get("NetworkID") == n.id),
+                None,
+            )
+            if key is None:
+                raise InvalidParameter(
+                    f"container {c.id[:12]} is not connected to network {n.name}"
+                )
+            ep = next((e for e in svc.endpoints_of_container(c.id) if e.network_id == n.id), None)
+            sb = svc.sandboxes.get(c.id)
+            if ep is not None:
+                had_route = ep.default_route
+                await self._drop(ep)
+                if had_route and sb is not None and sb.path:
+                    await self._reroute(c, Path(sb.path))
+                if sb is not None and sb.owned:
+                    self._write_etc(c, False)
+                if sb is not None and sb.ports:
+                    await svc.table.sync()
+            del nets[key]
+
+    async def _reroute(self, c: Any, path: Path) -> None:
+        """The endpoint with the default route left: route via another network."""
+        svc = self.svc
+        for e in svc.endpoints_of_container(c.id):
+            n = svc.networks.get(e.network_id)
+            if e.ip and n is not None and not n.internal:
+                ns = await NsLinks.open(path)
+                try:
+                    await ns.default_route(n.gateway)
+                finally:
+                    ns.close()
+                e.default_route = True
+                svc.store.update_endpoint(e)
+                return

@@ -63,8 +63,8 @@ def _check(svc: ImageService, image_id: str, hard: bool, soft_refs: bool, soft_s
     if soft_refs and svc.catalog.refs_of(image_id):
         return _Conflict("image is referenced in multiple repositories", False, False)
     if soft_stopped:
-        running = set(svc.users(image_id, running_only=True))
-        stopped = [c for c in svc.users(image_id) if c not in running]
+        busy = set(svc.users(image_id, running_only=True))
+        stopped = [c for c in svc.users(image_id) if c not in busy]
         if stopped:
             return _Conflict(
                 f"image is being used by stopped container {_short(stopped[0])}", False, True

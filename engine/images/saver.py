@@ -111,14 +111,15 @@ async def _stream(svc: ImageService, entries: list[_Entry]) -> AsyncIterator[byt
     for e in entries:
         digest = "sha256:" + hashlib.sha256(e.manifest).hexdigest()
         desc = {"mediaType": OCI_MANIFEST, "digest": digest, "size": len(e.manifest)}
-        for ref in e.tags or [None]:
-            d = dict(desc)
+        refs: list[Reference | None] = list(e.tags) or [None]
+        for ref in refs:
+            item: dict[str, object] = dict(desc)
             if ref is not None:
-                d["annotations"] = {
+                item["annotations"] = {
                     "io.containerd.image.name": ref.string(),
                     "org.opencontainers.image.ref.name": ref.tag or "",
                 }
-            index_manifests.append(d)
+            index_manifests.append(item)
         img = svc.image(e.image_id)
         docker_manifest.append(
             {

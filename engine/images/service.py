@@ -76,7 +76,8 @@ class ImageService:
         config = row["config"]
         diff_ids = list((config.get("rootfs") or {}).get("diff_ids") or [])
         refs = self.catalog.refs_of(image_id)
-        tags, digests = [], []
+        tags: list[str] = []
+        digests: list[str] = []
         for r in refs:
             ref = parse_reference(r)
             (digests if ref.digest else tags).append(ref.familiar())

@@ -17,7 +17,7 @@ import lzma
 import threading
 from collections import deque
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, cast
 
 import isal.igzip
 import zstandard
@@ -45,6 +45,7 @@ class ChunkChannel:
         self._reader_gone = False
         self._waiter: asyncio.Future[None] | None = None
         self._head = b""
+        self._pos = 0
 
     # -- loop side ---------------------------------------------------------------------
     async def put(self, chunk: bytes) -> bool:
@@ -89,7 +90,7 @@ class ChunkChannel:
     # -- thread side -------------------------------------------------------------------
     def read(self, n: int) -> bytes:
         """Up to ``n`` bytes; ``b""`` at EOF (blocks until data arrives)."""
-        if not self._head:
+        if self._pos >= len(self._head):
             with self._cond:
                 while not self._chunks and not self._eof:
                     self._cond.wait()
@@ -98,10 +99,15 @@ class ChunkChannel:
                 if not self._chunks:
                     return b""
                 self._head = self._chunks.popleft()
+                self._pos = 0
                 self._size -= len(self._head)
                 self._wake_writer()
-        out, self._head = self._head[:n], self._head[n:]
-        return out
+        # An offset instead of re-slicing: tar headers are read 512 bytes at a time.
+        start = self._pos
+        self._pos = min(start + n, len(self._head))
+        if start == 0 and self._pos == len(self._head):
+            return self._head
+        return self._head[start : self._pos]
 
     def reader_done(self) -> None:
         """The reader stopped (finished or failed): release a blocked producer."""
@@ -198,7 +204,7 @@ class DigestReader:
     """Raw bytes in, uncompressed bytes out; both digests and sizes on the side."""
 
     def __init__(self, src: Any, compression: str = "auto") -> None:
-        self._raw = _Hashing(src)
+        self._raw = cast(Any, _Hashing(src))  # file-like enough for the decompressors
         if compression == "auto":
             compression = detect_compression(self._raw.peek(10))
         self.compression = compression
@@ -224,8 +230,6 @@ class DigestReader:
         try:
             return self._out.read(n)
         except (OSError, EOFError, lzma.LZMAError, zstandard.ZstdError) as e:
-            if isinstance(e, ChannelClosed):
-                raise
             raise InvalidParameter(f"corrupt {self.compression} stream: {e}") from e
 
     def finish(self) -> None:

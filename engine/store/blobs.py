@@ -16,8 +16,9 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 from ..errors import InvalidParameter, NotFound, SystemError_
 
@@ -181,7 +182,7 @@ class ContentStore:
         loop = asyncio.get_running_loop()
         tmp = await loop.run_in_executor(None, self._new_temp, expected_digest)
 
-        async def disk(fn, *args):  # type: ignore[no-untyped-def]
+        async def disk(fn: Callable[..., Any], *args: Any) -> Any:
             # Only our own writes become "disk" errors; a failing source keeps its error.
             try:
                 return await loop.run_in_executor(None, fn, *args)

@@ -58,6 +58,8 @@ async def logs(request: web.Request) -> web.StreamResponse:
         timestamps=qbool(request, "timestamps"),
     )
     c, entries = svc.logs(request.match_info["id"], opts)
+    if opts.follow:
+        _guard(request)
     tty = bool(c.config.get("Tty"))
     resp = web.StreamResponse(headers={"Content-Type": RAW if tty else MUX})
     resp.enable_chunked_encoding()
@@ -87,13 +89,20 @@ async def _hijack(request: web.Request, content_type: str) -> web.StreamResponse
     return resp
 
 
-class _HalfCloseProtocol(asyncio.Protocol):
-    """Wraps aiohttp's protocol on a hijacked connection. The CLI half-closes its side
-    when it has no stdin to send; asyncio would then close the whole transport unless
-    ``eof_received`` returns True, and we still have output to write."""
+class _GuardProtocol(asyncio.Protocol):
+    """Wraps aiohttp's protocol on a long-lived connection.
 
-    def __init__(self, inner: Any, on_eof: Any) -> None:
+    - aiohttp does not cancel handlers whose client went away, so a ``wait`` or a
+      quiet ``logs -f`` would otherwise hang until the engine stops (and delay that):
+      on ``connection_lost`` we cancel the handler task.
+    - For a hijacked attach, the CLI half-closes its side when it has no stdin to
+      send; asyncio would close the whole transport unless ``eof_received`` returns
+      True, and we still have output to write.
+    """
+
+    def __init__(self, inner: Any, task: asyncio.Task[Any] | None, on_eof: Any = None) -> None:
         self.inner = inner
+        self.task = task
         self.on_eof = on_eof
 
     def connection_made(self, transport: Any) -> None:
@@ -102,12 +111,16 @@ class _HalfCloseProtocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         self.inner.data_received(data)
 
-    def eof_received(self) -> bool:
-        self.on_eof()
-        return True
+    def eof_received(self) -> bool | None:
+        if self.on_eof is not None:
+            self.on_eof()
+            return True
+        return self.inner.eof_received()  # type: ignore[no-any-return]
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.inner.connection_lost(exc)
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
 
     def pause_writing(self) -> None:
         self.inner.pause_writing()
@@ -116,10 +129,13 @@ class _HalfCloseProtocol(asyncio.Protocol):
         self.inner.resume_writing()
 
 
-def _keep_open_on_half_close(request: web.Request, on_eof: Any) -> None:
+def _guard(request: web.Request, on_eof: Any = None) -> None:
+    """Cancel this handler when the client disconnects (see :class:`_GuardProtocol`)."""
     transport = request.transport
     if transport is not None and request.protocol is not None:
-        transport.set_protocol(_HalfCloseProtocol(request.protocol, on_eof))
+        transport.set_protocol(
+            _GuardProtocol(request.protocol, asyncio.current_task(), on_eof)
+        )
 
 
 class _StdinFeed:
@@ -165,7 +181,7 @@ async def attach(request: web.Request) -> web.StreamResponse:
 
     pump = None
     feed = _StdinFeed()
-    _keep_open_on_half_close(request, feed.feed_eof)
+    _guard(request, feed.feed_eof)
     try:
         if with_logs:
             _, entries = svc.logs(c.id, LogOptions(stdout=want_out, stderr=want_err))
@@ -193,6 +209,7 @@ async def wait(request: web.Request) -> web.StreamResponse:
     """``POST /containers/{id}/wait``: headers at once, the body when the wait ends."""
     svc = engine_of(request).containers
     fut = svc.wait_for(request.match_info["id"], qstr(request, "condition") or "not-running")
+    _guard(request)
     resp = web.StreamResponse(headers={"Content-Type": "application/json"})
     resp.enable_chunked_encoding()
     await resp.prepare(request)
@@ -211,6 +228,7 @@ async def stats(request: web.Request) -> web.StreamResponse:
     c = svc.get(request.match_info["id"])
     if not qbool(request, "stream", True) or qbool(request, "one-shot"):
         return ok_json(svc.sample_stats(c))
+    _guard(request)
     resp = web.StreamResponse(headers={"Content-Type": "application/json"})
     resp.enable_chunked_encoding()
     await resp.prepare(request)

@@ -135,7 +135,18 @@ def validate_host_config(hc: dict[str, Any]) -> dict[str, Any]:
         v = hc.get(key)
         if v is not None and not (isinstance(v, list) and all(isinstance(x, str) for x in v)):
             raise InvalidParameter(f"invalid {key}: expected a list of strings")
-    hc.setdefault("LogConfig", {"Type": "k8s-file", "Config": {}})
+    # conmon writes a k8s-file log, but the logs API behaves like Docker's json-file
+    # driver, and clients (docker-py's run) only read logs of json-file/journald
+    # containers: report "json-file", Docker's default.
+    log_config = hc.get("LogConfig") or {}
+    if not isinstance(log_config, dict):
+        raise InvalidParameter("invalid LogConfig")
+    kind = log_config.get("Type") or "json-file"
+    if kind not in ("json-file", "k8s-file", "local"):
+        raise InvalidParameter(
+            f'logging driver "{kind}" is not supported (only json-file)'
+        )
+    hc["LogConfig"] = {"Type": "json-file", "Config": dict(log_config.get("Config") or {})}
     return hc
 
 

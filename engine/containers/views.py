@@ -11,7 +11,7 @@ from .model import parse_rfc3339
 HOST_CONFIG_DEFAULTS: dict[str, Any] = {
     "Binds": None,
     "ContainerIDFile": "",
-    "LogConfig": {"Type": "k8s-file", "Config": {}},
+    "LogConfig": {"Type": "json-file", "Config": {}},
     "NetworkMode": "bridge",
     "PortBindings": {},
     "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},

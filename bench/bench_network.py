@@ -1,0 +1,183 @@
+"""Network benchmark: container start/stop with a bridge network, beside dockerd and podman.
+
+Usage (root): .venv/bin/python bench/bench_network.py [--runs 10]
+
+Measures, for every engine in the same run, the median wall time of
+``run --rm busybox true`` on the default bridge, the same with ``--network none`` (the
+difference is what setting up and tearing down a container's network costs), on a
+user-defined network (embedded DNS included) and with one published port. Prints a
+Markdown table with Portside's ratio to the best peer; paste it into docs/performance.md.
+
+dockerd runs on its own roots with a bridge this script creates (``--bridge``) and
+``--iptables=false`` so it never rewrites the host's firewall; podman uses its default
+netavark bridge. Both run beside Portside, on the same machine, in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from peers import DockerdPeer, Peer, PodmanPeer, PortsidePeer, print_table, timed
+from support.images import busybox_archive
+
+
+def _free_subnet() -> ipaddress.IPv4Network:
+    """A /24 nothing on the host uses (addresses and routes, read from the kernel)."""
+    from pyroute2 import IPRoute
+
+    used = []
+    with IPRoute() as ipr:
+        for a in ipr.get_addr(family=socket.AF_INET):
+            used.append(ipaddress.ip_network(f"{a.get('address')}/{a['prefixlen']}", False))
+        for r in ipr.get_routes(family=socket.AF_INET):
+            if r["dst_len"] and r.get("dst"):
+                used.append(ipaddress.ip_network(f"{r.get('dst')}/{r['dst_len']}", False))
+    for b in range(200, 250):
+        cand = ipaddress.ip_network(f"10.{b}.77.0/24")
+        if not any(cand.overlaps(u) for u in used):
+            return cand
+    raise RuntimeError("no free subnet for dockerd's bridge")
+
+
+class BridgedDockerdPeer(DockerdPeer):
+    """dockerd with a real bridge (its own, created here) but no iptables changes."""
+
+    def __init__(self) -> None:
+        self.bridge = f"bd{uuid.uuid4().hex[:6]}"
+        net = _free_subnet()
+        subprocess.run(["ip", "link", "add", self.bridge, "type", "bridge"], check=True)
+        subprocess.run(
+            ["ip", "addr", "add", f"{next(net.hosts())}/{net.prefixlen}", "dev", self.bridge],
+            check=True,
+        )
+        subprocess.run(["ip", "link", "set", self.bridge, "up"], check=True)
+        self.base = Path(tempfile.mkdtemp(prefix="bench-dockerd-"))
+        self.sock = self.base / "docker.sock"
+        log = open(self.base / "log", "wb")
+        self.proc = subprocess.Popen(
+            [
+                "dockerd",
+                "-H",
+                f"unix://{self.sock}",
+                "--data-root",
+                str(self.base / "data"),
+                "--exec-root",
+                str(self.base / "exec"),
+                "--pidfile",
+                str(self.base / "pid"),
+                f"--bridge={self.bridge}",
+                "--iptables=false",
+                "--ip6tables=false",
+                "--ip-masq=false",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            ok = subprocess.run(["docker", "version"], env=self.env(), capture_output=True)
+            if ok.returncode == 0:
+                return
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("dockerd did not start: " + (self.base / "log").read_text()[-2000:])
+
+    def stop(self) -> None:
+        try:
+            super().stop()
+        finally:
+            subprocess.run(["ip", "link", "del", self.bridge], capture_output=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _extra_run_args(peer: Peer) -> list[str]:
+    """podman asks for nofile/nproc limits above what root may set on this host (no
+    CAP_SYS_RESOURCE), which runc refuses; ask for modest ones (lowering always works)."""
+    if not isinstance(peer, PodmanPeer):
+        return []
+    return ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096"]
+
+
+def measure(peer: Peer, archive: Path, runs: int) -> dict[str, float]:
+    """The metrics for one engine."""
+    peer.load(archive)
+    env = peer.env()
+    run = [*peer.cli, "run", *_extra_run_args(peer)]
+    out: dict[str, float] = {}
+    out["run --rm busybox true (default bridge)"] = timed(
+        [*run, "--rm", "busybox", "true"], env, runs
+    )
+    out["run --rm --network none busybox true"] = timed(
+        [*run, "--rm", "--network", "none", "busybox", "true"], env, runs
+    )
+    out["network setup+teardown (difference)"] = max(
+        0.0,
+        out["run --rm busybox true (default bridge)"] - out["run --rm --network none busybox true"],
+    )
+    net = f"bench{uuid.uuid4().hex[:6]}"
+    peer.run("network", "create", net)
+    try:
+        out["run --rm on a user network"] = timed(
+            [*run, "--rm", "--network", net, "busybox", "true"], env, runs
+        )
+    finally:
+        subprocess.run([*peer.cli, "network", "rm", net], env=env, capture_output=True)
+    out["run --rm -p 127.0.0.1:P:80 busybox true"] = timed(
+        [*run, "--rm", "-p", f"127.0.0.1:{_free_port()}:80", "busybox", "true"],
+        env,
+        runs,
+    )
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=10)
+    args = ap.parse_args()
+    archive = busybox_archive()
+    peers: list[type[Peer]] = [PortsidePeer]
+    if shutil.which("dockerd"):
+        peers.append(BridgedDockerdPeer)
+    if shutil.which("podman"):
+        peers.append(PodmanPeer)
+    results: dict[str, dict[str, float]] = {}
+    units: dict[str, str] = {}
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    for cls in peers:
+        print(f"measuring {cls.name} …", file=sys.stderr, flush=True)
+        peer = None
+        try:
+            peer = cls()
+            for metric, value in measure(peer, archive, args.runs).items():
+                results.setdefault(metric, {})[cls.name] = value
+                units[metric] = "s"
+        except Exception as e:  # one failing engine is reported; the others are measured
+            print(f"{cls.name} failed: {e}", file=sys.stderr)
+        finally:
+            if peer is not None:
+                peer.stop()
+    print_table("Networking (issue: networks and volumes)", results, units)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

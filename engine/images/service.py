@@ -49,6 +49,7 @@ class ImageService:
         self._usage: UsageChecker | None = None
         self._usage_running_kw = False
         self._holds: Counter[str] = Counter()
+        self._gc_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Open the stores and drop layers that no image references (an interrupted
@@ -59,9 +60,37 @@ class ImageService:
         for diff_id in self.layers.ids() - self.referenced_layers():
             log.info("removing unreferenced layer %s", diff_id)
             await self.layers.remove(diff_id)
+        self._gc_task = asyncio.create_task(self._collect_after_container_removal())
 
     async def shutdown(self) -> None:
-        """Nothing to flush: every change is committed when it is made."""
+        """Stop the background collector; every change is already committed."""
+        if self._gc_task is not None:
+            self._gc_task.cancel()
+            try:
+                await self._gc_task
+            except asyncio.CancelledError:
+                pass
+
+    async def _collect_after_container_removal(self) -> None:
+        """Free force-removed images once their last container is destroyed.
+
+        Watching the event bus keeps the containers service unaware of this bookkeeping.
+        """
+
+        def destroyed(e: Any) -> bool:
+            return e.type == "container" and e.action == "destroy"
+
+        async for _ in self.events.stream(accept=destroyed):
+            if not any(r["hidden"] for r in self.catalog.rows.values()):
+                continue
+            await asyncio.sleep(0.1)  # let the container service finish forgetting it
+            try:
+                reclaimed = await self.collect_garbage()
+            except Exception:
+                log.exception("collecting removed images failed")
+            else:
+                if reclaimed:
+                    log.info("freed %d bytes of force-removed images", reclaimed)
 
     # -- reading -----------------------------------------------------------------------
     def count(self) -> int:

@@ -186,7 +186,7 @@ async def fetch_token(
         resp = await client.post(realm, data=form)
         if resp.status_code not in (404, 405):
             return _token_from(resp, realm)
-    params: list[tuple[str, str]] = []
+    params: list[tuple[str, str | int | float | bool | None]] = []
     if service:
         params.append(("service", service))
     params += [("scope", s) for s in scopes]

@@ -16,7 +16,7 @@ import hashlib
 import logging
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import urljoin
 
@@ -405,7 +405,7 @@ async def sessions(
     auth: AuthConfig,
     actions: tuple[str, ...],
     push: bool = False,
-) -> AsyncIterator[Repository]:
+) -> AsyncGenerator[Repository, None]:
     """A session per endpoint that answers its ping, best first (mirrors, then the
     registry; HTTPS, then HTTP for insecure registries).
 

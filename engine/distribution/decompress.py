@@ -13,10 +13,11 @@ from typing import Any
 
 from ..errors import InvalidParameter
 
+_gz: Any
 try:  # isal decodes gzip several times faster than zlib
     from isal import isal_zlib as _gz
 except ImportError:  # pragma: no cover - isal is a declared dependency
-    _gz = zlib  # type: ignore[assignment]
+    _gz = zlib
 
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
 
 from ..errors import EngineError
@@ -85,8 +85,8 @@ async def _cancel(*tasks: asyncio.Task[Any] | None) -> None:
 async def run_layer_pipeline(
     chunks: AsyncIterator[bytes],
     *,
-    ingest: Callable[[AsyncIterator[bytes]], Awaitable[str]] | None,
-    unpack: Callable[[AsyncIterator[bytes]], Awaitable[int]],
+    ingest: Callable[[AsyncIterator[bytes]], Coroutine[Any, Any, str]] | None,
+    unpack: Callable[[AsyncIterator[bytes]], Coroutine[Any, Any, int]],
     on_bytes: Callable[[int], Awaitable[None]],
     on_downloaded: Callable[[], Awaitable[None]],
 ) -> int:
@@ -96,10 +96,13 @@ async def run_layer_pipeline(
     complete and verified. Returns what ``unpack`` returns (the layer size).
     """
     loop = asyncio.get_running_loop()
-    ingest_pipe = Pipe() if ingest else None
+    ingest_pipe: Pipe | None = None
+    ingest_task: asyncio.Task[str] | None = None
+    if ingest is not None:
+        ingest_pipe = Pipe()
+        ingest_task = asyncio.create_task(ingest(ingest_pipe.__aiter__()))
     unpack_pipe = Pipe()
-    ingest_task = asyncio.create_task(ingest(ingest_pipe.__aiter__())) if ingest else None
-    unpack_task = asyncio.create_task(unpack(unpack_pipe.__aiter__()))
+    unpack_task: asyncio.Task[int] = asyncio.create_task(unpack(unpack_pipe.__aiter__()))
     if ingest_pipe and ingest_task:
         ingest_pipe.attach(ingest_task)
     unpack_pipe.attach(unpack_task)

@@ -195,13 +195,15 @@ class Puller:
         sem = self.svc.download_slots
         if sem.locked():
             await self.sink(progress.update(id_, "Waiting"))
-        async with sem, self.svc.layer_lock(diff_id):
+        # The layer lock first: a pull waiting for another pull's download of the same
+        # layer must not hold a download slot meanwhile.
+        async with self.svc.layer_lock(diff_id), sem:
             if self.images.layers.has(diff_id):  # another pull got it meanwhile
                 await self.sink(progress.update(id_, "Already exists"))
                 self._remember(repo, desc, diff_id)
                 return
             await self._fetch(repo, desc, diff_id, id_)
-        await self.sink(progress.update(id_, "Pull complete"))
+            await self.sink(progress.update(id_, "Pull complete"))
 
     async def _fetch(self, repo: Repository, desc: Descriptor, diff_id: str, id_: str) -> None:
         from .pipeline import run_layer_pipeline

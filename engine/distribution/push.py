@@ -98,7 +98,7 @@ class Pusher:
         config_bytes = await self.images.content.read(image.id)
         await self._ensure_blob(repo, image.id, config_bytes)
         oci = any(r.media_type.startswith("application/vnd.oci.") for r in results.values())
-        manifest = {
+        manifest: dict[str, Any] = {
             "schemaVersion": 2,
             "mediaType": OCI_MANIFEST if oci else DOCKER_MANIFEST,
             "config": {

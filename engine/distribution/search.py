@@ -115,18 +115,21 @@ def _filter(
     for r in results or []:
         if not isinstance(r, dict):
             continue
+        count = int(r.get("star_count") or 0)
+        is_official = bool(r.get("is_official"))
+        is_automated = bool(r.get("is_automated"))
+        if count < stars:
+            continue
+        if official is not None and is_official != official:
+            continue
+        if automated is not None and is_automated != automated:
+            continue
         entry = {
-            "star_count": int(r.get("star_count") or 0),
-            "is_official": bool(r.get("is_official")),
+            "star_count": count,
+            "is_official": is_official,
             "name": str(r.get("name") or ""),
-            "is_automated": bool(r.get("is_automated")),
+            "is_automated": is_automated,
             "description": str(r.get("description") or ""),
         }
-        if entry["star_count"] < stars:
-            continue
-        if official is not None and entry["is_official"] != official:
-            continue
-        if automated is not None and entry["is_automated"] != automated:
-            continue
         out.append(entry)
     return out[:limit]

@@ -114,7 +114,7 @@ class DistributionService:
 
     async def _drop_orphan_blob(self, digest: str) -> None:
         content, layers = self.images.content, self.images.layers
-        recorded = {layers.blob_for(d)[0] for d in layers.ids() if layers.blob_for(d)}
+        recorded = {rec[0] for d in layers.ids() if (rec := layers.blob_for(d))}
         if digest not in recorded and content.has(digest):
             log.info("removing blob %s left by an interrupted pull", digest)
             await content.delete(digest)

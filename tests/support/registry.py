@@ -687,3 +687,17 @@ def file_layer(files: dict[str, bytes]) -> bytes:
             info.mode = 0o644
             tar.addfile(info, io.BytesIO(files[path]))
     return buf.getvalue()
+
+
+def settled_store_state(data_root: Path, timeout: float = 10.0) -> StoreState:
+    """:func:`store_state` once the temp areas are empty (or the timeout passed).
+
+    A cancelled layer extraction removes its temp directory from its worker thread a
+    moment after the pull has already reported its error.
+    """
+    deadline = time.monotonic() + timeout
+    st = store_state(data_root)
+    while st.temp_files and time.monotonic() < deadline:
+        time.sleep(0.05)
+        st = store_state(data_root)
+    return st

@@ -16,7 +16,13 @@ from typing import Any
 import httpx
 import pytest
 from support.images import busybox_rootfs_tar
-from support.registry import PushedImage, Registry, ThrottleProxy, file_layer, store_state
+from support.registry import (
+    PushedImage,
+    Registry,
+    ThrottleProxy,
+    file_layer,
+    settled_store_state,
+)
 
 BIG = 24 << 20  # incompressible, so the wire carries all of it
 
@@ -52,7 +58,7 @@ def _wait_for_partial_blob(data_root: Any, min_bytes: int, timeout: float = 30) 
 
 
 def _assert_clean_store(data_root: Any, img: PushedImage | None) -> None:
-    st = store_state(data_root)
+    st = settled_store_state(data_root)
     assert st.temp_files == []
     if img is None:
         assert st.blobs == set() and st.layers == set()
@@ -105,7 +111,7 @@ def test_client_gone_mid_pull_leaves_nothing_half_made(engine, slow):
     # the pull and removes what it had stored.
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        st = store_state(engine.data_root)
+        st = settled_store_state(engine.data_root)
         if not st.temp_files and not st.blobs and not st.layers:
             break
         time.sleep(0.1)

@@ -17,8 +17,8 @@ from support.registry import (
     Registry,
     api_pull,
     file_layer,
+    settled_store_state,
     sha256,
-    store_state,
 )
 
 HOST_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}.get(host.machine(), host.machine())
@@ -102,7 +102,7 @@ def test_pull_debian_then_up_to_date(engine, shared_registry, images):
     again = engine.docker("pull", ref).stdout
     assert f"Status: Image is up to date for {ref}" in again
     assert "Already exists" in again
-    st = store_state(engine.data_root)
+    st = settled_store_state(engine.data_root)
     assert st.temp_files == []
 
 
@@ -194,13 +194,13 @@ def test_corrupted_blob_fails_cleanly_and_the_next_pull_works(engine, registry):
     res = engine.docker("pull", ref, check=False)
     assert res.returncode != 0
     assert f"filesystem layer verification failed for digest {bad_blob}" in res.stderr
-    st = store_state(engine.data_root)
+    st = settled_store_state(engine.data_root)
     assert st.blobs == set() and st.layers == set() and st.temp_files == []
     assert engine.docker("images", "-q").stdout.strip() == ""
     path.write_bytes(original)
     engine.docker("pull", ref)
     assert _inspect(engine, ref)["Id"] == img.image_id
-    st = store_state(engine.data_root)
+    st = settled_store_state(engine.data_root)
     assert set(img.layer_digests) | {img.config_digest} <= st.blobs
     assert st.layers == set(img.diff_ids)
 
@@ -214,7 +214,7 @@ def test_diff_id_mismatch_is_refused(engine, registry):
     res = engine.docker("pull", f"{registry.host}/test/liar:1", check=False)
     assert res.returncode != 0
     assert "does not match the diff_id" in res.stderr
-    st = store_state(engine.data_root)
+    st = settled_store_state(engine.data_root)
     assert st.layers == set() and st.temp_files == []
     assert img.layer_digests[0] not in st.blobs
 

@@ -21,7 +21,7 @@ from portside.engine.distribution.errors import RegistryError
 from portside.engine.distribution.registries import Endpoint, RegistryConfig
 from support.engine import PortsideEngine
 from support.images import busybox_rootfs_tar
-from support.registry import Registry
+from support.registry import Registry, api_pull, file_layer
 
 
 @pytest.fixture
@@ -283,3 +283,43 @@ def test_search_against_a_configured_index(engine_with):
         assert hosted.stdout.split() == ["other/busybox-tools"]
     finally:
         srv.close()
+
+
+# -- transfer limits ---------------------------------------------------------------------
+def test_max_concurrent_downloads_queues_layers(engine_with, registry):
+    p = registry.pusher()
+    layers = [file_layer({f"f{i}.txt": f"layer {i}\n".encode() * 1000}) for i in range(4)]
+    img = p.push_image("many/layers", "1", layers)
+    p.close()
+    e = engine_with({"max-concurrent-downloads": 1})
+    lines = api_pull(e, f"{registry.host}/many/layers", "1")
+    waiting = {ln["id"] for ln in lines if ln.get("status") == "Waiting"}
+    assert len(waiting) >= 2  # one downloads, the others wait their turn
+    # One at a time: no layer downloads while another is between its first
+    # "Downloading" and its "Pull complete".
+    active = None
+    for ln in lines:
+        if ln.get("status") == "Downloading":
+            assert active in (None, ln["id"]), f"{ln['id']} started while {active} ran"
+            active = ln["id"]
+        elif ln.get("status") == "Pull complete":
+            assert active == ln["id"]
+            active = None
+    complete = [ln["id"] for ln in lines if ln.get("status") == "Pull complete"]
+    assert sorted(complete) == sorted(d[7:19] for d in img.layer_digests)
+
+
+def test_bare_name_pulls_every_tag(engine, registry):
+    p = registry.pusher()
+    a = p.push_image("all/tags", "a", [file_layer({"a": b"a"})])
+    b = p.push_image("all/tags", "b", [file_layer({"b": b"b"})])
+    p.close()
+    lines = api_pull(engine, f"{registry.host}/all/tags")
+    statuses = [ln.get("status") for ln in lines]
+    assert f"Status: Downloaded newer image for {registry.host}/all/tags:a" in statuses
+    assert f"Status: Downloaded newer image for {registry.host}/all/tags:b" in statuses
+    for tag, img in (("a", a), ("b", b)):
+        info = json.loads(
+            engine.docker("image", "inspect", f"{registry.host}/all/tags:{tag}").stdout
+        )
+        assert info[0]["Id"] == img.image_id

@@ -133,22 +133,9 @@ async def search(request: web.Request) -> web.Response:
     return ok_json(results)
 
 
-def _has_route(r: Router, method: str, path: str) -> bool:
-    for route in r.app.router.routes():
-        info = route.resource.get_info() if route.resource is not None else {}
-        if route.method == method and info.get("path", info.get("formatter")) == path:
-            return True
-    return False
-
-
 def register(r: Router) -> None:
-    """Add the registry routes (pull is reached through ``POST /images/create``).
-
-    The images routes own ``POST /images/create`` and call :func:`pull` for
-    ``fromImage``; until they register it, pulls are served here directly.
-    """
-    if not _has_route(r, "POST", "/images/create"):
-        r.post("/images/create", pull)
+    """Add the registry routes (pulls come through the images routes'
+    ``POST /images/create``, which calls :func:`pull` when ``fromImage`` is set)."""
     r.post("/images/{name:.+}/push", push)
     r.post("/auth", auth)
     r.get("/distribution/{name:.+}/json", distribution_inspect)

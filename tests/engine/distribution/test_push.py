@@ -97,3 +97,38 @@ def test_push_unknown_image_and_unreachable_registry(engine):
     res = engine.docker("push", "127.0.0.1:1/nothing:here", check=False)
     assert res.returncode != 0
     assert "An image does not exist locally with the tag: 127.0.0.1:1/nothing" in res.stderr
+
+
+def test_pulled_oci_zstd_image_pushes_as_oci_elsewhere(engine):
+    from support.images import busybox_rootfs_tar
+    from support.registry import Registry, file_layer
+
+    src, dst = Registry().start(), Registry().start()
+    try:
+        p = src.pusher()
+        img = p.push_image(
+            "oci/z", "1", [busybox_rootfs_tar(), file_layer({"z": b"z" * 4096})],
+            oci=True, compression="zstd",
+        )  # fmt: skip
+        p.close()
+        engine.docker("pull", f"{src.host}/oci/z:1")
+        ref = f"{dst.host}/copy/z:1"
+        engine.docker("tag", f"{src.host}/oci/z:1", ref)
+        out = engine.docker("push", ref).stdout
+        assert out.count(": Pushed") == 2
+        manifest = httpx.get(
+            f"{dst.url}/v2/copy/z/manifests/1",
+            headers={"Accept": "application/vnd.oci.image.manifest.v1+json"},
+        ).json()
+        # The very blobs that were pulled (zstd needs OCI media types).
+        assert manifest["mediaType"] == "application/vnd.oci.image.manifest.v1+json"
+        assert [x["digest"] for x in manifest["layers"]] == img.layer_digests
+        assert {x["mediaType"] for x in manifest["layers"]} == {
+            "application/vnd.oci.image.layer.v1.tar+zstd"
+        }
+        engine.docker("rmi", ref, f"{src.host}/oci/z:1")
+        engine.docker("pull", ref)
+        assert _inspect(engine, ref)["Id"] == img.image_id
+    finally:
+        src.stop()
+        dst.stop()

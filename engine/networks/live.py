@@ -69,14 +69,12 @@ class LiveOps:
         orphan namespaces and orphan endpoints/veths (a crash mid-setup)."""
         svc = self.svc
         loop = asyncio.get_running_loop()
+        live = await loop.run_in_executor(None, nsutil.live_netns_inodes)
         for sb in list(svc.sandboxes.values()):
             if not sb.owned:
                 continue
             inode = nsutil.netns_inode(Path(sb.path))
-            alive = inode is not None and bool(
-                await loop.run_in_executor(None, nsutil.pids_in_netns, inode)
-            )
-            if not alive:
+            if inode is None or inode not in live:
                 log.info("releasing the network of %s (not running)", sb.container_id[:12])
                 await self.teardown(sb.container_id)
         if svc.netns_dir.is_dir():

@@ -185,3 +185,18 @@ def pids_in_netns(inode: int) -> list[int]:
         except OSError:
             continue
     return out
+
+
+def live_netns_inodes() -> set[int]:
+    """Inodes of every network namespace some process is in (one /proc scan)."""
+    out = set()
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            link = os.readlink(f"/proc/{d}/ns/net")
+        except OSError:
+            continue
+        if link.startswith("net:["):
+            out.add(int(link[5:-1]))
+    return out

@@ -22,7 +22,7 @@ import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import EngineError, InvalidParameter, NotFound
+from ..errors import Conflict, EngineError, InvalidParameter, NotFound
 from . import ipam, nsutil
 from .dns import DNS_SOCKETS
 from .endpoints import container_dir, network_mode, networking_config, validate_endpoint
@@ -142,10 +142,13 @@ class SandboxManager(LiveOps):
             other = svc.containers.get(mode.split(":", 1)[1]) if svc.containers else None
             osb = svc.sandboxes.get(other.id) if other is not None else None
             if other is None or osb is None or not getattr(other, "running", True):
-                raise EngineError(
+                raise Conflict(
                     f"cannot join network namespace of a non running container: {mode[10:]}"
                 )
-            _set_netns(namespaces, osb.path or None)
+            if osb.path:
+                _set_netns(namespaces, osb.path)
+            else:  # the other container uses the host's network: so does this one
+                namespaces[:] = [ns for ns in namespaces if ns.get("type") != "network"]
             sb = Sandbox(c.id, osb.key, osb.path, owned=False)
             svc.sandboxes[c.id] = sb
             svc.store.save_sandbox(sb)

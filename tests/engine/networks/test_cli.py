@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import socket
 import subprocess
 import threading
@@ -57,6 +59,10 @@ def wget_in(
 
 def inspect(engine, what: str) -> dict:
     return json.loads(engine.docker("inspect", what).stdout)[0]
+
+
+def read_text(path: str) -> str:
+    return Path(path).read_text()
 
 
 def our_links(engine) -> list[str]:
@@ -367,16 +373,109 @@ def test_everything_is_removed_with_its_networks_and_containers(engine_with_busy
     links = our_links(e)
     assert bridge in links and f"ps{e.tag}" in links
     assert len([x for x in links if x.startswith("veth")]) == 2
-    assert f"{e.exec_root}/netns/{a}" in open("/proc/self/mountinfo").read()
+    assert f"{e.exec_root}/netns/{a}" in read_text("/proc/self/mountinfo")
     assert "portside_ps" in our_table(e)
     e.docker("rm", "-f", a, b)
     # stopped: veths and namespaces are gone at once
     assert not [x for x in our_links(e) if x.startswith("veth")]
-    assert f"{e.exec_root}/netns" not in open("/proc/self/mountinfo").read()
+    assert f"{e.exec_root}/netns" not in read_text("/proc/self/mountinfo")
     e.docker("network", "rm", net)
     assert bridge not in our_links(e)
     e.stop()
     # With no container left, a clean shutdown leaves nothing of the engine's network.
     assert our_links(e) == []
     assert our_table(e) == ""
-    assert str(e.base) not in open("/proc/self/mountinfo").read()
+    assert str(e.base) not in read_text("/proc/self/mountinfo")
+
+
+def test_container_that_died_while_the_engine_was_down_is_released(engine_with_busybox):
+    e = engine_with_busybox
+    net, c = uniq("net"), uniq("c")
+    port = free_port()
+    e.docker("network", "create", net)
+    e.docker(
+        "run",
+        "-d",
+        "--network",
+        net,
+        "-p",
+        f"127.0.0.1:{port}:80",
+        "--name",
+        c,
+        "busybox",
+        "sleep",
+        "600",
+    )
+    key = inspect(e, c)["NetworkSettings"]["SandboxKey"]
+    inode = nsutil.netns_inode(Path(key))
+    assert inode
+    e.kill9()
+    for pid in nsutil.pids_in_netns(inode):
+        os.kill(pid, signal.SIGKILL)
+    e.start()
+    deadline = time.monotonic() + 10
+    while inspect(e, c)["State"]["Running"] and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not inspect(e, c)["State"]["Running"]
+    assert key not in read_text("/proc/self/mountinfo")
+    assert not [x for x in our_links(e) if x.startswith("veth")]
+    assert f"dport {port} " not in our_table(e)
+    assert json.loads(e.docker("network", "inspect", net).stdout)[0]["Containers"] == {}
+    # the address was released: the network can go
+    e.docker("rm", c)
+    e.docker("network", "rm", net)
+
+
+def test_connect_a_stopped_container_then_start(shared_engine):
+    e = shared_engine
+    net, c, web = uniq("net"), uniq("c"), uniq("web")
+    e.docker("network", "create", "--internal", net)
+    e.docker("run", "-d", "--network", net, "--name", web, "busybox", "sh", "-c", HTTPD)
+    e.docker("create", "--name", c, "busybox", "sh", "-c", f"timeout 5 wget -qO- http://{web}/")
+    try:
+        e.docker("network", "connect", net, c)
+        assert net in inspect(e, c)["NetworkSettings"]["Networks"]
+        e.docker("start", c)
+        e.docker("wait", c)
+        assert e.docker("logs", c).stdout.startswith("hi from ")
+        # an internal network gives no default route
+        key = inspect(e, web)["NetworkSettings"]["SandboxKey"]
+        routes = subprocess.run(
+            ["nsenter", f"--net={key}", "ip", "route"], capture_output=True, text=True
+        ).stdout
+        assert "default" not in routes
+        e.docker("network", "disconnect", net, c)
+        assert net not in inspect(e, c)["NetworkSettings"]["Networks"]
+        r = e.docker("network", "disconnect", net, c, check=False)
+        assert r.returncode != 0
+    finally:
+        e.docker("rm", "-f", c, web)
+        e.docker("network", "rm", net)
+
+
+def test_docker_py_networks(shared_engine):
+    client = shared_engine.client()
+    name = uniq("py")
+    n = client.networks.create(name, labels={"a": "b"})
+    try:
+        assert client.networks.get(name).id == n.id
+        assert [x.name for x in client.networks.list(names=[name])] == [name]
+        c = client.containers.run("busybox", "sleep 600", detach=True, name=uniq("c"))
+        try:
+            n.connect(c, aliases=["pyalias"])
+            n.reload()
+            assert [x.id for x in n.containers] == [c.id]
+            c.reload()
+            assert c.attrs["NetworkSettings"]["Networks"][name]["Aliases"] == ["pyalias"]
+            n.disconnect(c)
+            n.reload()
+            assert n.containers == []
+        finally:
+            c.remove(force=True)
+        assert name in client.networks.prune(filters={"label": "a=b"})["NetworksDeleted"]
+    finally:
+        try:
+            n.remove()
+        except Exception:
+            pass
+        client.close()

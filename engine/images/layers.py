@@ -43,6 +43,18 @@ CREATE TABLE IF NOT EXISTS image_layers (
 """
 
 _libc = ctypes.CDLL(None, use_errno=True)
+# Failures that are the host's fault, not the archive's (500 rather than 400).
+_HOST_ERRNOS = {
+    errno.ENOSPC,
+    errno.EDQUOT,
+    errno.EIO,
+    errno.EROFS,
+    errno.ENOMEM,
+    errno.EMFILE,
+    errno.ENFILE,
+    errno.EPERM,
+    errno.EACCES,
+}
 
 
 def _syncfs(path: Path) -> None:
@@ -112,9 +124,12 @@ def extract_sync(src: Any, tmp_root: Path, compression: str = "auto") -> Pending
             split.abort()
         remove_tree(work)
         if isinstance(e, OSError) and not isinstance(e, EngineError):
-            if e.errno == errno.ENAMETOOLONG:
-                raise InvalidParameter(f"invalid layer: file name too long ({e})") from e
-            raise disk_error(e, "layer") from e
+            if e.errno in _HOST_ERRNOS:
+                raise disk_error(e, "layer") from e
+            # Anything else was provoked by the archive's content (a name too long,
+            # too many links, a path the kernel refuses): the client's problem.
+            where = f" ({os.fsdecode(e.filename)})" if e.filename else ""
+            raise InvalidParameter(f"invalid layer: {e.strerror or e}{where}") from e
         raise
 
 

@@ -99,6 +99,7 @@ class LayerExtractor:
         return self.stats
 
     def _entry(self, e: Entry, stream: TarStream) -> None:
+        self._trim_cache()  # only between entries: fds handed out below stay open
         parts = pathsafe.clean(e.name)
         if not parts:
             if e.type != DIR:
@@ -194,7 +195,7 @@ class LayerExtractor:
         if base.startswith(WHITEOUT + WHITEOUT):
             return  # AUFS bookkeeping (.wh..wh.plnk, .wh..wh.aufs): meaningless here
         name = base[len(WHITEOUT) :]
-        if name in (b".", b".."):
+        if name in (b"", b".", b".."):
             raise UnsafePath(f"invalid whiteout {e.shown()!r}")
         target = [*parts[:-1], name]
         self._remove_existing(parent, target, keep_dir=False)
@@ -203,10 +204,8 @@ class LayerExtractor:
 
     # -- helpers -----------------------------------------------------------------------
     def _parent(self, parts: list[bytes], create: bool = True, full: bytes | None = None) -> int:
-        """A cached fd of the directory holding ``parts[-1]``."""
-        while len(self._dirs) > _FD_CACHE:
-            _, old = self._dirs.popitem(last=False)
-            os.close(old)
+        """A cached fd of the directory holding ``parts[-1]`` (valid until the next
+        entry starts)."""
         fd = self.root_fd
         for i in range(len(parts) - 1):
             key = tuple(parts[: i + 1])
@@ -219,6 +218,11 @@ class LayerExtractor:
                 self._dirs.move_to_end(key)
             fd = cached
         return fd
+
+    def _trim_cache(self) -> None:
+        while len(self._dirs) > _FD_CACHE:
+            _, old = self._dirs.popitem(last=False)
+            os.close(old)
 
     def _remove_existing(self, parent: int, parts: list[bytes], keep_dir: bool) -> bool:
         """Clear the way for a new entry; returns True when an existing dir is kept."""
@@ -287,6 +291,7 @@ class LayerExtractor:
     def _apply_dir_times(self) -> None:
         # Children were written after their directory: set its times last, deepest first.
         for parts, atime, mtime in reversed(self._dir_times):
+            self._trim_cache()
             try:
                 if not parts:
                     os.utime(self.root_fd, ns=(atime, mtime))

@@ -73,7 +73,10 @@ class SplitWriter:
     def abort(self) -> None:
         """Close without caring about the content (the layer is being discarded)."""
         if not self._f.closed:
-            self._f.close()
+            try:
+                self._f.close()
+            except OSError:
+                pass  # e.g. ENOSPC while flushing; the file is deleted with its layer
 
 
 class SplitReader:

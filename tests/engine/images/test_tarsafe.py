@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
 import tarfile
 from pathlib import Path
 
 import pytest
-from portside.engine.errors import InvalidParameter
+from portside.engine.errors import InvalidParameter, SystemError_
 from portside.engine.images.layers import PendingLayer, extract_sync
 from portside.engine.images.stream import BytesReader
 from portside.engine.images.tarsplit import SplitReader
@@ -250,3 +251,20 @@ def rebuild(layer_dir: Path) -> bytes:
         return out
     finally:
         r.close()
+
+
+def test_bad_whiteout_names_are_refused(env):
+    refused(env, tar(f(".wh.", b"")), "invalid whiteout")
+    refused(env, tar(d("a"), f("a/.wh..", b"")), "invalid whiteout")
+
+
+def test_disk_full_while_unpacking_is_a_clear_error(tmp_path):
+    mnt = tmp_path / "tiny"
+    mnt.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mnt)], check=True)
+    try:
+        with pytest.raises(SystemError_, match="no space left on device"):
+            extract_sync(BytesReader(tar(f("big", os.urandom(1 << 20)))), mnt)
+        assert list(mnt.iterdir()) == []
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)

@@ -31,7 +31,7 @@ async def create(request: web.Request) -> web.Response:
 async def list_(request: web.Request) -> web.Response:
     """``GET /containers/json``."""
     svc = engine_of(request).containers
-    out = await svc.list(
+    out = await svc.list_containers(
         all_=qbool(request, "all"),
         limit=qint(request, "limit"),
         size=qbool(request, "size"),

@@ -43,7 +43,7 @@ async def logs(request: web.Request) -> web.StreamResponse:
     tail: int | None = None
     if tail_raw not in ("all", "", None):
         try:
-            tail = int(tail_raw)  # type: ignore[arg-type]
+            tail = int(tail_raw)
         except ValueError:
             raise InvalidParameter(f"invalid value for tail: {tail_raw!r}") from None
         if tail < 0:
@@ -83,7 +83,7 @@ async def _hijack(request: web.Request, content_type: str) -> web.StreamResponse
     else:
         resp = web.StreamResponse(status=200, headers={"Content-Type": content_type})
         # A raw stream, not chunked: the body runs until the connection closes.
-        resp._length_check = False  # noqa: SLF001 - aiohttp's own switch, as its websockets use
+        resp._length_check = False  # aiohttp's own switch, as its websockets use
     resp.force_close()
     await resp.prepare(request)
     return resp
@@ -115,7 +115,7 @@ class _GuardProtocol(asyncio.Protocol):
         if self.on_eof is not None:
             self.on_eof()
             return True
-        return self.inner.eof_received()  # type: ignore[no-any-return]
+        return self.inner.eof_received()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.inner.connection_lost(exc)
@@ -133,9 +133,7 @@ def _guard(request: web.Request, on_eof: Any = None) -> None:
     """Cancel this handler when the client disconnects (see :class:`_GuardProtocol`)."""
     transport = request.transport
     if transport is not None and request.protocol is not None:
-        transport.set_protocol(
-            _GuardProtocol(request.protocol, asyncio.current_task(), on_eof)
-        )
+        transport.set_protocol(_GuardProtocol(request.protocol, asyncio.current_task(), on_eof))
 
 
 class _StdinFeed:
@@ -167,8 +165,10 @@ async def attach(request: web.Request) -> web.StreamResponse:
     svc = engine.containers
     c = svc.get(request.match_info["id"])
     want_out, want_err = qbool(request, "stdout"), qbool(request, "stderr")
-    want_in, stream, with_logs = qbool(request, "stdin"), qbool(request, "stream"), qbool(
-        request, "logs"
+    want_in, stream, with_logs = (
+        qbool(request, "stdin"),
+        qbool(request, "stream"),
+        qbool(request, "logs"),
     )
     tty = bool(c.config.get("Tty"))
     conn = await svc.attach_output(c) if stream else None

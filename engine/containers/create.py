@@ -83,9 +83,7 @@ def validate_restart_policy(policy: dict[str, Any] | None) -> dict[str, Any]:
         raise InvalidParameter("invalid restart policy: maximum retry count cannot be negative")
     if count and name != "on-failure":
         raise InvalidParameter(
-            f"invalid restart policy: maximum retry count can only be used with 'on-failure'"
-            if name
-            else "invalid restart policy: maximum retry count can only be used with 'on-failure'"
+            "invalid restart policy: maximum retry count can only be used with 'on-failure'"
         )
     return {"Name": name or "no", "MaximumRetryCount": count}
 
@@ -110,8 +108,7 @@ def validate_resources(hc: dict[str, Any]) -> None:
         ncpu = os.cpu_count() or 1
         if nano < 0 or nano > ncpu * 1_000_000_000:
             raise InvalidParameter(
-                f"Range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs "
-                "available"
+                f"Range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available"
             )
     if (hc.get("CpuShares") or 0) < 0:
         raise InvalidParameter("invalid CPU shares: cannot be negative")
@@ -143,9 +140,7 @@ def validate_host_config(hc: dict[str, Any]) -> dict[str, Any]:
         raise InvalidParameter("invalid LogConfig")
     kind = log_config.get("Type") or "json-file"
     if kind not in ("json-file", "k8s-file", "local"):
-        raise InvalidParameter(
-            f'logging driver "{kind}" is not supported (only json-file)'
-        )
+        raise InvalidParameter(f'logging driver "{kind}" is not supported (only json-file)')
     hc["LogConfig"] = {"Type": "json-file", "Config": dict(log_config.get("Config") or {})}
     return hc
 

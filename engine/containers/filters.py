@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from typing import Any
 
 from ..errors import InvalidParameter
 from .model import Container, parse_rfc3339
@@ -90,9 +89,7 @@ def matcher(
             raise InvalidParameter(f"invalid filter 'exited={e}'") from None
     for h in filters.get("health", []):
         if h not in ("starting", "healthy", "unhealthy", "none"):
-            raise InvalidParameter(
-                f"Unrecognised filter value for health: {h}"
-            )
+            raise InvalidParameter(f"Unrecognised filter value for health: {h}")
     before = since = None
     if filters.get("before"):
         b = resolve_ref(filters["before"][0])
@@ -104,8 +101,10 @@ def matcher(
         if s is None:
             raise InvalidParameter(f"No such container: {filters['since'][0]}")
         since = s.created
-    names = [re.compile(n.lstrip("/")) if _is_regex(n) else n.lstrip("/") for n in
-             filters.get("name", [])]
+    names = [
+        re.compile(n.lstrip("/")) if _is_regex(n) else n.lstrip("/")
+        for n in filters.get("name", [])
+    ]
 
     def accept(c: Container) -> bool:
         if filters.get("id") and not any(c.id.startswith(i) for i in filters["id"]):
@@ -159,8 +158,3 @@ def prune_matcher(filters: dict[str, list[str]]) -> Callable[[Container], bool]:
         return not (filters.get("label!") and not label_mismatch(c.labels, filters["label!"]))
 
     return accept
-
-
-def as_any(x: Any) -> Any:
-    """Identity (keeps type checkers quiet about dynamic filter values)."""
-    return x

@@ -47,10 +47,10 @@ class Watch:
             pass
         self._event.set()
 
-    async def wait(self, timeout: float | None = None) -> bool:
-        """Wait for a change (True) or the timeout (False)."""
+    async def wait(self, limit: float | None = None) -> bool:
+        """Wait for a change (True) or ``limit`` seconds (False)."""
         try:
-            await asyncio.wait_for(self._event.wait(), timeout)
+            await asyncio.wait_for(self._event.wait(), limit)
         except TimeoutError:
             return False
         self._event.clear()

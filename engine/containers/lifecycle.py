@@ -20,10 +20,19 @@ from typing import Any
 
 from ..errors import Conflict, EngineError, InvalidParameter, NotModified, SystemError_
 from ..runtime import conmon
-from .model import CREATED, EXITED, PAUSED, REMOVING, RESTARTING, RUNNING, Container, now_rfc3339
-from .model import parse_rfc3339
+from .model import (
+    CREATED,
+    EXITED,
+    PAUSED,
+    REMOVING,
+    RESTARTING,
+    RUNNING,
+    Container,
+    now_rfc3339,
+    parse_rfc3339,
+)
 from .runner import call_hooks
-from .signals import parse_signal, signal_name
+from .signals import parse_signal
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +56,7 @@ class Lifecycle:
     # -- helpers -------------------------------------------------------------------
     def _locks(self, cid: str) -> tuple[asyncio.Lock, asyncio.Lock]:
         locks = self._lock_table.setdefault(cid, (asyncio.Lock(), asyncio.Lock()))  # type: ignore[attr-defined]
-        return locks  # type: ignore[no-any-return]
+        return locks
 
     def _event(self, c: Container, action: str, **extra: str) -> None:
         attrs = {"name": c.name, "image": c.image or c.image_id}
@@ -112,6 +121,7 @@ class Lifecycle:
             self._save(c)
         self._event(c, "start")
         await call_hooks(self.hooks, "on_start", c)  # type: ignore[attr-defined]
+        self._save(c)  # hooks may have filled NetworkSettings (ports)
         self._seed_stats(c)
 
     async def _failed_start(self, c: Container, err: EngineError) -> None:
@@ -171,16 +181,14 @@ class Lifecycle:
             c.state.finished_at = now_rfc3339(when)
             if not info:
                 c.state.error = "conmon exited without writing an exit status"
-            self._save(c)
         await call_hooks(self.hooks, "on_stop", c)  # type: ignore[attr-defined]
+        self._save(c)
         self._stats_prev.pop(cid, None)
         if c.state.oom_killed:
             self._event(c, "oom")
         if was_started:
             duration = max(0.0, when - started) if started else 0.0
-            self._event(
-                c, "die", exitCode=str(c.state.exit_code), execDuration=str(int(duration))
-            )
+            self._event(c, "die", exitCode=str(c.state.exit_code), execDuration=str(int(duration)))
         self.exit_event(cid).set()
         self._resolve_waiters(cid, ("not-running", "next-exit"), c.state.exit_code)
         if was_started and c.state.status != REMOVING:
@@ -249,10 +257,10 @@ class Lifecycle:
             self._save(c)
 
     # -- stop / kill ---------------------------------------------------------------
-    async def _wait_exit(self, c: Container, timeout: float | None) -> bool:
+    async def _wait_exit(self, c: Container, limit: float | None) -> bool:
         ev = self.exit_event(c.id)
         try:
-            await asyncio.wait_for(ev.wait(), timeout)
+            await asyncio.wait_for(ev.wait(), limit)
         except TimeoutError:
             return False
         return True
@@ -269,7 +277,7 @@ class Lifecycle:
         host_pid = c.host_config.get("PidMode") == "host"
         await oci.kill(c.id, sig, all_=host_pid)
 
-    async def _stop_locked(self, c: Container, timeout: int | None, sig: int | None) -> None:
+    async def _stop_locked(self, c: Container, grace: int | None, sig: int | None) -> None:
         if c.state.status == RESTARTING:
             c.manually_stopped = True
             self._cancel_restart(c)
@@ -280,9 +288,9 @@ class Lifecycle:
         c.manually_stopped = True
         self._save(c)
         stop_sig = sig or parse_signal(c.config.get("StopSignal"), _signal.SIGTERM)
-        if timeout is None:
-            timeout = c.config.get("StopTimeout")
-            timeout = 10 if timeout is None else timeout
+        if grace is None:
+            grace = c.config.get("StopTimeout")
+            grace = 10 if grace is None else grace
         if c.state.status == PAUSED:
             await self.runner.oci.resume(c.id)  # type: ignore[attr-defined]
             c.state.status = RUNNING
@@ -291,7 +299,7 @@ class Lifecycle:
             self._event(c, "kill", signal=str(stop_sig))
         except EngineError as e:
             log.debug("stop signal to %s: %s", c.id[:12], e.message)
-        if not await self._wait_exit(c, None if timeout < 0 else float(timeout)):
+        if not await self._wait_exit(c, None if grace < 0 else float(grace)):
             try:
                 await self._signal(c, _signal.SIGKILL)
                 self._event(c, "kill", signal=str(int(_signal.SIGKILL)))
@@ -301,22 +309,22 @@ class Lifecycle:
                 raise SystemError_(f"container {c.id[:12]} did not exit after SIGKILL")
         self._event(c, "stop")
 
-    async def stop(self, ref: str, timeout: int | None = None, sig: str | None = None) -> None:
+    async def stop(self, ref: str, grace: int | None = None, sig: str | None = None) -> None:
         """``POST /containers/{id}/stop`` (304 when not running)."""
         c = self.get(ref)  # type: ignore[attr-defined]
         signum = parse_signal(sig) if sig else None
         op, _ = self._locks(c.id)
         async with op:
-            await self._stop_locked(c, timeout, signum)
+            await self._stop_locked(c, grace, signum)
 
-    async def restart(self, ref: str, timeout: int | None = None, sig: str | None = None) -> None:
+    async def restart(self, ref: str, grace: int | None = None, sig: str | None = None) -> None:
         """``POST /containers/{id}/restart``."""
         c = self.get(ref)  # type: ignore[attr-defined]
         signum = parse_signal(sig) if sig else None
         op, _ = self._locks(c.id)
         async with op:
             try:
-                await self._stop_locked(c, timeout, signum)
+                await self._stop_locked(c, grace, signum)
             except NotModified:
                 pass
             self._cancel_restart(c)

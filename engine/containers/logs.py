@@ -182,11 +182,11 @@ async def read_logs(
         watch.close()
 
 
-async def _wait_any(watch: Watch, exited: asyncio.Event | None, timeout: float) -> None:
+async def _wait_any(watch: Watch, exited: asyncio.Event | None, limit: float) -> None:
     if exited is None or not alive_event(exited):
-        await watch.wait(timeout)
+        await watch.wait(limit)
         return
-    waiters = {asyncio.ensure_future(watch.wait(timeout)), asyncio.ensure_future(exited.wait())}
+    waiters = {asyncio.ensure_future(watch.wait(limit)), asyncio.ensure_future(exited.wait())}
     _, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
     for t in pending:
         t.cancel()

@@ -1,9 +1,10 @@
 """The container's root filesystem: an overlay of the image layers plus a private upper.
 
 The kernel limits mount options to one page (4096 bytes). With many layers the
-absolute lowerdir list outgrows it, so then we mount from a child process whose cwd
-is the layer store and pass relative paths (the trick moby's overlay2 uses with its
-short "l/" links); if even that is too long we refuse with a clear error.
+absolute lowerdir list outgrows it, so then we give each layer a tiny numbered
+symlink in the container's ``lower/`` directory and mount from a child process whose
+cwd is that directory, passing ``0:1:2:...`` (the idea of moby's overlay2 "l/" short
+links); past what even that allows we refuse with a clear error.
 """
 
 from __future__ import annotations
@@ -13,12 +14,19 @@ import ctypes
 import ctypes.util
 import errno
 import os
+import shutil
 from pathlib import Path
 
 from ..errors import SystemError_
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+_libc.mount.argtypes = [
+    ctypes.c_char_p,
+    ctypes.c_char_p,
+    ctypes.c_char_p,
+    ctypes.c_ulong,
+    ctypes.c_char_p,
+]
 _libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
 
 MNT_DETACH = 2
@@ -62,10 +70,13 @@ async def mount_overlay(layers: list[Path], upper: Path, work: Path, target: Pat
             err = ctypes.get_errno()
             raise SystemError_(f"mounting the container's overlay failed: {os.strerror(err)}")
         return
-    # Relative lowerdirs from the layers' common parent, in a child with that cwd.
-    base = Path(os.path.commonpath([str(p) for p in layers]))
-    rel = [os.path.relpath(p, base) for p in layers]
-    opts = _options(rel, upper, work)
+    # Short relative names: <container>/lower/<n> -> layer dir, mounted with that cwd.
+    short = target.parent / "lower"
+    shutil.rmtree(short, ignore_errors=True)
+    short.mkdir()
+    for i, layer in enumerate(layers):
+        os.symlink(layer, short / str(i))
+    opts = _options([str(i) for i in range(len(layers))], upper, work)
     if len(opts) >= PAGE_LIMIT:
         raise SystemError_(
             f"the image has too many layers ({len(layers)}) for one overlay mount: the "
@@ -79,7 +90,7 @@ async def mount_overlay(layers: list[Path], upper: Path, work: Path, target: Pat
         "-o",
         opts,
         str(target),
-        cwd=str(base),
+        cwd=str(short),
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
     )

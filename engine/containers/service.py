@@ -127,7 +127,7 @@ class ContainerService(Lifecycle, Streams):
                 raise name_conflict(name, other.id)
         ref = body.get("Image")
         if not ref or not isinstance(ref, str):
-            raise InvalidParameter("Config.Image must be set: the image to create the container from")
+            raise InvalidParameter("Config.Image must name the image to create the container from")
         if not _looks_like_id(ref):
             parse_reference(ref)  # 400 "invalid reference format..." before any lookup
         hc = create_mod.validate_host_config(body.get("HostConfig") or {})
@@ -178,7 +178,7 @@ class ContainerService(Lifecycle, Streams):
             image_size = 0
         return rw, rw + image_size
 
-    async def list(
+    async def list_containers(
         self,
         all_: bool = False,
         limit: int | None = None,
@@ -199,8 +199,11 @@ class ContainerService(Lifecycle, Streams):
         accept = filt.matcher(filters, self.find, ancestors)
         out = []
         for c in self.all():
-            if not all_ and not limit and c.state.status not in (RUNNING, PAUSED) and not (
-                filters.get("status") or filters.get("exited")
+            if (
+                not all_
+                and not limit
+                and c.state.status not in (RUNNING, PAUSED)
+                and not (filters.get("status") or filters.get("exited"))
             ):
                 continue
             if not accept(c):
@@ -214,7 +217,8 @@ class ContainerService(Lifecycle, Streams):
         """``GET /containers/{id}/json``."""
         c = self.get(ref)
         try:
-            lower = [str(p) for p in self.runner.layer_dirs_of(await self.images.resolve(c.image_id))]
+            image = await self.images.resolve(c.image_id)
+            lower = [str(p) for p in self.runner.layer_dirs_of(image)]
         except EngineError:
             lower = []
         return views.inspect(
@@ -233,7 +237,7 @@ class ContainerService(Lifecycle, Streams):
             raise InvalidParameter("Neither old nor new names may be empty")
         new = create_mod.validate_name(new_name)
         if new == c.name:
-            raise Conflict(f"Renaming a container with the same name as its current name")
+            raise Conflict("Renaming a container with the same name as its current name")
         other = next((o for o in self._containers.values() if o.name == new), None)
         if other is not None:
             raise name_conflict(new, other.id)
@@ -250,8 +254,19 @@ class ContainerService(Lifecycle, Streams):
         """``POST /containers/{id}/update``: resources and restart policy."""
         c = self.get(ref)
         changes: dict[str, Any] = {}
-        for key in ("Memory", "MemorySwap", "NanoCpus", "CpuShares", "PidsLimit", "CpuQuota",
-                    "CpuPeriod", "CpusetCpus", "CpusetMems", "BlkioWeight", "MemoryReservation"):
+        for key in (
+            "Memory",
+            "MemorySwap",
+            "NanoCpus",
+            "CpuShares",
+            "PidsLimit",
+            "CpuQuota",
+            "CpuPeriod",
+            "CpusetCpus",
+            "CpusetMems",
+            "BlkioWeight",
+            "MemoryReservation",
+        ):
             if key in body and body[key] is not None:
                 changes[key] = body[key]
         merged = {**c.host_config, **changes}
@@ -406,4 +421,4 @@ def resources_of(hc: dict[str, Any]) -> dict[str, Any]:
     return res
 
 
-__all__ = ["ContainerService", "resources_of", "REMOVING"]
+__all__ = ["ContainerService", "resources_of"]

@@ -101,8 +101,12 @@ class Streams:
 def container_pids(cid: str) -> list[int]:
     """Every pid in the container's cgroup (v2 unified, else the v1 pids/memory tree)."""
     rel = cgroups_path(cid).lstrip("/")
-    for base in ("/sys/fs/cgroup", "/sys/fs/cgroup/pids", "/sys/fs/cgroup/memory",
-                 "/sys/fs/cgroup/unified"):
+    for base in (
+        "/sys/fs/cgroup",
+        "/sys/fs/cgroup/pids",
+        "/sys/fs/cgroup/memory",
+        "/sys/fs/cgroup/unified",
+    ):
         d = os.path.join(base, rel)
         if os.path.isdir(d):
             pids: list[int] = []

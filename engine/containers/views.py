@@ -5,8 +5,18 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from .model import CREATED, DEAD, EXITED, PAUSED, REMOVING, RESTARTING, RUNNING, Container, Paths
-from .model import parse_rfc3339
+from .model import (
+    CREATED,
+    DEAD,
+    EXITED,
+    PAUSED,
+    REMOVING,
+    RESTARTING,
+    RUNNING,
+    Container,
+    Paths,
+    parse_rfc3339,
+)
 
 HOST_CONFIG_DEFAULTS: dict[str, Any] = {
     "Binds": None,

@@ -22,6 +22,7 @@ import asyncio
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,7 +94,7 @@ def _argv(conmon: str, c: ConmonLaunch) -> list[str]:
     return argv
 
 
-async def launch(conmon: str, c: ConmonLaunch, timeout: float = 60) -> tuple[int, int]:
+async def launch(conmon: str, c: ConmonLaunch, limit: float = 60) -> tuple[int, int]:
     """Start conmon, which creates the container; return ``(container_pid, conmon_pid)``.
 
     Raises :class:`SystemError_` with the runtime's own message when create fails.
@@ -128,7 +129,7 @@ async def launch(conmon: str, c: ConmonLaunch, timeout: float = 60) -> tuple[int
     finally:
         os.close(start_w)
     try:
-        line = await asyncio.wait_for(_read_line(sync_r), timeout)
+        line = await asyncio.wait_for(_read_line(sync_r), limit)
     except TimeoutError:
         raise SystemError_(f"conmon did not report container {c.cid[:12]} created") from None
     finally:
@@ -218,9 +219,9 @@ def is_conmon_for(pid: int, cid: str) -> bool:
 class ExitWatcher:
     """Calls back once when a process (conmon) exits, via a pidfd: no polling."""
 
-    def __init__(self, pid: int, callback) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, pid: int, callback: Callable[[], object]) -> None:
         self.pid = pid
-        self._cb = callback
+        self._cb: Callable[[], object] | None = callback
         self._loop = asyncio.get_running_loop()
         self._fd: int | None = None
         try:

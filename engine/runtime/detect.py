@@ -69,9 +69,7 @@ def crun_hybrid_problem(root: Path = CGROUP_ROOT) -> str | None:
 def _version(path: str) -> str:
     """First ``N.N.N`` token of ``<path> --version`` (runtimes print it on line one)."""
     try:
-        out = subprocess.run(
-            [path, "--version"], capture_output=True, text=True, timeout=10
-        ).stdout
+        out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10).stdout
     except (OSError, subprocess.TimeoutExpired):
         return ""
     for line in out.splitlines():

@@ -30,7 +30,7 @@ class OciRuntime:
         self.path = path
         self.root = root
 
-    async def _run(self, *args: str, stdin: bytes | None = None, timeout: float = 60) -> str:
+    async def _run(self, *args: str, stdin: bytes | None = None, limit: float = 60) -> str:
         proc = await asyncio.create_subprocess_exec(
             self.path,
             "--root",
@@ -41,7 +41,7 @@ class OciRuntime:
             stderr=asyncio.subprocess.PIPE,
         )
         try:
-            out, err = await asyncio.wait_for(proc.communicate(stdin), timeout)
+            out, err = await asyncio.wait_for(proc.communicate(stdin), limit)
         except TimeoutError:
             proc.kill()
             await proc.wait()
@@ -94,9 +94,7 @@ class OciRuntime:
 
     async def update(self, cid: str, resources: dict[str, Any]) -> None:
         """Apply OCI ``linux.resources`` to a live container."""
-        await self._run(
-            "update", "--resources", "-", cid, stdin=json.dumps(resources).encode()
-        )
+        await self._run("update", "--resources", "-", cid, stdin=json.dumps(resources).encode())
 
 
 def _missing(stderr: str) -> bool:

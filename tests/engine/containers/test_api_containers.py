@@ -17,7 +17,9 @@ def _create(engine, body: dict, name: str | None = None):  # type: ignore[no-unt
 
 def test_malformed_json_is_400(shared_engine):
     r = shared_engine.api(
-        "POST", "/containers/create", content=b"{not json",
+        "POST",
+        "/containers/create",
+        content=b"{not json",
         headers={"Content-Type": "application/json"},
     )
     assert r.status_code == 400
@@ -143,8 +145,9 @@ def test_inspect_and_list_shapes(shared_engine):
         assert d["GraphDriver"]["Name"] == "overlay2" and d["GraphDriver"]["Data"]["LowerDir"]
         for key in ("ResolvConfPath", "HostnamePath", "HostsPath", "LogPath"):
             assert d[key]
-        lst = e.api("GET", "/containers/json", params={
-            "filters": json.dumps({"label": ["app=x"]})}).json()
+        lst = e.api(
+            "GET", "/containers/json", params={"filters": json.dumps({"label": ["app=x"]})}
+        ).json()
         assert len(lst) == 1
         s = lst[0]
         assert s["Names"] == ["/shape"] and s["Image"] == "busybox"
@@ -160,13 +163,18 @@ def test_inspect_and_list_shapes(shared_engine):
             ({"ancestor": ["busybox"]}, 1),
             ({"label": ["app=y"]}, 0),
         ]:
-            got = e.api("GET", "/containers/json", params={"all": "1", "filters": json.dumps(
-                {**flt, "label": flt.get("label", ["app"])})}).json()
+            got = e.api(
+                "GET",
+                "/containers/json",
+                params={
+                    "all": "1",
+                    "filters": json.dumps({**flt, "label": flt.get("label", ["app"])}),
+                },
+            ).json()
             assert len(got) == n, flt
         r = e.api("GET", "/containers/json", params={"filters": json.dumps({"bogus": ["1"]})})
         assert r.status_code == 400
-        r = e.api("GET", "/containers/json", params={"filters": json.dumps(
-            {"status": ["sleepy"]})})
+        r = e.api("GET", "/containers/json", params={"filters": json.dumps({"status": ["sleepy"]})})
         assert r.status_code == 400
     finally:
         e.api("DELETE", f"/containers/{cid}?force=1")

@@ -50,7 +50,13 @@ def test_run_output_from_first_byte(shared_engine):
 def test_worker_ps_logs_stats_pause_top_stop_rm(shared_engine):
     e = shared_engine
     e.docker(
-        "run", "-d", "--name", "worker", "busybox", "sh", "-c",
+        "run",
+        "-d",
+        "--name",
+        "worker",
+        "busybox",
+        "sh",
+        "-c",
         "while true; do echo tick; sleep 1; done",
     )
     try:
@@ -60,7 +66,9 @@ def test_worker_ps_logs_stats_pause_top_stop_rm(shared_engine):
 
         proc = subprocess.Popen(
             ["docker", "logs", "-f", "--tail", "2", "worker"],
-            env=e.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            env=e.env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
         try:
             got = [proc.stdout.readline() for _ in range(4)]  # 2 from tail, 2 live
@@ -99,7 +107,13 @@ def test_worker_ps_logs_stats_pause_top_stop_rm(shared_engine):
 def test_stop_uses_signal_handler(shared_engine):
     e = shared_engine
     e.docker(
-        "run", "-d", "--name", "polite", "busybox", "sh", "-c",
+        "run",
+        "-d",
+        "--name",
+        "polite",
+        "busybox",
+        "sh",
+        "-c",
         "trap 'echo bye; exit 0' TERM; while true; do sleep 0.1; done",
     )
     try:
@@ -118,7 +132,13 @@ def test_stop_uses_signal_handler(shared_engine):
 def test_kill_signals_and_not_running(shared_engine):
     e = shared_engine
     e.docker(
-        "run", "-d", "--name", "victim", "busybox", "sh", "-c",
+        "run",
+        "-d",
+        "--name",
+        "victim",
+        "busybox",
+        "sh",
+        "-c",
         "trap 'echo got-usr1' USR1; while true; do sleep 0.1; done",
     )
     try:
@@ -174,8 +194,20 @@ def test_update_resources(shared_engine):
     e.docker("run", "-d", "--name", "upd", "--memory", "64m", "busybox", "sleep", "1000")
     try:
         assert _inspect(e, "upd")["HostConfig"]["Memory"] == 64 * 1024 * 1024
-        e.docker("update", "--memory", "128m", "--memory-swap", "256m", "--cpus", "0.5",
-                 "--pids-limit", "50", "--restart", "on-failure:2", "upd")
+        e.docker(
+            "update",
+            "--memory",
+            "128m",
+            "--memory-swap",
+            "256m",
+            "--cpus",
+            "0.5",
+            "--pids-limit",
+            "50",
+            "--restart",
+            "on-failure:2",
+            "upd",
+        )
         hc = _inspect(e, "upd")["HostConfig"]
         assert hc["Memory"] == 128 * 1024 * 1024
         assert hc["NanoCpus"] == 500_000_000
@@ -190,8 +222,7 @@ def test_update_resources(shared_engine):
 def test_prune_removes_only_stopped(shared_engine):
     e = shared_engine
     e.docker("create", "--name", "p-created", "--label", "prune=yes", "busybox", "true")
-    e.docker("run", "-d", "--name", "p-running", "--label", "prune=yes", "busybox",
-             "sleep", "100")
+    e.docker("run", "-d", "--name", "p-running", "--label", "prune=yes", "busybox", "sleep", "100")
     try:
         out = e.api(
             "POST", "/containers/prune", params={"filters": json.dumps({"label": ["prune=yes"]})}
@@ -217,7 +248,13 @@ def test_network_modes(shared_engine, mode):
 
 def test_etc_files(shared_engine):
     out = shared_engine.docker(
-        "run", "--rm", "--hostname", "boxy", "busybox", "sh", "-c",
+        "run",
+        "--rm",
+        "--hostname",
+        "boxy",
+        "busybox",
+        "sh",
+        "-c",
         "cat /etc/hostname; cat /etc/resolv.conf; grep boxy /etc/hostname",
     ).stdout
     assert out.startswith("boxy\n")

@@ -65,7 +65,12 @@ def test_read_logs_tail_since_until(tmp_path: Path):
 def test_cli_logs_options(shared_engine):
     e = shared_engine
     e.docker(
-        "run", "--name", "talker", "busybox", "sh", "-c",
+        "run",
+        "--name",
+        "talker",
+        "busybox",
+        "sh",
+        "-c",
         "echo one; echo two >&2; sleep 1.2; echo three; printf partial",
     )
     try:
@@ -102,12 +107,14 @@ def test_tty_logs_are_raw(shared_engine):
 
 def test_follow_ends_when_container_stops(shared_engine):
     e = shared_engine
-    e.docker("run", "-d", "--name", "fol", "busybox", "sh", "-c",
-             "echo start; sleep 1; echo end")
+    e.docker("run", "-d", "--name", "fol", "busybox", "sh", "-c", "echo start; sleep 1; echo end")
     try:
         t0 = time.monotonic()
         res = subprocess.run(
-            ["docker", "logs", "-f", "fol"], env=e.env(), capture_output=True, text=True,
+            ["docker", "logs", "-f", "fol"],
+            env=e.env(),
+            capture_output=True,
+            text=True,
             timeout=20,
         )
         assert res.stdout == "start\nend\n"

@@ -36,15 +36,27 @@ def _pid_alive(pid: int) -> bool:
 def test_live_restore_after_sigkill(engine_with_busybox):
     e = engine_with_busybox
     e.docker(
-        "run", "-d", "--name", "counter", "busybox", "sh", "-c",
+        "run",
+        "-d",
+        "--name",
+        "counter",
+        "busybox",
+        "sh",
+        "-c",
         "i=0; while true; do i=$((i+1)); echo line$i; sleep 0.2; done",
     )
     e.docker("run", "-d", "--name", "short", "busybox", "sh", "-c", "sleep 1.5; exit 7")
+    e.docker("run", "-d", "--name", "auto", "--rm", "busybox", "sh", "-c", "sleep 1.5; exit 0")
     e.docker(
-        "run", "-d", "--name", "auto", "--rm", "busybox", "sh", "-c", "sleep 1.5; exit 0"
-    )
-    e.docker(
-        "run", "-d", "--name", "again", "--restart", "on-failure:1", "busybox", "sh", "-c",
+        "run",
+        "-d",
+        "--name",
+        "again",
+        "--restart",
+        "on-failure:1",
+        "busybox",
+        "sh",
+        "-c",
         "sleep 1.5; exit 5",
     )
     pid = _state(e, "counter")["Pid"]
@@ -98,7 +110,15 @@ def test_sigterm_leaves_containers_running(engine_with_busybox):
 def test_restart_policy_on_failure_restarts(shared_engine):
     e = shared_engine
     e.docker(
-        "run", "-d", "--name", "flaky", "--restart", "on-failure:3", "busybox", "sh", "-c",
+        "run",
+        "-d",
+        "--name",
+        "flaky",
+        "--restart",
+        "on-failure:3",
+        "busybox",
+        "sh",
+        "-c",
         "echo run; exit 1",
     )
     try:
@@ -112,7 +132,15 @@ def test_restart_policy_on_failure_restarts(shared_engine):
 def test_restart_always_and_manual_stop(shared_engine):
     e = shared_engine
     e.docker(
-        "run", "-d", "--name", "always", "--restart", "always", "busybox", "sh", "-c",
+        "run",
+        "-d",
+        "--name",
+        "always",
+        "--restart",
+        "always",
+        "busybox",
+        "sh",
+        "-c",
         "sleep 0.3; exit 0",
     )
     try:

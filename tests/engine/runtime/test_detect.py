@@ -8,7 +8,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from portside.engine.config import DaemonConfig
 from portside.engine.errors import EngineError
 from portside.engine.runtime import detect
@@ -74,7 +73,9 @@ def test_detection_agrees_with_crun_itself(tmp_path):
     root = tmp_path / "root"
     res = subprocess.run(
         [crun, "--root", str(root), "run", "--bundle", str(bundle), f"t{tmp_path.name[-6:]}"],
-        capture_output=True, text=True, timeout=30,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     if _host_is_crun_hostile():
         assert res.returncode != 0 and "hybrid" in res.stderr
@@ -96,10 +97,22 @@ def test_forced_crun_daemon_refuses_to_start(tmp_path):
     import sys
 
     res = subprocess.run(
-        [sys.executable, "-m", "portside.engine", "--runtime", "crun",
-         "-H", f"unix://{tmp_path}/s.sock", "--data-root", str(tmp_path / "d"),
-         "--exec-root", str(tmp_path / "x")],
-        capture_output=True, text=True, timeout=30,
+        [
+            sys.executable,
+            "-m",
+            "portside.engine",
+            "--runtime",
+            "crun",
+            "-H",
+            f"unix://{tmp_path}/s.sock",
+            "--data-root",
+            str(tmp_path / "d"),
+            "--exec-root",
+            str(tmp_path / "x"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert res.returncode != 0
     assert "cannot use the crun runtime" in res.stderr

@@ -70,7 +70,7 @@ class VolumesHook:
         """Where a container's volumes and binds live on the host, deepest first, for
         ``docker cp``/archive work on a stopped container: ``{"Destination", "Source",
         "RW", "Type"}`` (tmpfs mounts have no host side and are left out)."""
-        out = []
+        out: list[dict[str, Any]] = []
         for pm in self.plan_of(container_id) or []:
             if pm.type == "tmpfs" or not pm.source:
                 continue
@@ -80,7 +80,7 @@ class VolumesHook:
             out.append(
                 {"Destination": pm.destination, "Source": source, "RW": pm.rw, "Type": pm.type}
             )
-        out.sort(key=lambda m: m["Destination"].count("/"), reverse=True)
+        out.sort(key=lambda m: str(m["Destination"]).count("/"), reverse=True)
         return out
 
     def _save(self, c: Any, plan: list[PlannedMount]) -> None:
@@ -287,6 +287,15 @@ def attach_volumes_hook(containers: Any, volumes: VolumeService) -> VolumesHook 
         c = find(ref) if find is not None else None
         return str(c.id) if c is not None else None
 
+    def exists(cid: str) -> bool:
+        try:
+            c = find(cid) if find is not None else None
+        except EngineError:
+            return True  # ambiguous is not absent: keep the reference
+        return c is not None and c.id == cid
+
     hook = VolumesHook(volumes, resolve_container=resolve)
     hooks.insert(0, hook)
+    if find is not None:
+        volumes.set_container_checker(exists)
     return hook

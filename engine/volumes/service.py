@@ -15,6 +15,7 @@ import logging
 import os
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +75,10 @@ class VolumeService:
         # volume name -> ids of containers that have it mounted right now
         self._active: dict[str, set[str]] = defaultdict(set)
         self._pruning = False
+        # Set once the containers service exists: references held by containers it does
+        # not know (a crash between its delete and ours) are dropped instead of pinning
+        # a volume "in use" forever.
+        self._container_exists: Callable[[str], bool] | None = None
 
     # -- lifecycle -------------------------------------------------------------------
     async def start(self) -> None:
@@ -178,6 +183,8 @@ class VolumeService:
         filters = filters or {}
         validate(filters, LIST_FILTERS)
         dangling = get_bool(filters, "dangling")
+        if dangling is not None:
+            self.drop_stale_refs()
         counts = self.store.ref_counts()
         out = []
         for rec in self.store.all():
@@ -226,6 +233,7 @@ class VolumeService:
                 if force:
                     return
                 raise NotFound(f"get {name}: no such volume")
+            self.drop_stale_refs()
             refs = self.store.refs(name)
             if refs:
                 raise Conflict(f"remove {name}: volume is in use - [{', '.join(refs)}]")
@@ -253,6 +261,7 @@ class VolumeService:
             raise Conflict("a prune operation is already running")
         self._pruning = True
         try:
+            self.drop_stale_refs()
             counts = self.store.ref_counts()
             victims = []
             for rec in self.store.all():
@@ -301,6 +310,21 @@ class VolumeService:
         return out
 
     # -- references -----------------------------------------------------------------------
+    def set_container_checker(self, exists: Callable[[str], bool]) -> None:
+        """Tell the service how to check that a referencing container still exists."""
+        self._container_exists = exists
+
+    def drop_stale_refs(self) -> None:
+        """Forget references of containers that no longer exist."""
+        if self._container_exists is None:
+            return
+        rows = self.db.query("SELECT DISTINCT container_id FROM volume_refs")
+        for row in rows:
+            cid = row["container_id"]
+            if not self._container_exists(cid):
+                log.warning("dropping volume references of unknown container %s", cid)
+                self.db.execute("DELETE FROM volume_refs WHERE container_id=?", (cid,))
+
     async def reference(self, name: str, container_id: str) -> None:
         """Record that a container uses an existing volume (404 when it is gone)."""
         async with self._lock:

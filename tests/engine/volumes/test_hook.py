@@ -454,3 +454,19 @@ async def test_host_paths_for_archive_work(w, tmp_path):
         "Type": "bind",
     }
     assert by["/a"]["Source"] == str(w.svc.data_path("hp"))
+
+
+async def test_references_of_vanished_containers_are_dropped(w):
+    known: set[str] = set()
+    w.svc.set_container_checker(lambda cid: cid in known)
+    c1, c2 = w.container({}, {"Binds": ["stale:/d"]}), w.container({}, {"Binds": ["stale:/d"]})
+    known |= {c1.id, c2.id}
+    await w.hook.on_create(c1)
+    await w.hook.on_create(c2)
+    known.discard(c1.id)  # c1's record vanished without on_remove (a crash)
+    with pytest.raises(Conflict) as e:
+        await w.svc.remove("stale")
+    assert e.value.message == f"remove stale: volume is in use - [{c2.id}]"
+    known.discard(c2.id)
+    assert [v["Name"] for v in w.svc.list_volumes({"dangling": ["1"]})] == ["stale"]
+    await w.svc.remove("stale")

@@ -165,8 +165,12 @@ class ImageCatalog:
         """Normalised references to ``image_id``, sorted."""
         return sorted(r for r, i in self.refs.items() if i == image_id)
 
-    def set_ref(self, ref: str, image_id: str) -> str | None:
-        """Point ``ref`` at ``image_id``; returns the image it was taken from, if any."""
+    def set_ref(self, ref: str, image_id: str, touch: bool = False) -> str | None:
+        """Point ``ref`` at ``image_id``; returns the image it was taken from, if any.
+
+        ``touch`` records the time as the image's LastTagTime (Docker does this for
+        ``tag``, ``import`` and ``commit``, not for ``load`` or ``pull``).
+        """
         previous = self.refs.get(ref)
         is_digest = int(parse_reference(ref).digest is not None)
         self.db.execute(
@@ -174,7 +178,7 @@ class ImageCatalog:
             (ref, image_id, is_digest, time.time()),
         )
         self.refs[ref] = image_id
-        if not is_digest:
+        if touch and not is_digest:
             stamp = now_rfc3339()
             self.rows[image_id]["last_tag_time"] = stamp
             self.db.execute("UPDATE image_images SET last_tag_time=? WHERE id=?", (stamp, image_id))

@@ -75,6 +75,6 @@ async def import_rootfs(
     config_bytes = json.dumps(config, separators=(",", ":")).encode()
     with svc.hold_layers([pending.diff_id]):
         svc.layers.commit(pending)
-        image, _ = await svc.register(config_bytes, [ref.string()] if ref else [])
+        image, _ = await svc.register(config_bytes, [ref.string()] if ref else [], touch=True)
     svc.publish("import", image.id, image.id)
     return image

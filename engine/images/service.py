@@ -248,7 +248,11 @@ class ImageService:
         return image
 
     async def register(
-        self, config_bytes: bytes, repo_tags: Iterable[str], repo_digests: Iterable[str] = ()
+        self,
+        config_bytes: bytes,
+        repo_tags: Iterable[str],
+        repo_digests: Iterable[str] = (),
+        touch: bool = False,
     ) -> tuple[Image, list[tuple[str, str]]]:
         """:meth:`register_image` that also returns ``(tag, previous image id)`` moves."""
         config = parse_config(config_bytes)
@@ -266,7 +270,7 @@ class ImageService:
             with self.db.transaction():
                 self.catalog.add_image(image_id, config)
                 for ref in [*tags, *digests]:
-                    previous = self.catalog.set_ref(ref.string(), image_id)
+                    previous = self.catalog.set_ref(ref.string(), image_id, touch)
                     if previous:
                         moved.append((ref.familiar(), previous))
         return self.image(image_id), moved
@@ -294,7 +298,7 @@ class ImageService:
                 "refusing to create an ambiguous tag using digest algorithm as name"
             )
         async with self.lock:
-            self.catalog.set_ref(ref.string(), image.id)
+            self.catalog.set_ref(ref.string(), image.id, touch=True)
         self.publish("tag", image.id, ref.familiar())
         return self.image(image.id)
 

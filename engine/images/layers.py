@@ -91,6 +91,10 @@ def remove_tree(path: Path) -> None:
         pass
 
 
+def _rmtree_quietly(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
 def extract_sync(src: Any, tmp_root: Path, compression: str = "auto") -> PendingLayer:
     """Unpack a tar read from ``src`` into a new dir under ``tmp_root`` (blocking).
 
@@ -229,7 +233,11 @@ class LayerStore:
         """Move a verified layer into place; False when it was already stored."""
         final = self.root / pending.diff_id[7:]
         if pending.diff_id in self._rows or final.exists():
-            asyncio.get_running_loop().run_in_executor(None, remove_tree, pending.path)
+            # Someone else stored it first. Rename now (atomic, and nobody else will
+            # touch the old path), delete in the background.
+            trash = self.tmp / f"rm-{uuid.uuid4().hex}"
+            os.rename(pending.path, trash)
+            asyncio.get_running_loop().run_in_executor(None, _rmtree_quietly, trash)
             return False
         os.rename(pending.path, final)
         row = {

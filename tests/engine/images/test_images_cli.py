@@ -340,3 +340,27 @@ def test_legacy_archive_with_symlinked_shared_layer(engine, tmp_path):
 
 def _sha(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def test_concurrent_loads_of_one_image(engine, busybox_tar):
+    procs = [
+        subprocess.Popen(
+            ["docker", "load", "-i", str(busybox_tar)],
+            env=engine.env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        assert out.strip() == "Loaded image: busybox:latest"
+    assert refs(engine) == ["busybox:latest"] and len(layer_dirs(engine)) == 1
+    tmp = engine.data_root / "layers" / "tmp"
+    for _ in range(50):
+        if not any(tmp.iterdir()):
+            break
+        time.sleep(0.05)
+    assert list(tmp.iterdir()) == []

@@ -87,6 +87,8 @@ class TokenServer:
         self.users = users
         self.anonymous_pull = anonymous_pull
         self.requests: list[tuple[str, str]] = []
+        self.refresh_tokens: dict[str, str] = {}  # refresh token -> account
+        self.posts = 0  # refresh-token grants served
         self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "portside test token signer")])
         now = _utcnow()
@@ -174,6 +176,33 @@ class TokenServer:
                 self.end_headers()
                 self.wfile.write(body)
 
+            def _issue(self, account: str, service: str, scopes: list[str], refresh: bool) -> None:
+                server.requests.append((" ".join(scopes), account))
+                now = int(time.time())
+                token = server.sign(
+                    {
+                        "iss": ISSUER,
+                        "sub": account,
+                        "aud": service,
+                        "exp": now + 300,
+                        "nbf": now - 10,
+                        "iat": now,
+                        "jti": secrets.token_hex(8),
+                        "access": server._grant(account, scopes),
+                    }
+                )
+                doc: dict[str, Any] = {"token": token, "access_token": token, "expires_in": 300}
+                if refresh and account:
+                    rt = "rt-" + secrets.token_hex(16)
+                    server.refresh_tokens[rt] = account
+                    doc["refresh_token"] = rt
+                body = json.dumps(doc).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
             def do_GET(self) -> None:
                 url = urllib.parse.urlparse(self.path)
                 if url.path != "/token":
@@ -189,28 +218,26 @@ class TokenServer:
                         return
                     account = user
                 scopes = " ".join(q.get("scope", [])).split()
-                server.requests.append((" ".join(scopes), account))
-                now = int(time.time())
-                token = server.sign(
-                    {
-                        "iss": ISSUER,
-                        "sub": account,
-                        "aud": q.get("service", [SERVICE])[0],
-                        "exp": now + 300,
-                        "nbf": now - 10,
-                        "iat": now,
-                        "jti": secrets.token_hex(8),
-                        "access": server._grant(account, scopes),
-                    }
-                )
-                body = json.dumps(
-                    {"token": token, "access_token": token, "expires_in": 300}
-                ).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                service = q.get("service", [SERVICE])[0]
+                self._issue(account, service, scopes, q.get("offline_token") == ["true"])
+
+            def do_POST(self) -> None:
+                """OAuth2 refresh-token grant (what clients holding an identity token use)."""
+                if urllib.parse.urlparse(self.path).path != "/token":
+                    self.send_error(404)
+                    return
+                length = int(self.headers.get("Content-Length") or 0)
+                form = urllib.parse.parse_qs(self.rfile.read(length).decode())
+                server.posts += 1
+                if form.get("grant_type") != ["refresh_token"]:
+                    self.send_error(400)
+                    return
+                account = server.refresh_tokens.get(form.get("refresh_token", [""])[0])
+                if not account:
+                    self._deny()
+                    return
+                scopes = " ".join(form.get("scope", [])).split()
+                self._issue(account, form.get("service", [SERVICE])[0], scopes, False)
 
         return Handler
 

@@ -83,12 +83,24 @@ def test_token_auth_login_pull_push(engine_with_busybox, token_registry):
     e.docker("push", ref)
     e.docker("rmi", ref)
     e.docker("pull", ref)
-    assert reg.token_server is not None
-    scopes = [s for s, account in reg.token_server.requests if account == reg.user]
+    ts = reg.token_server
+    assert ts is not None
+    scopes = [s for s, account in ts.requests if account == reg.user]
     assert "repository:tok/bb:pull,push" in scopes
     assert "repository:tok/bb:pull" in scopes
     # Tokens are cached per scope: a push and a pull need a handful, not one per request.
-    assert len(reg.token_server.requests) <= 6, reg.token_server.requests
+    assert len(ts.requests) <= 6, ts.requests
+    # Login asked for an offline token: the CLI keeps the identity token, not the
+    # password, and the engine trades it for access tokens (OAuth2 refresh grant).
+    stored = json.loads((e.docker_config / "config.json").read_text())["auths"][reg.host]
+    assert stored.get("identitytoken", "").startswith("rt-")
+    assert ts.posts >= 2
+    r = e.api(
+        "POST",
+        "/auth",
+        json={"username": reg.user, "password": reg.password, "serveraddress": reg.host},
+    )
+    assert r.json()["IdentityToken"].startswith("rt-")
 
 
 def test_token_auth_anonymous_pull_is_denied_like_docker(engine, token_registry):

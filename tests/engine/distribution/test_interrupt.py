@@ -120,3 +120,24 @@ def test_client_gone_mid_pull_leaves_nothing_half_made(engine, slow):
     proxy.rate = 0
     engine.docker("pull", f"{proxy.host}/test/big:1", timeout=120)
     _assert_clean_store(engine.data_root, img)
+
+
+def test_start_up_drops_blobs_a_killed_pull_had_journaled(engine):
+    import sqlite3
+
+    from support.registry import sha256
+
+    engine.kill9()
+    data = b"half of a pull"
+    digest = sha256(data)
+    orphan = engine.data_root / "blobs" / "sha256" / digest[7:]
+    orphan.write_bytes(data)
+    db = sqlite3.connect(engine.data_root / "portside.db")
+    db.execute("INSERT INTO dist_inflight (digest) VALUES (?)", (digest,))
+    db.commit()
+    db.close()
+    engine.start()
+    assert not orphan.exists()
+    db = sqlite3.connect(engine.data_root / "portside.db")
+    assert db.execute("SELECT COUNT(*) FROM dist_inflight").fetchone()[0] == 0
+    db.close()

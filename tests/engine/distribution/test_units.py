@@ -165,3 +165,39 @@ def test_registry_errors_are_worded_like_docker():
     assert msg.startswith("pull access denied for x, repository does not exist or may require")
     assert from_response(401, b"").message == "unauthorized: authentication required"
     assert "503 Service Unavailable" in from_response(503, b"oops").message
+
+
+# -- registry configuration ------------------------------------------------------------
+async def test_insecure_registries_mirrors_and_endpoints():
+    from portside.engine.config import DaemonConfig
+    from portside.engine.distribution.registries import RegistryConfig
+
+    cfg = DaemonConfig(
+        insecure_registries=["myreg.example:5000", "10.1.0.0/16"],
+        registry_mirrors=["https://mirror.example/prefix/"],
+    )
+    rc = RegistryConfig(cfg)
+    # Only literal addresses and listed names here: no test may ask a DNS server.
+    assert await rc.is_insecure("127.0.0.1:5000")
+    assert await rc.is_insecure("127.8.9.10")
+    assert await rc.is_insecure("localhost:5000")
+    assert await rc.is_insecure("myreg.example:5000")
+    assert await rc.is_insecure("10.1.200.3:443")
+    assert not await rc.is_insecure("10.2.0.1:5000")
+    hub = await rc.endpoints("docker.io")
+    assert [e.base for e in hub] == [
+        "https://mirror.example/prefix",
+        "https://registry-1.docker.io",
+    ]
+    assert hub[0].mirror and not hub[1].mirror
+    assert [e.base for e in await rc.endpoints("docker.io", push=True)] == [
+        "https://registry-1.docker.io"
+    ]
+    insecure = await rc.endpoints("10.1.2.3:5000")
+    assert [(e.scheme, e.verify_tls) for e in insecure] == [("https", False), ("http", False)]
+    secure = await rc.endpoints("10.2.0.1:5000")
+    assert [(e.scheme, e.verify_tls) for e in secure] == [("https", True)]
+    with pytest.raises(InvalidParameter, match="should not contain"):
+        RegistryConfig(DaemonConfig(insecure_registries=["http://x:5000"]))
+    with pytest.raises(InvalidParameter, match="mirror"):
+        RegistryConfig(DaemonConfig(registry_mirrors=["mirror.example"]))

@@ -143,3 +143,13 @@ def test_x_registry_auth_header_as_docker_py_sends_it(engine, basic_registry):
         "'docker login': unauthorized: authentication required"
     )
     client.close()
+
+
+def test_push_without_rights_is_denied_in_stream(engine_with_busybox, token_registry):
+    e, reg = engine_with_busybox, token_registry
+    ref = f"{reg.host}/nopush/bb:1"
+    e.docker("tag", "busybox:latest", ref)
+    res = e.docker("push", ref, check=False)
+    assert res.returncode != 0
+    assert res.stdout.startswith(f"The push refers to repository [{reg.host}/nopush/bb]")
+    assert res.stderr.strip() == "denied: requested access to the resource is denied"

@@ -248,6 +248,11 @@ async def top(request: web.Request) -> web.Response:
     return ok_json(await svc.top(request.match_info["id"], qstr(request, "ps_args") or "-ef"))
 
 
+async def changes(request: web.Request) -> web.Response:
+    """``GET /containers/{id}/changes``."""
+    return ok_json(await engine_of(request).containers.changes(request.match_info["id"]))
+
+
 async def resize(request: web.Request) -> web.Response:
     """``POST /containers/{id}/resize?h=&w=``."""
     svc = engine_of(request).containers
@@ -264,3 +269,4 @@ def register(r: Router) -> None:
     r.get("/containers/{id}/stats", stats)
     r.get("/containers/{id}/top", top)
     r.post("/containers/{id}/resize", resize)
+    r.get("/containers/{id}/changes", changes)

@@ -6,12 +6,14 @@ Each method yields decoded pieces (entries, chunks, stats dicts); encoding for H
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import AsyncIterator
 from typing import Any
 
 from ..errors import Conflict, InvalidParameter
+from . import changes as changes_mod
 from . import stats as stats_mod
 from . import top as top_mod
 from .attach import AttachConn
@@ -86,6 +88,17 @@ class Streams:
         )
         self._stats_prev[c.id] = s
         return s
+
+    async def changes(self, ref: str) -> list[dict[str, Any]]:
+        """``GET /containers/{id}/changes``: the container's filesystem changes."""
+        c: Container = self.get(ref)  # type: ignore[attr-defined]
+        runner = self.runner  # type: ignore[attr-defined]
+        image = await self.images.resolve(c.image_id)  # type: ignore[attr-defined]
+        lowers = runner.layer_dirs_of(image)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            None, changes_mod.changes, runner.paths(c.id).upper, lowers
+        )
 
     async def top(self, ref: str, ps_args: str = "-ef") -> dict[str, Any]:
         """``GET /containers/{id}/top``."""

@@ -259,3 +259,21 @@ def test_etc_files(shared_engine):
     ).stdout
     assert out.startswith("boxy\n")
     assert "nameserver 127.0.0.1" in out
+
+
+def test_diff(shared_engine):
+    e = shared_engine
+    e.docker(
+        "run",
+        "--name",
+        "differ",
+        "busybox",
+        "sh",
+        "-c",
+        "echo x > /new; echo y >> /etc/passwd; rm /bin/vi; mkdir -p /tmp/d",
+    )
+    try:
+        lines = set(e.docker("diff", "differ").stdout.splitlines())
+        assert {"A /new", "C /etc", "C /etc/passwd", "D /bin/vi", "A /tmp/d"} <= lines
+    finally:
+        e.docker("rm", "-f", "differ", check=False)

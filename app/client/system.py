@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 from .http import Http
+from .streams import iter_json
 
 
 class SystemApi:
@@ -36,8 +37,16 @@ class SystemApi:
         since: str | int | None = None,
         until: str | int | None = None,
         filters: Mapping[str, list[str]] | None = None,
+        on_open: Callable[[], None] | None = None,
     ) -> AsyncIterator[dict[str, Any]]:
-        """``GET /events`` as an async iterator of event objects (endless unless ``until``)."""
+        """``GET /events`` as an async iterator of event objects (endless unless ``until``).
+
+        ``on_open`` is called once the engine has accepted the subscription, so a caller
+        can load the current state knowing no later change will be missed.
+        """
         params = {"since": since, "until": until, "filters": dict(filters) if filters else None}
-        async for event in self._http.json_stream("GET", "/events", params=params):
-            yield event
+        async with self._http.stream("GET", "/events", params=params) as resp:
+            if on_open is not None:
+                on_open()
+            async for event in iter_json(self._http.chunks(resp)):
+                yield event

@@ -23,6 +23,8 @@ import pytest
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
 os.environ.setdefault("QT_API", "pyside6")  # qasync must pick PySide6, whatever else exists
 
+SUPPORT_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "support")
+
 # Offscreen Qt says these about itself, not about us.
 QT_NOISE = [
     r"^This plugin does not support propagateSizeHints\(\)",
@@ -62,6 +64,10 @@ class WarningCollector(logging.Handler):
 
     def python_warnings(self, caught: list[warnings.WarningMessage]) -> None:
         for w in caught:
+            if os.path.dirname(w.filename) == SUPPORT_DIR:
+                # The shared engine fixture's own probing (httpx's sync unix transport
+                # leaks a socket per refused connection while the engine boots).
+                continue
             self._add(f"warning {w.category.__name__}", f"{w.message} ({w.filename}:{w.lineno})")
 
 
@@ -114,7 +120,9 @@ def aloop(qapp) -> Iterator[asyncio.AbstractEventLoop]:  # type: ignore[no-untyp
         yield loop
     finally:
         drain(qapp, loop)
-        loop.stop()
+        # loop.stop() would call QApplication.exit(), after which Qt delivers no timer
+        # events to later tests; mark the loop stopped without it.
+        loop._QEventLoop__is_running = False  # type: ignore[attr-defined]
         asyncio.events._set_running_loop(None)
         loop.close()
         asyncio.set_event_loop(None)
@@ -156,3 +164,74 @@ def run(loop: asyncio.AbstractEventLoop, coro, qapp=None, timeout: float = 60.0)
 def arun(aloop, qapp):  # type: ignore[no-untyped-def]
     """``arun(coro)`` runs a coroutine to completion on the qasync loop."""
     return lambda coro, timeout=60.0: run(aloop, coro, qapp, timeout)
+
+
+class Gui:
+    """The whole app against a real engine, driven from a test."""
+
+    def __init__(self, app, engine, qtbot, loop):  # type: ignore[no-untyped-def]
+        self.app = app
+        self.engine = engine
+        self.qtbot = qtbot
+        self.loop = loop
+
+    @property
+    def ctx(self):  # type: ignore[no-untyped-def]
+        return self.app.ctx
+
+    @property
+    def window(self):  # type: ignore[no-untyped-def]
+        return self.app.window
+
+    def wait(self, cond, timeout: float = 15.0, what: str = "") -> None:  # type: ignore[no-untyped-def]
+        """Spin Qt (and so the asyncio loop) until ``cond()`` is true."""
+        try:
+            self.qtbot.waitUntil(lambda: bool(cond()), timeout=int(timeout * 1000))
+        except Exception:  # pytest-qt's TimeoutError
+            feeds = self.ctx.feeds
+            raise AssertionError(
+                f"timed out waiting for {what or cond}; status: "
+                f"{self.window.statusBar().currentMessage()!r}; connection "
+                f"{self.ctx.connection.state} {self.ctx.connection.detail!r}; events open "
+                f"{self.ctx.events.is_open}; loaded {feeds.containers.loaded} "
+                f"{feeds.images.loaded} {feeds.volumes.loaded} {feeds.networks.loaded}\n"
+                f"engine log tail:\n{self.engine.log()[-3000:]}"
+            ) from None
+
+    def run(self, coro, timeout: float = 60.0):  # type: ignore[no-untyped-def]
+        """Run a coroutine on the app's loop (e.g. client calls made 'from outside')."""
+        return run(self.loop, coro, None, timeout)
+
+    def api(self):  # type: ignore[no-untyped-def]
+        """A separate client, as another program would use the engine."""
+        from portside.app.client import EngineClient
+
+        return EngineClient(self.engine.host)
+
+
+@pytest.fixture
+def gui(aloop, qtbot, qapp, engine_with_busybox, tmp_path):  # type: ignore[no-untyped-def]
+    """The app connected to a fresh portsided (busybox loaded), every model loaded."""
+    from portside.app import style
+    from portside.app.application import PortsideApp
+    from portside.app.settings import SOCKET, ConnectionChoice, Settings
+
+    style.apply(qapp)
+    settings = Settings(str(tmp_path / "settings.ini"))
+    choice = ConnectionChoice(kind=SOCKET, socket_path=str(engine_with_busybox.socket))
+    app = PortsideApp(settings, choice)
+    harness = Gui(app, engine_with_busybox, qtbot, aloop)
+    app.start()
+    try:
+        feeds = app.ctx.feeds
+        harness.wait(
+            lambda: app.ctx.events.is_open
+            and feeds.containers.loaded
+            and feeds.images.loaded
+            and feeds.volumes.loaded
+            and feeds.networks.loaded,
+            what="the app to connect and load",
+        )
+        yield harness
+    finally:
+        run(aloop, app.shutdown(), qapp, 30)

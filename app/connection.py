@@ -1,0 +1,164 @@
+"""Getting and keeping a connection to an engine, starting Portside's own when needed."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from PySide6.QtCore import QObject, Signal
+
+from .client import EngineClient, EngineError, EngineUnreachable
+from .errors import describe
+from .launcher import EngineLauncher
+from .settings import ConnectionChoice
+
+log = logging.getLogger(__name__)
+
+CONNECTING, STARTING, CONNECTED, UNAVAILABLE = "connecting", "starting", "connected", "unavailable"
+RETRY_SECONDS = 5.0
+
+
+class Connection(QObject):
+    """Owns the current :class:`EngineClient` and the state shown in the status bar.
+
+    States: ``connecting`` → ``connected``; or ``starting`` (our engine is booting)
+    → ``connected``; or ``unavailable`` (with a sentence saying why and what to do),
+    from which it retries every few seconds.
+    """
+
+    state_changed = Signal(str, str)
+    connected = Signal(object)
+    disconnected = Signal()
+
+    def __init__(
+        self,
+        choice: ConnectionChoice,
+        launcher: EngineLauncher | None = None,
+        parent: QObject | None = None,
+    ):
+        super().__init__(parent)
+        self.choice = choice
+        self.launcher = launcher or EngineLauncher()
+        self.client: EngineClient | None = None
+        self.state = CONNECTING
+        self.detail = ""
+        self.started_engine = False
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    # -- public ------------------------------------------------------------------------
+    def start(self, choice: ConnectionChoice | None = None) -> None:
+        """(Re)connect, optionally with a new choice; any previous client is dropped."""
+        if choice is not None:
+            self.choice = choice
+        self._cancel()
+        self._task = asyncio.get_event_loop().create_task(self._run())
+
+    def retry_now(self) -> None:
+        """Try again at once (the "Retry" button)."""
+        self.start()
+
+    def lost(self, reason: str) -> None:
+        """The event stream broke: the engine went away (or restarted)."""
+        if self._closing or self.state != CONNECTED:
+            return
+        log.info("connection lost: %s", reason)
+        self.start()
+
+    @property
+    def engine_label(self) -> str:
+        """``Portside Engine 0.1.0`` style label."""
+        if self.client is None or not self.client.server_version:
+            return ""
+        return f"{self.client.engine_name} {self.client.server_version.get('Version', '')}".strip()
+
+    async def close(self) -> None:
+        """Drop the client and stop the engine we started (its containers keep running)."""
+        self._closing = True
+        task = self._task
+        self._cancel()
+        if task is not None:
+            await asyncio.gather(task, return_exceptions=True)
+        await self._drop_client()
+        if self.started_engine:
+            await self.launcher.stop()
+
+    # -- internals ---------------------------------------------------------------------
+    def _cancel(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        self._task = None
+
+    def _set(self, state: str, detail: str = "") -> None:
+        self.state, self.detail = state, detail
+        self.state_changed.emit(state, detail)
+
+    async def _drop_client(self) -> None:
+        client, self.client = self.client, None
+        if client is not None:
+            self.disconnected.emit()
+            await client.aclose()
+
+    async def _run(self) -> None:
+        try:
+            await self._drop_client()
+            while True:
+                error = await self._attempt()
+                if error is None:
+                    return
+                self._set(UNAVAILABLE, error)
+                await asyncio.sleep(RETRY_SECONDS)
+        except asyncio.CancelledError:
+            await self._drop_client()
+            raise
+
+    async def _attempt(self) -> str | None:
+        """One connection attempt; the sentence of the failure, or None when connected."""
+        try:
+            address = self.choice.address()
+        except EngineError as e:
+            return str(e)
+        self._set(CONNECTING, f"Connecting to {address.describe()}…")
+        client = EngineClient(address)
+        try:
+            await client.connect()
+        except EngineUnreachable as e:
+            await client.aclose()
+            if not self.choice.may_start_bundled_engine():
+                return describe(e)
+            return await self._start_bundled(e)
+        except BaseException:
+            await client.aclose()
+            raise
+        self._connected(client)
+        return None
+
+    async def _start_bundled(self, why: EngineUnreachable) -> str | None:
+        ok, advice = self.launcher.can_launch()
+        if not ok:
+            return f"No engine answered ({describe(why)}).\n\n{advice}"
+        if not self.launcher.running:
+            self._set(STARTING, "Starting Portside's engine…")
+            try:
+                await self.launcher.start()
+            except OSError as e:
+                return f"Could not start Portside's engine: {describe(e)}"
+            self.started_engine = True
+        self._set(STARTING, "Waiting for Portside's engine to answer…")
+        try:
+            await self.launcher.wait_ready()
+        except EngineUnreachable as e:
+            return str(e)
+        client = EngineClient(self.launcher.address)
+        try:
+            await client.connect()
+        except EngineError as e:
+            await client.aclose()
+            return describe(e)
+        self._connected(client)
+        return None
+
+    def _connected(self, client: EngineClient) -> None:
+        self.client = client
+        self._set(CONNECTED, f"{self.engine_label} · API {client.api_version}")
+        self.connected.emit(client)

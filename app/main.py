@@ -1,0 +1,72 @@
+"""``portside``: the desktop app's entry point."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Command-line options (the hidden ones serve tests, screenshots and benchmarks)."""
+    p = argparse.ArgumentParser(prog="portside", description="Portside desktop app")
+    p.add_argument("-H", "--host", help="engine address (unix:///path.sock or tcp://host:port)")
+    p.add_argument("--settings", help="settings file (default: the user's Portside settings)")
+    p.add_argument("--panel", default="Containers", help="panel to open first")
+    p.add_argument("--no-tray", action="store_true", help="no tray icon")
+    p.add_argument("--quit-after", type=float, help=argparse.SUPPRESS)
+    p.add_argument("--first-frame-file", help=argparse.SUPPRESS)
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the app until its window is closed."""
+    args = parse_args(argv)
+    os.environ.setdefault("QT_API", "pyside6")
+    import qasync
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from . import style
+    from .application import PortsideApp
+    from .settings import SOCKET, TCP, ConnectionChoice, Settings
+
+    qapp = QApplication.instance() or QApplication(sys.argv[:1])
+    qapp.setApplicationName("Portside")
+    qapp.setOrganizationName("Portside")
+    qapp.setQuitOnLastWindowClosed(False)
+    style.apply(qapp)  # type: ignore[arg-type]
+    loop = qasync.QEventLoop(qapp)
+    asyncio.set_event_loop(loop)
+
+    settings = Settings(args.settings)
+    choice = None
+    if args.host:
+        if args.host.startswith("unix://"):
+            choice = ConnectionChoice(kind=SOCKET, socket_path=args.host[len("unix://") :])
+        else:
+            choice = ConnectionChoice(kind=TCP, tcp_host=args.host)
+    app = PortsideApp(settings, choice, tray=not args.no_tray)
+    if args.panel:
+        app.window.show_panel(args.panel)
+    if args.first_frame_file:
+        path = args.first_frame_file
+
+        def write(t: float) -> None:
+            with open(path, "w") as f:
+                f.write(f"{t:.6f}\n")
+
+        app.window.first_painted.connect(write)
+    if args.quit_after is not None:
+        QTimer.singleShot(int(args.quit_after * 1000), app.window.close)
+    loop.add_signal_handler(signal.SIGINT, app.quit)
+    loop.add_signal_handler(signal.SIGTERM, app.quit)
+    with loop:
+        loop.run_until_complete(app.run())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,227 @@
+"""Containers panel: the grouped table with search, actions, live CPU/RAM, and details."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QModelIndex, QPoint, Qt, QTimer
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLineEdit,
+    QPushButton,
+    QStackedWidget,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..context import AppContext
+from ..models import container_info as info
+from ..models import containers as cols
+from ..models import roles
+from ..models.container_filter import ContainersProxy
+from ..widgets.links import LinkDelegate
+from . import container_actions
+from .base import Panel, heading
+
+
+class ContainersPanel(Panel):
+    """The containers table and, on double-click, one container's details."""
+
+    title = "Containers"
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None):
+        super().__init__(ctx, parent)
+        self.model = ctx.feeds.containers.model
+        self.proxy = ContainersProxy(self)
+        self.proxy.setSourceModel(self.model)
+
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search name, image, project…")
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(self.proxy.set_text)
+        self.only_running = QCheckBox("Only running")
+        self.only_running.toggled.connect(self.proxy.set_only_running)
+
+        self.buttons: dict[str, QPushButton] = {}
+        actions = QHBoxLayout()
+        for action in container_actions.ACTIONS:
+            b = QPushButton(action.label)
+            b.setObjectName(f"action_{action.key}")
+            b.clicked.connect(lambda _=False, k=action.key: self.run_action(k))
+            self.buttons[action.key] = b
+            actions.addWidget(b)
+        actions.addStretch(1)
+        actions.addWidget(self.only_running)
+
+        self.view = QTreeView()
+        self.view.setObjectName("containersView")
+        self.view.setModel(self.proxy)
+        self.view.setSortingEnabled(True)
+        self.view.sortByColumn(cols.NAME, Qt.SortOrder.AscendingOrder)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setAlternatingRowColors(True)
+        self.view.setUniformRowHeights(True)
+        self.view.setMouseTracking(True)
+        self.links = LinkDelegate(self.view)
+        self.view.setItemDelegateForColumn(cols.PORTS, self.links)
+        header = self.view.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(cols.NAME, QHeaderView.ResizeMode.Stretch)
+        for col, width in ((cols.IMAGE, 170), (cols.STATE, 130), (cols.PORTS, 150),
+                           (cols.CPU, 70), (cols.MEMORY, 90), (cols.CREATED, 120)):  # fmt: skip
+            header.resizeSection(col, width)
+        self.view.doubleClicked.connect(self._double_clicked)
+        self.view.selectionModel().selectionChanged.connect(lambda *_: self.update_buttons())
+
+        top = QHBoxLayout()
+        top.addWidget(heading("Containers"))
+        top.addStretch(1)
+        top.addWidget(self.search, 1)
+
+        self.list_page = QWidget()
+        ll = QVBoxLayout(self.list_page)
+        ll.addLayout(top)
+        ll.addLayout(actions)
+        ll.addWidget(self.view, 1)
+
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self.list_page)
+        self.details = None
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.pages)
+
+        # Which rows are on screen decides which containers the stats hub samples.
+        self._visible_timer = QTimer(self)
+        self._visible_timer.setSingleShot(True)
+        self._visible_timer.setInterval(150)
+        self._visible_timer.timeout.connect(self.update_visible)
+        for sig in (
+            self.proxy.rowsInserted,
+            self.proxy.rowsRemoved,
+            self.proxy.layoutChanged,
+            self.proxy.modelReset,
+            self.view.expanded,
+            self.view.collapsed,
+            self.view.verticalScrollBar().valueChanged,
+            ctx.feeds.containers.changed,
+        ):
+            sig.connect(self._visible_soon)
+        self.proxy.rowsInserted.connect(self._expand_groups)
+        self.model.dataChanged.connect(self._source_changed)
+        self.view.expandAll()
+        self.update_buttons()
+
+    # -- selection and actions -----------------------------------------------------------
+    def selected_ids(self) -> list[str]:
+        """Containers selected (a selected group means all of its containers)."""
+        ids: list[str] = []
+        for index in self.view.selectionModel().selectedRows(0):
+            src = self.proxy.mapToSource(index)
+            if self.model.data(src, roles.KIND) == "group":
+                for r in range(self.model.rowCount(src)):
+                    ids.append(self.model.data(self.model.index(r, 0, src), roles.KEY))
+            else:
+                ids.append(self.model.data(src, roles.KEY))
+        return list(dict.fromkeys(ids))
+
+    def select(self, cid: str) -> None:
+        """Select one container's row."""
+        index = self.proxy.mapFromSource(self.model.index_of(cid))
+        self.view.selectionModel().clearSelection()
+        self.view.setCurrentIndex(index)
+
+    def _states(self, ids: list[str]) -> dict[str, str]:
+        return {cid: info.state(self.model.container(cid) or {}) for cid in ids}
+
+    def update_buttons(self) -> None:
+        """Enable the actions that apply to the selection."""
+        states = list(self._states(self.selected_ids()).values())
+        for action in container_actions.ACTIONS:
+            self.buttons[action.key].setEnabled(container_actions.applicable(action, states))
+
+    def run_action(self, key: str, ids: list[str] | None = None):  # type: ignore[no-untyped-def]
+        """Apply an action to the selection (or to ``ids``)."""
+        ids = ids if ids is not None else self.selected_ids()
+        targets = [(cid, info.name(self.model.container(cid) or {"Id": cid})) for cid in ids]
+        return container_actions.run(self.ctx, key, targets, self, self._states(ids))
+
+    def _source_changed(self, top_left: QModelIndex, bottom_right: QModelIndex, *_: object) -> None:
+        # State changes (not CPU/RAM refreshes) may change which actions apply.
+        if top_left.column() <= cols.STATE <= bottom_right.column():
+            self.update_buttons()
+
+    def _expand_groups(self, parent: QModelIndex, first: int, last: int) -> None:
+        if not parent.isValid():
+            for row in range(first, last + 1):
+                self.view.expand(self.proxy.index(row, 0))
+
+    # -- stats for visible rows --------------------------------------------------------
+    def _visible_soon(self, *_: object) -> None:
+        self._visible_timer.start()
+
+    def visible_running(self) -> set[str]:
+        """Running containers whose rows are on screen."""
+        if not self.isVisible() or self.pages.currentWidget() is not self.list_page:
+            return set()
+        out: set[str] = set()
+        viewport = self.view.viewport()
+        index = self.view.indexAt(QPoint(1, 1))
+        while index.isValid():
+            if self.view.visualRect(index).top() > viewport.height():
+                break
+            src = self.proxy.mapToSource(index)
+            if self.model.data(src, roles.KIND) == "container":
+                if self.model.data(src, roles.STATE) == "running":
+                    out.add(self.model.data(src, roles.KEY))
+            index = self.view.indexBelow(index)
+        return out
+
+    def update_visible(self) -> None:
+        """Tell the stats hub which rows are on screen."""
+        self.ctx.stats.set_visible(self.visible_running())
+
+    def activated(self) -> None:
+        self._visible_soon()
+
+    def hideEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        self.ctx.stats.set_visible(set())
+        super().hideEvent(event)
+
+    def resizeEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        super().resizeEvent(event)
+        self._visible_soon()
+
+    # -- details -----------------------------------------------------------------------
+    def _double_clicked(self, index: QModelIndex) -> None:
+        src = self.proxy.mapToSource(index)
+        if self.model.data(src, roles.KIND) == "container" and index.column() != cols.PORTS:
+            self.open_details(self.model.data(src, roles.KEY))
+
+    def open_details(self, cid: str):  # type: ignore[no-untyped-def]
+        """Show one container's details page."""
+        if self.details is None:
+            from .details.page import ContainerDetails
+
+            self.details = ContainerDetails(self.ctx)
+            self.details.back_requested.connect(self.close_details)
+            self.pages.addWidget(self.details)
+        self.details.open(cid)
+        self.pages.setCurrentWidget(self.details)
+        self.ctx.stats.set_visible(set())
+        return self.details
+
+    def close_details(self) -> None:
+        """Back to the table."""
+        if self.details is not None:
+            self.details.close_container()
+        self.pages.setCurrentWidget(self.list_page)
+        self._visible_soon()
+
+    async def shutdown(self) -> None:
+        """Stop the details page's streams."""
+        if self.details is not None:
+            await self.details.shutdown()

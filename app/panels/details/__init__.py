@@ -1,0 +1,1 @@
+"""The details of one container: logs, inspect, stats, exec terminal, files."""

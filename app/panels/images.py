@@ -1,0 +1,154 @@
+"""Images panel: pull, run, history, delete, prune."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QPushButton, QVBoxLayout, QWidget
+
+from .. import format as fmt
+from ..client import EngineClient
+from ..context import AppContext
+from ..widgets import dialogs
+from ..widgets.table import RecordTable
+from .base import Panel, heading
+from .pull import PullBox
+
+
+class ImagesPanel(Panel):
+    """The images table with the pull box above it."""
+
+    title = "Images"
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None):
+        super().__init__(ctx, parent)
+        self.feed = ctx.feeds.images
+        self.table = RecordTable(self.feed.model)
+        for col, width in enumerate((260, 110, 120, 130, 90)):
+            self.table.setColumnWidth(col, width)
+        self.table.doubleClicked.connect(lambda _i: self.run_selected())
+        self.pull_box = PullBox(ctx)
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search images")
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(self.table.filter)
+        self.buttons: dict[str, QPushButton] = {}
+        bar = QHBoxLayout()
+        for key, label, slot in (
+            ("run", "Run…", self.run_selected),
+            ("history", "History", self.history_selected),
+            ("delete", "Delete", self.delete_selected),
+            ("prune", "Prune unused…", self.prune),
+        ):
+            b = QPushButton(label)
+            b.setObjectName(f"image_{key}")
+            b.clicked.connect(slot)
+            self.buttons[key] = b
+            bar.addWidget(b)
+        bar.addStretch(1)
+        bar.addWidget(self.search, 1)
+        layout = QVBoxLayout(self)
+        layout.addWidget(heading("Images"))
+        layout.addWidget(self.pull_box)
+        layout.addLayout(bar)
+        layout.addWidget(self.table, 1)
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self._update_buttons())
+        self._update_buttons()
+        self.dialog = None
+
+    def _update_buttons(self) -> None:
+        n = len(self.table.selected_records())
+        self.buttons["run"].setEnabled(n == 1)
+        self.buttons["history"].setEnabled(n == 1)
+        self.buttons["delete"].setEnabled(n > 0)
+
+    def _client(self) -> EngineClient | None:
+        return self.ctx.client
+
+    # -- run -------------------------------------------------------------------------
+    def run_selected(self):  # type: ignore[no-untyped-def]
+        """Open the Run dialog for the selected image."""
+        recs = self.table.selected_records()
+        if len(recs) != 1:
+            return None
+        from .run_dialog import RunDialog
+
+        networks = sorted(
+            str(r.get("Name")) for r in self.ctx.feeds.networks.model.records() if r.get("Name")
+        )
+        self.dialog = RunDialog(recs[0]["_ref"], networks, self)
+        self.dialog.accepted.connect(lambda: self._run(self.dialog))
+        self.dialog.open()
+        return self.dialog
+
+    def _run(self, dialog) -> None:  # type: ignore[no-untyped-def]
+        client = self._client()
+        if client is None:
+            return
+        config, name = dialog.config(), dialog.spec().name or None
+
+        async def run() -> None:
+            created = await client.containers.create(config, name=name)
+            await client.containers.start(created["Id"])
+            self.ctx.runner.message.emit(f"Started {name or created['Id'][:12]}")
+
+        self.ctx.runner.spawn(run(), f"run {config['Image']}", busy=True)
+
+    # -- history -----------------------------------------------------------------------
+    def history_selected(self) -> None:
+        """Show the layers of the selected image."""
+        recs = self.table.selected_records()
+        client = self._client()
+        if len(recs) != 1 or client is None:
+            return
+        ref = recs[0]["_ref"]
+
+        async def show() -> None:
+            from .image_history import HistoryDialog
+
+            history = await client.images.history(ref)
+            self.dialog = HistoryDialog(ref, history, self)
+            self.dialog.open()
+
+        self.ctx.runner.spawn(show(), f"read the history of {ref}")
+
+    # -- delete and prune --------------------------------------------------------------
+    def delete_selected(self):  # type: ignore[no-untyped-def]
+        """Delete the selected tags (an untagged image by id)."""
+        client = self._client()
+        refs = [r["_ref"] for r in self.table.selected_records()]
+        if client is None or not refs:
+            return None
+        label = refs[0] if len(refs) == 1 else f"{len(refs)} images"
+        if not dialogs.confirm(self, "Delete images", f"Delete {label}?"):
+            return None
+
+        async def delete() -> None:
+            for ref in refs:
+                await client.images.remove(ref)
+
+        return self.ctx.runner.spawn(delete(), f"delete {label}", busy=True)
+
+    def prune(self):  # type: ignore[no-untyped-def]
+        """Remove every image no container uses, and say how much space it freed."""
+        client = self._client()
+        if client is None:
+            return None
+        if not dialogs.confirm(
+            self,
+            "Prune images",
+            "Remove every image that no container uses (tagged or not)?",
+            "Prune",
+        ):
+            return None
+
+        async def prune() -> None:
+            result = await client.images.prune(dangling_only=False)
+            freed = int(result.get("SpaceReclaimed") or 0)
+            count = len(result.get("ImagesDeleted") or [])
+            self.last_prune = f"Removed {count} layers and images, freed {fmt.size(freed)}"
+            self.ctx.runner.message.emit(self.last_prune)
+
+        return self.ctx.runner.spawn(prune(), "prune images", busy=True)
+
+    async def shutdown(self) -> None:
+        """Cancel pulls in flight."""
+        await self.pull_box.shutdown()

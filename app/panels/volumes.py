@@ -1,0 +1,153 @@
+"""Volumes panel: list with sizes and users, create, delete, prune, browse files."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLineEdit,
+    QPushButton,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .. import format as fmt
+from ..context import AppContext
+from ..widgets import dialogs
+from ..widgets.table import RecordTable
+from .base import Panel, heading
+
+
+class VolumesPanel(Panel):
+    """The volumes table; "Browse" opens a volume's files on a second page."""
+
+    title = "Volumes"
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None):
+        super().__init__(ctx, parent)
+        self.feed = ctx.feeds.volumes
+        self.table = RecordTable(self.feed.model)
+        for col, width in enumerate((300, 80, 100, 260)):
+            self.table.setColumnWidth(col, width)
+        self.table.doubleClicked.connect(lambda _i: self.browse_selected())
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Search volumes")
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(self.table.filter)
+        self.buttons: dict[str, QPushButton] = {}
+        bar = QHBoxLayout()
+        for key, label, slot in (
+            ("create", "Create…", self.ask_create),
+            ("browse", "Browse files", self.browse_selected),
+            ("delete", "Delete", self.delete_selected),
+            ("prune", "Prune unused…", self.prune),
+        ):
+            b = QPushButton(label)
+            b.setObjectName(f"volume_{key}")
+            b.clicked.connect(slot)
+            self.buttons[key] = b
+            bar.addWidget(b)
+        bar.addStretch(1)
+        bar.addWidget(self.search, 1)
+        self.list_page = QWidget()
+        ll = QVBoxLayout(self.list_page)
+        ll.addWidget(heading("Volumes"))
+        ll.addLayout(bar)
+        ll.addWidget(self.table, 1)
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self.list_page)
+        self.browser = None
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.pages)
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self._update_buttons())
+        self._update_buttons()
+
+    def activated(self) -> None:
+        # Sizes can change without an event (files written inside): refresh on view.
+        self.feed.schedule()
+
+    def _update_buttons(self) -> None:
+        n = len(self.table.selected_records())
+        self.buttons["browse"].setEnabled(n == 1)
+        self.buttons["delete"].setEnabled(n > 0)
+
+    def ask_create(self):  # type: ignore[no-untyped-def]
+        """Ask for a name and create the volume."""
+        name = dialogs.ask_text(self, "Create volume", "Name (empty for a generated one)")
+        if name is None:
+            return None
+        return self.create(name.strip())
+
+    def create(self, name: str):  # type: ignore[no-untyped-def]
+        """Create a volume called ``name``."""
+        client = self.ctx.client
+        if client is None:
+            return None
+        return self.ctx.runner.spawn(
+            client.volumes.create(name or None), f"create volume {name}", busy=True
+        )
+
+    def delete_selected(self):  # type: ignore[no-untyped-def]
+        """Delete the selected volumes (after confirmation)."""
+        client = self.ctx.client
+        names = [r["Name"] for r in self.table.selected_records()]
+        if client is None or not names:
+            return None
+        label = names[0] if len(names) == 1 else f"{len(names)} volumes"
+        if not dialogs.confirm(self, "Delete volumes", f"Delete {label} and all its data?"):
+            return None
+
+        async def delete() -> None:
+            for name in names:
+                await client.volumes.remove(name)
+
+        return self.ctx.runner.spawn(delete(), f"delete {label}", busy=True)
+
+    def prune(self):  # type: ignore[no-untyped-def]
+        """Delete every volume no container uses."""
+        client = self.ctx.client
+        if client is None:
+            return None
+        if not dialogs.confirm(
+            self, "Prune volumes", "Delete every volume no container uses, with its data?", "Prune"
+        ):
+            return None
+
+        async def prune() -> None:
+            result = await client.volumes.prune(all=True)
+            freed = int(result.get("SpaceReclaimed") or 0)
+            count = len(result.get("VolumesDeleted") or [])
+            self.ctx.runner.message.emit(f"Deleted {count} volumes, freed {fmt.size(freed)}")
+
+        return self.ctx.runner.spawn(prune(), "prune volumes", busy=True)
+
+    def browse_selected(self):  # type: ignore[no-untyped-def]
+        """Show the files of the selected volume."""
+        recs = self.table.selected_records()
+        if len(recs) != 1:
+            return None
+        return self.browse(recs[0]["Name"])
+
+    def browse(self, name: str):  # type: ignore[no-untyped-def]
+        """Show the files of volume ``name``."""
+        if self.browser is None:
+            from .volume_browser import VolumeBrowser
+
+            self.browser = VolumeBrowser(self.ctx)
+            self.browser.back_requested.connect(self.close_browser)
+            self.pages.addWidget(self.browser)
+        self.pages.setCurrentWidget(self.browser)
+        self.browser.open(name)
+        return self.browser
+
+    def close_browser(self) -> None:
+        """Back to the table (the helper container is removed)."""
+        if self.browser is not None:
+            self.browser.close_volume()
+        self.pages.setCurrentWidget(self.list_page)
+
+    async def shutdown(self) -> None:
+        """Remove the helper container if a volume is open."""
+        if self.browser is not None:
+            await self.browser.shutdown()

@@ -117,6 +117,48 @@ def _extra_run_args(peer: Peer) -> list[str]:
     return ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096"]
 
 
+HTTPD = "mkdir -p /www && echo hi > /www/index.html && exec httpd -f -p 80 -h /www"
+
+
+def _get(port: int) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        data = b""
+        while chunk := s.recv(4096):
+            data += chunk
+    return data
+
+
+def published_port_requests(peer: Peer, run: list[str], n: int = 200) -> float:
+    """Seconds for ``n`` sequential HTTP/1.0 GETs through a port published on 127.0.0.1
+    (kernel DNAT for Portside and podman, docker-proxy in userland for dockerd)."""
+    port = _free_port()
+    cid = subprocess.run(
+        [*run, "-d", "-p", f"127.0.0.1:{port}:80", "busybox", "sh", "-c", HTTPD],
+        env=peer.env(),
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if b"hi" in _get(port):
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("the published port never answered")
+            time.sleep(0.1)
+        t = time.perf_counter()
+        for _ in range(n):
+            _get(port)
+        return time.perf_counter() - t
+    finally:
+        subprocess.run([*peer.cli, "rm", "-f", cid], env=peer.env(), capture_output=True)
+
+
 def measure(peer: Peer, archive: Path, runs: int) -> dict[str, float]:
     """The metrics for one engine."""
     peer.load(archive)
@@ -146,6 +188,7 @@ def measure(peer: Peer, archive: Path, runs: int) -> dict[str, float]:
         env,
         runs,
     )
+    out["200 HTTP GETs through a published 127.0.0.1 port"] = published_port_requests(peer, run)
     return out
 
 

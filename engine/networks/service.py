@@ -98,7 +98,11 @@ class NetworkService:
                 except EngineError as e:
                     log.error("network %s: %s", n.name, e.message)
         await self.sandbox.sweep_dead()
-        await self.table.sync()
+        try:
+            await self.table.sync()
+        except EngineError as e:
+            # Containers still run without it; publishing ports will report the error.
+            log.error("cannot install the firewall table: %s", e.message)
         self._rename_task = asyncio.ensure_future(self._follow_renames())
 
     async def shutdown(self) -> None:
@@ -232,11 +236,12 @@ class NetworkService:
     def list_networks(self, filters: dict[str, list[str]]) -> list[dict[str, Any]]:
         """``GET /networks``."""
         accept = filt.list_matcher(filters, self)
-        out = []
-        for n in sorted(self.networks.values(), key=lambda n: n.name):
-            if accept(n):
-                out.append(n.to_docker(self._containers_json(n)))
-        return out
+        # Like dockerd (API >= 1.28) the list leaves Containers empty; inspect fills it.
+        return [
+            n.to_docker({})
+            for n in sorted(self.networks.values(), key=lambda n: n.name)
+            if accept(n)
+        ]
 
     def inspect(self, ref: str) -> dict[str, Any]:
         """``GET /networks/{id}``."""

@@ -52,6 +52,7 @@ class Lifecycle:
     _restart_tasks: dict[str, asyncio.Task[None]]
     _backoff: dict[str, float]
     _stats_prev: dict[str, Any]
+    _bg: set[asyncio.Future[Any]]
 
     # -- helpers -------------------------------------------------------------------
     def _locks(self, cid: str) -> tuple[asyncio.Lock, asyncio.Lock]:
@@ -84,8 +85,14 @@ class Lifecycle:
             old.close()
         cid = c.id
         self._watchers[cid] = conmon.ExitWatcher(
-            c.conmon_pid, lambda: asyncio.ensure_future(self._on_exit(cid))
+            c.conmon_pid, lambda: self._spawn(self._on_exit(cid))
         )
+
+    def _spawn(self, coro: Any) -> None:
+        """Run ``coro`` in the background, keeping a reference until it is done."""
+        task = asyncio.ensure_future(coro)
+        self._bg.add(task)
+        task.add_done_callback(self._bg.discard)
 
     # -- start ---------------------------------------------------------------------
     async def _init_runtime(self, c: Container) -> None:
@@ -110,8 +117,12 @@ class Lifecycle:
                 await self._init_runtime(c)
                 await self.runner.oci.start(c.id)  # type: ignore[attr-defined]
             except EngineError as e:
-                await self._failed_start(c, e)
-                raise
+                err = await self._failed_start(c, e)
+                if c.host_config.get("AutoRemove"):
+                    # as dockerd: a --rm container that cannot start is removed (the
+                    # CLI's wait for "removed" ends with it); after our locks are free
+                    self._spawn(self._remove_quietly(c.id))
+                raise err from None
             c.state.status = RUNNING
             c.state.started_at = now_rfc3339()
             c.state.error = ""
@@ -124,17 +135,34 @@ class Lifecycle:
         self._save(c)  # hooks may have filled NetworkSettings (ports)
         self._seed_stats(c)
 
-    async def _failed_start(self, c: Container, err: EngineError) -> None:
+    async def _failed_start(self, c: Container, err: EngineError) -> EngineError:
+        """Undo a failed create/start; return the error to report (Docker's codes:
+        127 and 400 for a missing command, 126 and 400 for one that cannot run)."""
         w = self._watchers.pop(c.id, None)
         if w:
             w.close()
         await self.runner.cleanup(c)  # type: ignore[attr-defined]
+        msg = err.message.replace('\\"', '"')
+        low = msg.lower()
+        code, out = 128, err
+        if "executable file not found" in low or "no such file or directory" in low:
+            code, out = 127, InvalidParameter(msg)
+        elif "permission denied" in low:
+            code, out = 126, InvalidParameter(msg)
         c.state.status = CREATED if not c.has_been_started else EXITED
-        c.state.error = err.message
-        c.state.exit_code = 127 if "not found" in err.message.lower() else 128
+        c.state.error = msg
+        c.state.exit_code = code
         self._save(c)
         self.exit_event(c.id).set()
         await call_hooks(self.hooks, "on_stop", c)  # type: ignore[attr-defined]
+        self._save(c)
+        return out
+
+    async def _remove_quietly(self, cid: str) -> None:
+        try:
+            await self.remove(cid, force=True)  # type: ignore[attr-defined]
+        except EngineError as e:
+            log.warning("auto-remove of %s failed: %s", cid[:12], e.message)
 
     async def start_container(self, ref: str) -> None:
         """``POST /containers/{id}/start`` (304 when already running)."""
@@ -150,7 +178,12 @@ class Lifecycle:
             op, state_lock = self._locks(c.id)
             async with op, state_lock:
                 if not c.runtime_created and c.state.status in (CREATED, EXITED):
-                    await self._init_runtime(c)
+                    try:
+                        await self._init_runtime(c)
+                    except EngineError as e:
+                        # Reported by the start that follows (with Docker's codes);
+                        # the attach just gets no output.
+                        await self._failed_start(c, e)
 
     # -- exit ----------------------------------------------------------------------
     async def _on_exit(self, cid: str) -> None:

@@ -101,6 +101,7 @@ class Runner:
             cgroups_path=cgroups_path(c.id),
             init_path=None,
             stop_signal=cfg.get("StopSignal"),
+            netns_path=self._ns_of(hc.get("NetworkMode"), "net"),
             ipc_ns_path=self._ns_of(hc.get("IpcMode"), "ipc"),
             pid_ns_path=self._ns_of(hc.get("PidMode"), "pid"),
         )

@@ -69,6 +69,7 @@ class ContainerService(Lifecycle, Streams):
         self._restart_tasks: dict[str, asyncio.Task[None]] = {}
         self._backoff: dict[str, float] = {}
         self._stats_prev: dict[str, Any] = {}
+        self._bg: set[asyncio.Future[Any]] = set()
 
     # -- service lifecycle ---------------------------------------------------------
     async def start(self) -> None:

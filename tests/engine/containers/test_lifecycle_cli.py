@@ -277,3 +277,43 @@ def test_diff(shared_engine):
         assert {"A /new", "C /etc", "C /etc/passwd", "D /bin/vi", "A /tmp/d"} <= lines
     finally:
         e.docker("rm", "-f", "differ", check=False)
+
+
+def test_start_failures_use_dockers_exit_codes(shared_engine):
+    e = shared_engine
+    res = e.docker("run", "--name", "nocmd", "busybox", "nosuchcmd", check=False)
+    try:
+        assert res.returncode == 127
+        assert 'exec: "nosuchcmd": executable file not found' in res.stderr
+        st = _inspect(e, "nocmd")["State"]
+        assert st["Status"] == "created" and st["ExitCode"] == 127 and "nosuchcmd" in st["Error"]
+    finally:
+        e.docker("rm", "-f", "nocmd", check=False)
+    res = e.docker("run", "--rm", "--name", "noexec", "busybox", "/etc", check=False)
+    assert res.returncode == 126 and "permission denied" in res.stderr
+    # a --rm container that cannot start is removed, as dockerd does
+    assert "noexec" not in e.docker("ps", "-a", "--format", "{{.Names}}").stdout
+
+
+def test_join_another_containers_namespaces(shared_engine):
+    e = shared_engine
+    e.docker("run", "-d", "--name", "host-ns", "busybox", "sleep", "100")
+    try:
+        out = e.docker(
+            "run",
+            "--rm",
+            "--pid",
+            "container:host-ns",
+            "--network",
+            "container:host-ns",
+            "--ipc",
+            "container:host-ns",
+            "busybox",
+            "ps",
+        ).stdout
+        assert "sleep 100" in out
+        e.docker("stop", "-t", "0", "host-ns")
+        res = e.docker("run", "--rm", "--pid", "container:host-ns", "busybox", "true", check=False)
+        assert res.returncode != 0 and "non running container" in res.stderr
+    finally:
+        e.docker("rm", "-f", "host-ns", check=False)

@@ -34,6 +34,7 @@ from .manifests import (
     parse_manifest,
     schema1_message,
 )
+from .pipeline import run_layer_pipeline
 from .platforms import Platform
 from .progress import Sink, short_id
 
@@ -206,8 +207,6 @@ class Puller:
             await self.sink(progress.update(id_, "Pull complete"))
 
     async def _fetch(self, repo: Repository, desc: Descriptor, diff_id: str, id_: str) -> None:
-        from .pipeline import run_layer_pipeline
-
         content, layers = self.images.content, self.images.layers
         meter = progress.Meter(self.sink, id_, "Downloading", desc.size)
 

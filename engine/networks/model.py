@@ -187,12 +187,13 @@ class Sandbox:
 
 
 def endpoint_settings(
-    net: Network, ep: Endpoint | None, wanted: dict[str, Any] | None
+    net: Network | None, ep: Endpoint | None, wanted: dict[str, Any] | None
 ) -> dict[str, Any]:
     """A container's ``NetworkSettings.Networks[<name>]`` entry.
 
     ``wanted`` is the user's EndpointSettings (IPAMConfig, Aliases, Links, MacAddress,
-    DriverOpts); ``ep`` the live endpoint, or None while the container is not running.
+    DriverOpts); ``ep`` the live endpoint, or None while the container is not running;
+    ``net`` None for a network that does not exist (yet).
     """
     wanted = wanted or {}
     return {
@@ -202,7 +203,7 @@ def endpoint_settings(
         "MacAddress": ep.mac if ep else (wanted.get("MacAddress") or ""),
         "DriverOpts": wanted.get("DriverOpts") or None,
         "GwPriority": wanted.get("GwPriority") or 0,
-        "NetworkID": net.id,
+        "NetworkID": net.id if net is not None else "",
         "EndpointID": ep.id if ep else "",
         "Gateway": ep.gateway if ep else "",
         "IPAddress": ep.ip if ep else "",

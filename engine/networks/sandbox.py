@@ -67,26 +67,32 @@ class SandboxManager(LiveOps):
                     "conflicting options: network endpoints and the container type network mode"
                 )
         else:
-            primary = self.svc.get(mode)
-            wanted = {
-                primary.name: eps.get(mode)
-                or eps.get(primary.name)
-                or eps.get(primary.id)
-                or (eps.get("default") if primary.name == "bridge" else None)
-                or {}
-            }
+            # Like dockerd, a network that does not exist (yet) is not an error at create:
+            # start fails with "network <name> not found". (A 404 here would also make
+            # the docker CLI believe the image is missing and try to pull it.)
+            primary = self.svc.find(mode)
+            first = primary.name if primary is not None else mode
+            ids = {first, mode} | ({primary.id} if primary is not None else set())
+            if first == "bridge":
+                ids.add("default")
+            wanted: dict[str, dict[str, Any]] = {first: {}}
             for ref, cfg in eps.items():
+                if ref in ids:
+                    wanted[first] = cfg or {}
+                    continue
                 # The CLI names the default network "default" in EndpointsConfig too.
-                n = self.svc.get("bridge" if ref == "default" else ref)
-                if n.id != primary.id:
-                    wanted[n.name] = cfg or {}
+                n = self.svc.find("bridge" if ref == "default" else ref)
+                wanted[n.name if n is not None else ref] = cfg or {}
             if len(wanted) > 1 and {"host", "none"} & set(wanted):
                 raise InvalidParameter(
                     "container cannot be connected to multiple networks with one of the "
                     "networks in private (none) or host mode"
                 )
             for name, cfg in wanted.items():
-                n = self.svc.get(name)
+                n = self.svc.find(name)
+                if n is None:
+                    settings[name] = endpoint_settings(None, None, cfg)
+                    continue
                 validate_endpoint(n, cfg)
                 settings[n.name] = endpoint_settings(n, None, cfg)
         c.network_settings["Networks"] = settings

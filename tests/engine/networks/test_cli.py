@@ -479,3 +479,30 @@ def test_docker_py_networks(shared_engine):
         except Exception:
             pass
         client.close()
+
+
+def test_host_none_and_container_modes(shared_engine):
+    e = shared_engine
+    web, bad = uniq("web"), uniq("bad")
+    e.docker("run", "-d", "--name", web, "busybox", "sleep", "600")
+    try:
+        ip = inspect(e, web)["NetworkSettings"]["Networks"]["bridge"]["IPAddress"]
+        out = e.docker(
+            "run", "--rm", "--network", f"container:{web}", "busybox", "ip", "-o", "-4", "addr"
+        ).stdout
+        assert f"inet {ip}/" in out
+        out = e.docker("run", "--rm", "--network", "none", "busybox", "ip", "-o", "link").stdout
+        assert [line.split(":")[1].strip() for line in out.splitlines()] == ["lo"]
+        host_links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+        out = e.docker("run", "--rm", "--network", "host", "busybox", "ip", "-o", "link").stdout
+        assert len(out.splitlines()) == len(host_links.splitlines()) or "eth0" in out
+        r = e.docker("network", "connect", "bridge", uniq("nosuch"), check=False)
+        assert r.returncode != 0
+        # As with dockerd: created, and start says the network is missing (no pull attempt).
+        r = e.docker(
+            "run", "-d", "--network", "nosuchnet", "--name", bad, "busybox", "true", check=False
+        )
+        assert r.returncode != 0 and "network nosuchnet not found" in r.stderr
+        assert "Unable to find image" not in r.stderr
+    finally:
+        e.docker("rm", "-f", web, bad, check=False)

@@ -16,13 +16,13 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import EngineError, InvalidParameter, NotFound
-from ..store.blobs import ContentStore, DigestMismatch, check_digest, disk_error
+from ..store.blobs import ContentStore, DigestMismatch, check_digest, disk_error, run_settled
 from ..store.db import Database
 from .stream import ChunkChannel, DigestReader
 from .tarformat import TarStream
@@ -137,6 +137,28 @@ def extract_sync(src: Any, tmp_root: Path, compression: str = "auto") -> Pending
         raise
 
 
+async def settle_worker(
+    fut: asyncio.Future[Any],
+    channel: ChunkChannel,
+    chunks: AsyncIterator[bytes],
+    discard: Callable[[Any], None],
+) -> Any:
+    """Feed ``chunks`` to the thread behind ``fut`` and return its result.
+
+    Whatever happens — the source fails, the caller is cancelled — the worker has
+    finished (and removed its temp dir, or had its finished result removed here)
+    before the error propagates, so callers see the final state of the disk.
+    """
+    try:
+        await channel.feed(chunks)  # on failure the worker stops at its next read
+        return await asyncio.shield(fut)
+    except BaseException:
+        await asyncio.wait([fut])
+        if not fut.cancelled() and fut.exception() is None:
+            discard(fut.result())  # finished just as we gave up: nobody will commit it
+        raise
+
+
 class LayerStore:
     """Unpacked layers by diff-id, with their sizes and original blobs."""
 
@@ -205,14 +227,9 @@ class LayerStore:
             finally:
                 channel.reader_done()
 
-        fut = loop.run_in_executor(None, work)
-        try:
-            await channel.feed(chunks)
-        except BaseException:
-            # The worker sees the failure, removes its temp dir and ends on its own.
-            fut.add_done_callback(lambda f: f.cancelled() or f.exception())
-            raise
-        return await fut
+        return await settle_worker(
+            loop.run_in_executor(None, work), channel, chunks, lambda p: remove_tree(p.path)
+        )
 
     async def unpack(self, diff_id: str, tar_chunks: AsyncIterator[bytes]) -> int:
         """Unpack an uncompressed layer tar, verify it is ``diff_id`` and keep it.
@@ -258,7 +275,7 @@ class LayerStore:
 
     async def discard(self, pending: PendingLayer) -> None:
         """Drop an uncommitted layer."""
-        await asyncio.get_running_loop().run_in_executor(None, remove_tree, pending.path)
+        await run_settled(remove_tree, pending.path)
 
     # -- original blobs (for push) -----------------------------------------------------
     def record_blob(self, diff_id: str, blob_digest: str, media_type: str) -> None:
@@ -281,10 +298,9 @@ class LayerStore:
     async def tar_chunks(self, diff_id: str, chunk_size: int = 1 << 20) -> AsyncIterator[bytes]:
         """The layer's original uncompressed tar, rebuilt from its directory."""
         self._row(diff_id)
-        loop = asyncio.get_running_loop()
-        reader = await loop.run_in_executor(None, SplitReader, self.root / diff_id[7:])
+        reader = await run_settled(SplitReader, self.root / diff_id[7:])
         try:
-            while chunk := await loop.run_in_executor(None, reader.read, chunk_size):
+            while chunk := await run_settled(reader.read, chunk_size):
                 yield chunk
         finally:
             reader.close()
@@ -305,7 +321,7 @@ class LayerStore:
         self._forget(diff_id)
         if row.get("blob_digest"):
             await self.content.delete(row["blob_digest"])
-        await asyncio.get_running_loop().run_in_executor(None, remove_tree, trash)
+        await run_settled(remove_tree, trash)
         return int(row["size"])
 
     def _forget(self, diff_id: str) -> None:

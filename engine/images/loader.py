@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidParameter
 from ..system import hostinfo
-from .layers import PendingLayer, extract_sync, remove_tree
+from .layers import PendingLayer, extract_sync, remove_tree, settle_worker
 from .reference import parse_reference
 from .stream import BytesReader, ChunkChannel
 from .tarformat import DIR, LINK, SYMLINK, TarStream
@@ -243,13 +243,11 @@ async def load_archive(svc: ImageService, chunks: AsyncIterator[bytes]) -> list[
         finally:
             channel.reader_done()
 
-    fut = loop.run_in_executor(None, work)
-    try:
-        await channel.feed(chunks)
-    except BaseException:
-        fut.add_done_callback(lambda f: f.cancelled() or f.exception())
-        raise
-    scan = await fut
+    def drop(scan: Scan) -> None:
+        for p in scan.layers.values():
+            remove_tree(p.path)
+
+    scan: Scan = await settle_worker(loop.run_in_executor(None, work), channel, chunks, drop)
     try:
         return await _commit(svc, scan)
     finally:

@@ -54,6 +54,23 @@ def disk_error(e: OSError, what: str) -> SystemError_:
     return SystemError_(f"writing {what} failed: {e.strerror or e}")
 
 
+async def run_settled(fn: Callable[..., Any], *args: Any) -> Any:
+    """Run blocking ``fn`` in the executor and return its result.
+
+    If the caller is cancelled meanwhile, ``fn`` still runs to its end before the
+    cancellation propagates: the disk is then in its final state when the caller
+    cleans up, and no file descriptor is closed under a thread still using it.
+    """
+    fut = asyncio.get_running_loop().run_in_executor(None, fn, *args)
+    try:
+        return await asyncio.shield(fut)
+    except asyncio.CancelledError:
+        await asyncio.wait([fut])
+        if not fut.cancelled():
+            fut.exception()  # retrieved: the cancellation is what the caller sees
+        raise
+
+
 def fsync_dir(path: Path) -> None:
     """Persist a rename in ``path`` (the directory entry, not only the file data)."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
@@ -136,7 +153,7 @@ class ContentStore:
         """The whole blob (meant for configs and manifests, not layers)."""
         path = self.path(digest)
         try:
-            return await asyncio.get_running_loop().run_in_executor(None, path.read_bytes)
+            return await run_settled(path.read_bytes)
         except FileNotFoundError:
             raise NotFound(f"blob {digest} not found") from None
 
@@ -145,8 +162,7 @@ class ContentStore:
         """Store ``data``; returns its digest. Raises DigestMismatch when it differs."""
         if expected_digest is not None:
             check_digest(expected_digest)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(None, self._write_sync, bytes(data), expected_digest)
+        return await run_settled(self._write_sync, bytes(data), expected_digest)
 
     def _write_sync(self, data: bytes, expected: str | None) -> str:
         digest = sha256_digest(data)
@@ -179,13 +195,12 @@ class ContentStore:
         caller is cancelled. Returns the digest.
         """
         check_digest(expected_digest)
-        loop = asyncio.get_running_loop()
-        tmp = await loop.run_in_executor(None, self._new_temp, expected_digest)
+        tmp = await run_settled(self._new_temp, expected_digest)
 
         async def disk(fn: Callable[..., Any], *args: Any) -> Any:
             # Only our own writes become "disk" errors; a failing source keeps its error.
             try:
-                return await loop.run_in_executor(None, fn, *args)
+                return await run_settled(fn, *args)
             except OSError as e:
                 raise disk_error(e, f"blob {expected_digest}") from e
 

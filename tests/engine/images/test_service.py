@@ -270,3 +270,23 @@ async def test_restart_cleans_crash_leftovers(world):
     assert list(world.svc.content.tmp.iterdir()) == []
     assert layer_dirs(world) == {digest(BASE)[7:]}
     assert (await world.svc.resolve("keep")).id == img.id
+
+
+async def test_cancelled_unpack_is_clean_when_the_cancellation_arrives(world):
+    started = asyncio.Event()
+    big = tar(f("big", b"z" * (3 << 20)))
+
+    async def slow() -> AsyncIterator[bytes]:
+        yield big[: 2 << 20]
+        started.set()
+        await asyncio.Event().wait()
+        yield big[2 << 20 :]
+
+    task = asyncio.create_task(world.svc.layers.unpack(digest(big), slow()))
+    await started.wait()
+    await asyncio.sleep(0.05)  # the worker is unpacking
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert list(world.svc.layers.tmp.iterdir()) == []  # at once, not eventually
+    assert layer_dirs(world) == set()

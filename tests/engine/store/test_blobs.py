@@ -122,3 +122,22 @@ async def test_disk_full_is_a_clear_error_and_nothing_is_half_written(tiny_fs: P
         await s.ingest(chunks(big[: 1 << 20], big[1 << 20 :]), sha(big), len(big))
     assert not s.has(sha(big)) and temp_files(s) == []
     assert await s.write(b"small") == sha(b"small")  # still usable afterwards
+
+
+async def test_cancelled_ingest_is_clean_when_the_cancellation_arrives(store):
+    import asyncio
+
+    started = asyncio.Event()
+
+    async def slow() -> AsyncIterator[bytes]:
+        yield b"x" * (2 << 20)  # big enough to reach the executor
+        started.set()
+        await asyncio.Event().wait()
+        yield b"never"
+
+    task = asyncio.create_task(store.ingest(slow(), sha(b"whatever")))
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert temp_files(store) == []  # at once, not eventually

@@ -10,7 +10,7 @@ from PySide6.QtCore import QObject, Signal
 from .client import EngineClient, EngineError, EngineUnreachable
 from .errors import describe
 from .launcher import EngineLauncher
-from .settings import ConnectionChoice
+from .settings import PORTSIDE, ConnectionChoice
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,10 @@ class Connection(QObject):
     async def _attempt(self) -> str | None:
         """One connection attempt; the sentence of the failure, or None when connected."""
         try:
-            address = self.choice.address()
+            # "Portside's engine" is wherever our launcher puts it (tests move it).
+            address = (
+                self.launcher.address if self.choice.kind == PORTSIDE else self.choice.address()
+            )
         except EngineError as e:
             return str(e)
         self._set(CONNECTING, f"Connecting to {address.describe()}…")

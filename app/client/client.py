@@ -12,6 +12,7 @@ from .errors import EngineUnreachable
 from .execs import ExecApi
 from .http import DEFAULT_TIMEOUT, Http
 from .images import ImagesApi
+from .netbackend import AsyncioBackend
 from .networks import NetworksApi
 from .system import SystemApi
 from .volumes import VolumesApi
@@ -39,9 +40,15 @@ def negotiate(server: str | None, ours: str = CLIENT_API_VERSION) -> str:
 
 def _transport(address: EngineAddress) -> httpx.AsyncBaseTransport:
     if address.is_unix:
-        return httpx.AsyncHTTPTransport(uds=address.socket_path)
-    verify: Any = address.tls.ssl_context() if address.tls is not None else True
-    return httpx.AsyncHTTPTransport(verify=verify)
+        transport = httpx.AsyncHTTPTransport(uds=address.socket_path)
+    else:
+        verify: Any = address.tls.ssl_context() if address.tls is not None else True
+        transport = httpx.AsyncHTTPTransport(verify=verify)
+    # httpx has no parameter for httpcore's network backend; its pool has the attribute.
+    pool = getattr(transport, "_pool", None)
+    if pool is not None and hasattr(pool, "_network_backend"):
+        pool._network_backend = AsyncioBackend()
+    return transport
 
 
 class EngineClient:

@@ -65,6 +65,10 @@ class HijackedStream:
 
     def close_write(self) -> None:
         """Signal end of input (half-close), where the transport allows it."""
+        inner = getattr(self._stream, "_stream", self._stream)  # under httpcore's upgrade wrapper
+        if hasattr(inner, "write_eof"):
+            inner.write_eof()
+            return
         sock = self._stream.get_extra_info("socket")
         if sock is not None and self._stream.get_extra_info("ssl_object") is None:
             try:

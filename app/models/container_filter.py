@@ -28,13 +28,17 @@ class ContainersProxy(QSortFilterProxyModel):
 
     def set_text(self, text: str) -> None:
         """The search text (case-insensitive)."""
-        self._text = text.strip().lower()
-        self.invalidateFilter()
+        self._refilter(lambda: setattr(self, "_text", text.strip().lower()))
 
     def set_only_running(self, only: bool) -> None:
         """Hide containers that are not running."""
-        self._only_running = only
-        self.invalidateFilter()
+        self._refilter(lambda: setattr(self, "_only_running", only))
+
+    def _refilter(self, change) -> None:  # type: ignore[no-untyped-def]
+        # Qt 6.10 replaced invalidateFilter() with a begin/end pair around the change.
+        self.beginFilterChange()
+        change()
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
     def filterAcceptsRow(self, row: int, parent: Index) -> bool:
         model = self.sourceModel()

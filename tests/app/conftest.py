@@ -174,6 +174,7 @@ class Gui:
         self.engine = engine
         self.qtbot = qtbot
         self.loop = loop
+        self.created: list[str] = []
 
     @property
     def ctx(self):  # type: ignore[no-untyped-def]
@@ -208,30 +209,84 @@ class Gui:
 
         return EngineClient(self.engine.host)
 
+    def call(self, fn):  # type: ignore[no-untyped-def]
+        """``fn(client)`` with a separate, negotiated client; returns its result."""
+
+        async def go():  # type: ignore[no-untyped-def]
+            async with self.api() as c:
+                return await fn(c)
+
+        return self.run(go())
+
+    def create_container(self, cmd, name=None, project=None, start=True, **config):  # type: ignore[no-untyped-def]
+        """Create (and start) a busybox container from outside the app; removed at the end."""
+        labels = dict(config.pop("Labels", {}))
+        if project:
+            labels["com.docker.compose.project"] = project
+        body = {"Image": "busybox:latest", "Cmd": list(cmd), "Labels": labels, **config}
+        body.setdefault("HostConfig", {"NetworkMode": "none"})
+
+        async def go(c):  # type: ignore[no-untyped-def]
+            cid = (await c.containers.create(body, name=name))["Id"]
+            self.created.append(cid)
+            if start:
+                await c.containers.start(cid)
+            return cid
+
+        return self.call(go)
+
+    def inspect(self, cid: str) -> dict:
+        """``docker inspect`` through the raw API (independent of the app)."""
+        return self.engine.api("GET", f"/containers/{cid}/json").json()
+
+    def cleanup(self) -> None:
+        """Remove what the test created."""
+        for cid in self.created:
+            self.engine.api("DELETE", f"/containers/{cid}?force=1&v=1")
+
 
 @pytest.fixture
-def gui(aloop, qtbot, qapp, engine_with_busybox, tmp_path):  # type: ignore[no-untyped-def]
-    """The app connected to a fresh portsided (busybox loaded), every model loaded."""
+def gui(aloop, qtbot, qapp, shared_engine, tmp_path):  # type: ignore[no-untyped-def]
+    """The app connected to the module's portsided (busybox loaded), every model loaded.
+
+    The engine is shared by a module's tests (each test removes what it made): starting
+    one per test would cost its shutdown each time.
+    """
+    yield from _gui(aloop, qtbot, qapp, shared_engine, tmp_path)
+
+
+@pytest.fixture
+def fresh_gui(aloop, qtbot, qapp, engine_with_busybox, tmp_path):  # type: ignore[no-untyped-def]
+    """Like ``gui`` with an engine of its own (for tests that restart or fill it)."""
+    yield from _gui(aloop, qtbot, qapp, engine_with_busybox, tmp_path)
+
+
+def _gui(aloop, qtbot, qapp, engine, tmp_path):  # type: ignore[no-untyped-def]
     from portside.app import style
     from portside.app.application import PortsideApp
     from portside.app.settings import SOCKET, ConnectionChoice, Settings
 
     style.apply(qapp)
     settings = Settings(str(tmp_path / "settings.ini"))
-    choice = ConnectionChoice(kind=SOCKET, socket_path=str(engine_with_busybox.socket))
+    choice = ConnectionChoice(kind=SOCKET, socket_path=str(engine.socket))
     app = PortsideApp(settings, choice)
-    harness = Gui(app, engine_with_busybox, qtbot, aloop)
+    harness = Gui(app, engine, qtbot, aloop)
     app.start()
     try:
         feeds = app.ctx.feeds
         harness.wait(
-            lambda: app.ctx.events.is_open
-            and feeds.containers.loaded
-            and feeds.images.loaded
-            and feeds.volumes.loaded
-            and feeds.networks.loaded,
+            lambda: (
+                app.ctx.events.is_open
+                and feeds.containers.loaded
+                and feeds.images.loaded
+                and feeds.volumes.loaded
+                and feeds.networks.loaded
+            ),
             what="the app to connect and load",
         )
         yield harness
     finally:
-        run(aloop, app.shutdown(), qapp, 30)
+        try:
+            harness.cleanup()
+        finally:
+            run(aloop, app.shutdown(), qapp, 30)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from portside.app.window import PANELS
+
 
 def test_connects_and_shows_engine_in_status_bar(gui):
     w = gui.window
@@ -14,8 +16,9 @@ def test_connects_and_shows_engine_in_status_bar(gui):
 
 def test_sidebar_switches_panels_and_engine_panel_shows_facts(gui):
     w = gui.window
+    names = [p[0] for p in PANELS]
     for name in ("Images", "Volumes", "Networks", "Engine"):
-        w.sidebar.setCurrentRow([p[0] for p in __import__("portside.app.window").app.window.PANELS].index(name))
+        w.sidebar.setCurrentRow(names.index(name))
         assert w.stack.currentWidget() is w.panels[name]
     engine_panel = w.panels["Engine"]
     gui.wait(lambda: engine_panel.engine_grid.values.get("Engine") == "Portside Engine")

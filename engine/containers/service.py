@@ -1,8 +1,9 @@
 """ContainerService: the containers API's one entry point.
 
 Lifecycle operations live in :mod:`.lifecycle` (mixed in), I/O streams (logs, attach,
-stats, top) in :mod:`.streams`, live restore in :mod:`.restore`. This module holds the
-registry of containers, lookup, create, list/inspect, rename, update, remove, prune.
+stats, top) in :mod:`.streams`, rename/update in :mod:`.edits`, live restore in
+:mod:`.restore`. This module holds the registry of containers, lookup, create,
+list/inspect, remove and prune.
 
 Hooks (networks, volumes) plug in through ``self.hooks``: a list of objects with any
 of these async methods, called in list order:
@@ -30,6 +31,7 @@ from ..system.events import EventBus
 from . import create as create_mod
 from . import filters as filt
 from . import rootfs, views
+from .edits import Edits
 from .lifecycle import Lifecycle
 from .model import CREATED, EXITED, PAUSED, REMOVING, RUNNING, Container, now_rfc3339
 from .restore import restore_all
@@ -40,7 +42,7 @@ from .streams import Streams
 log = logging.getLogger(__name__)
 
 
-class ContainerService(Lifecycle, Streams):
+class ContainerService(Lifecycle, Streams, Edits):
     """Containers: lifecycle, logs, stats, live restore."""
 
     def __init__(
@@ -230,63 +232,6 @@ class ContainerService(Lifecycle, Streams):
             await self._size(c) if size else None,
         )
 
-    # -- rename / update -----------------------------------------------------------
-    async def rename(self, ref: str, new_name: str) -> None:
-        """``POST /containers/{id}/rename``."""
-        c = self.get(ref)
-        if not new_name:
-            raise InvalidParameter("Neither old nor new names may be empty")
-        new = create_mod.validate_name(new_name)
-        if new == c.name:
-            raise Conflict("Renaming a container with the same name as its current name")
-        other = next((o for o in self._containers.values() if o.name == new), None)
-        if other is not None:
-            raise name_conflict(new, other.id)
-        old = c.name
-        c.name = new
-        try:
-            self.store.save(c)
-        except EngineError:
-            c.name = old
-            raise
-        self._event(c, "rename", oldName="/" + old)
-
-    async def update(self, ref: str, body: dict[str, Any]) -> dict[str, Any]:
-        """``POST /containers/{id}/update``: resources and restart policy."""
-        c = self.get(ref)
-        changes: dict[str, Any] = {}
-        for key in (
-            "Memory",
-            "MemorySwap",
-            "NanoCpus",
-            "CpuShares",
-            "PidsLimit",
-            "CpuQuota",
-            "CpuPeriod",
-            "CpusetCpus",
-            "CpusetMems",
-            "BlkioWeight",
-            "MemoryReservation",
-        ):
-            if key in body and body[key] is not None:
-                changes[key] = body[key]
-        merged = {**c.host_config, **changes}
-        create_mod.validate_resources(merged)
-        if "RestartPolicy" in body and body["RestartPolicy"] is not None:
-            policy = create_mod.validate_restart_policy(body["RestartPolicy"])
-            if c.host_config.get("AutoRemove") and policy["Name"] != "no":
-                raise InvalidParameter(
-                    "Restart policy cannot be updated because AutoRemove is enabled for the "
-                    "container"
-                )
-            merged["RestartPolicy"] = policy
-        if c.running and changes:
-            await self.runner.oci.update(c.id, resources_of(changes))
-        c.host_config = merged
-        self.store.save(c)
-        self._event(c, "update")
-        return {"Warnings": []}
-
     # -- remove / prune ------------------------------------------------------------
     async def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
         """``DELETE /containers/{id}``."""
@@ -386,40 +331,4 @@ def _looks_like_id(ref: str) -> bool:
     )
 
 
-def resources_of(hc: dict[str, Any]) -> dict[str, Any]:
-    """OCI ``linux.resources`` for ``runtime update`` from HostConfig fields."""
-    res: dict[str, Any] = {}
-    mem: dict[str, Any] = {}
-    if "Memory" in hc:
-        mem["limit"] = hc["Memory"] or -1
-    if hc.get("MemorySwap"):
-        mem["swap"] = hc["MemorySwap"]
-    if hc.get("MemoryReservation"):
-        mem["reservation"] = hc["MemoryReservation"]
-    if mem:
-        res["memory"] = mem
-    cpu: dict[str, Any] = {}
-    if hc.get("CpuShares"):
-        cpu["shares"] = hc["CpuShares"]
-    if hc.get("NanoCpus"):
-        cpu["period"] = 100000
-        cpu["quota"] = hc["NanoCpus"] * 100000 // 1_000_000_000
-    if hc.get("CpuQuota"):
-        cpu["quota"] = hc["CpuQuota"]
-    if hc.get("CpuPeriod"):
-        cpu["period"] = hc["CpuPeriod"]
-    if hc.get("CpusetCpus"):
-        cpu["cpus"] = hc["CpusetCpus"]
-    if hc.get("CpusetMems"):
-        cpu["mems"] = hc["CpusetMems"]
-    if cpu:
-        res["cpu"] = cpu
-    if "PidsLimit" in hc:
-        limit = hc["PidsLimit"]
-        res["pids"] = {"limit": limit if limit and limit > 0 else -1}
-    if hc.get("BlkioWeight"):
-        res["blockIO"] = {"weight": hc["BlkioWeight"]}
-    return res
-
-
-__all__ = ["ContainerService", "resources_of"]
+__all__ = ["ContainerService"]

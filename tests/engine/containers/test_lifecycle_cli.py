@@ -317,3 +317,47 @@ def test_join_another_containers_namespaces(shared_engine):
         assert res.returncode != 0 and "non running container" in res.stderr
     finally:
         e.docker("rm", "-f", "host-ns", check=False)
+
+
+def test_oom_killed_is_reported(shared_engine):
+    e = shared_engine
+    res = e.docker(
+        "run",
+        "--name",
+        "oomy",
+        "--memory",
+        "8m",
+        "--memory-swap",
+        "8m",
+        "busybox",
+        "sh",
+        "-c",
+        "x=$(head -c 50000000 /dev/zero | tr '\\0' x); echo survived",
+        check=False,
+    )
+    try:
+        assert res.returncode == 137 and "survived" not in res.stdout
+        st = _inspect(e, "oomy")["State"]
+        assert st["OOMKilled"] is True and st["ExitCode"] == 137
+    finally:
+        e.docker("rm", "-f", "oomy", check=False)
+
+
+def test_interactive_tty(shared_engine):
+    import pexpect
+
+    child = pexpect.spawn(
+        "docker", ["run", "-it", "--rm", "busybox", "sh"], env=shared_engine.env(), timeout=20
+    )
+    try:
+        child.setwinsize(30, 100)
+        child.expect("# ")
+        child.sendline("echo $((6*7)); stty size")
+        child.expect("42")
+        child.expect(r"(\d+) (\d+)")
+        assert child.match.group(0) == b"30 100"  # the CLI resized the TTY via conmon
+        child.sendline("exit 5")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 5

@@ -250,8 +250,8 @@ class NsLinks:
 
     async def loopback_up(self) -> None:
         """Bring ``lo`` up (127.0.0.1 and the embedded DNS address live on it)."""
-        idx = (await self.ipr.link_lookup(ifname="lo"))[0]
-        await self.ipr.link("set", index=idx, state="up")
+        # lo is always ifindex 1 in a network namespace; no lookup needed.
+        await self.ipr.link("set", index=1, state="up")
 
     async def configure(self, ifname: str, ip: str, prefixlen: int) -> None:
         """Address ``ifname`` and bring it up."""

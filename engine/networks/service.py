@@ -70,6 +70,7 @@ class NetworkService:
         self._net_lock = asyncio.Lock()
         self._names_cache: dict[str, dict[str, list[str]]] | None = None
         self._rename_task: asyncio.Task[None] | None = None
+        self._reapers: set[asyncio.Task[None]] = set()
 
     # -- wiring --------------------------------------------------------------------
     def bind_containers(self, containers: Any) -> None:
@@ -110,6 +111,8 @@ class NetworkService:
         With no container left, bridges and the table go too: nothing is left behind."""
         if self._rename_task:
             self._rename_task.cancel()
+        for task in list(self._reapers):
+            task.cancel()
         self.dns.close()
         self.reservations.close()
         try:
@@ -387,6 +390,24 @@ class NetworkService:
                 ep.dns_names = [new if x == old else x for x in ep.dns_names]
                 self.store.update_endpoint(ep)
             self.names_changed()
+
+    def reap_links(self, names: list[str], delay: float = 2.0) -> None:
+        """Delete these links later if the kernel has not removed them by then."""
+        if not names:
+            return
+
+        async def reap() -> None:
+            await asyncio.sleep(delay)
+            for name in names:
+                try:
+                    if await self.links.delete(name):
+                        log.debug("reaped %s", name)
+                except Exception:
+                    log.exception("deleting %s failed", name)
+
+        task = asyncio.ensure_future(reap())
+        self._reapers.add(task)
+        task.add_done_callback(self._reapers.discard)
 
     def netns_path(self, container_id: str) -> Path:
         """Where a container's namespace handle is mounted."""

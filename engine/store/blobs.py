@@ -17,6 +17,7 @@ import re
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +121,7 @@ class ContentStore:
         self.root = root
         self.dir = root / "sha256"
         self.tmp = root / "tmp"
+        self._locks: dict[str, list[Any]] = {}
 
     def start(self) -> None:
         """Create the directories and remove temp files a crash left behind."""
@@ -159,29 +161,34 @@ class ContentStore:
 
     # -- writes ------------------------------------------------------------------------
     async def write(self, data: bytes, expected_digest: str | None = None) -> str:
-        """Store ``data``; returns its digest. Raises DigestMismatch when it differs."""
+        """Store ``data``; returns its digest. Raises DigestMismatch when it differs.
+
+        If cancelled, nothing new is left behind.
+        """
         if expected_digest is not None:
             check_digest(expected_digest)
-        return await run_settled(self._write_sync, bytes(data), expected_digest)
-
-    def _write_sync(self, data: bytes, expected: str | None) -> str:
+        data = bytes(data)
         digest = sha256_digest(data)
-        if expected is not None and digest != expected:
-            raise DigestMismatch(f"digest mismatch: expected {expected}, got {digest}")
+        if expected_digest is not None and digest != expected_digest:
+            raise DigestMismatch(f"digest mismatch: expected {expected_digest}, got {digest}")
         if self.has(digest):
             return digest
-        tmp = self._new_temp(digest)
+        tmp = await run_settled(self._new_temp, digest)
         try:
-            tmp.write(data)
-            tmp.finish()
-            self._publish(tmp, digest)
-        except OSError as e:
-            tmp.discard()
-            raise disk_error(e, f"blob {digest}") from e
+            try:
+                await run_settled(self._stage, tmp, data)
+            except OSError as e:
+                raise disk_error(e, f"blob {digest}") from e
+            await self._publish_once(tmp, digest)
         except BaseException:
             tmp.discard()
             raise
         return digest
+
+    @staticmethod
+    def _stage(tmp: _TempBlob, data: bytes) -> None:
+        tmp.write(data)
+        tmp.finish()
 
     async def ingest(
         self,
@@ -228,7 +235,7 @@ class ContentStore:
             digest = await disk(tmp.finish)
             if digest != expected_digest:
                 raise DigestMismatch(f"digest mismatch: expected {expected_digest}, got {digest}")
-            await disk(self._publish, tmp, digest)
+            await self._publish_once(tmp, digest)
             return digest
         except BaseException:
             tmp.discard()
@@ -236,7 +243,8 @@ class ContentStore:
 
     async def delete(self, digest: str) -> None:
         """Remove a blob (no error when it is already gone)."""
-        self.path(digest).unlink(missing_ok=True)
+        async with self._lock(digest):
+            self.path(digest).unlink(missing_ok=True)
 
     # -- helpers -----------------------------------------------------------------------
     def _new_temp(self, what: str) -> _TempBlob:
@@ -244,6 +252,37 @@ class ContentStore:
             return _TempBlob(self.tmp)
         except OSError as e:
             raise disk_error(e, f"blob {what}") from e
+
+    @asynccontextmanager
+    async def _lock(self, digest: str) -> AsyncIterator[None]:
+        """Serialise publishing and deleting one digest (entries vanish when unused)."""
+        entry = self._locks.setdefault(digest, [asyncio.Lock(), 0])
+        entry[1] += 1
+        try:
+            async with entry[0]:
+                yield
+        finally:
+            entry[1] -= 1
+            if entry[1] == 0:
+                del self._locks[digest]
+
+    async def _publish_once(self, tmp: _TempBlob, digest: str) -> None:
+        """Rename a verified temp file into place.
+
+        If the caller is cancelled here, the rename still completes (run_settled) and
+        is then undone when the blob is new, so a cancelled write leaves nothing; the
+        lock keeps a concurrent writer of the same digest from being undone with it.
+        """
+        async with self._lock(digest):
+            existed = self.has(digest)
+            try:
+                await run_settled(self._publish, tmp, digest)
+            except asyncio.CancelledError:
+                if not existed:
+                    self.path(digest).unlink(missing_ok=True)
+                raise
+            except OSError as e:
+                raise disk_error(e, f"blob {digest}") from e
 
     def _publish(self, tmp: _TempBlob, digest: str) -> None:
         """Rename a verified temp file into place (atomic; a racing writer is harmless)."""

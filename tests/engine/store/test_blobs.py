@@ -141,3 +141,31 @@ async def test_cancelled_ingest_is_clean_when_the_cancellation_arrives(store):
     with pytest.raises(asyncio.CancelledError):
         await task
     assert temp_files(store) == []  # at once, not eventually
+
+
+async def test_cancelled_at_the_commit_point_leaves_no_new_blob(store, monkeypatch):
+    """A cancellation that lands while the verified blob is being renamed into place:
+    the rename completes, then is undone — the caller sees a cancelled, empty store."""
+    import asyncio
+    import threading
+
+    renaming = threading.Event()
+    release = threading.Event()
+    real = store._publish
+
+    def slow_publish(tmp, digest):
+        renaming.set()
+        release.wait(5)
+        real(tmp, digest)
+
+    monkeypatch.setattr(store, "_publish", slow_publish)
+    task = asyncio.create_task(store.ingest(chunks(b"payload"), sha(b"payload")))
+    await asyncio.get_running_loop().run_in_executor(None, renaming.wait, 5)
+    task.cancel()
+    await asyncio.sleep(0.01)
+    release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert not store.has(sha(b"payload")) and temp_files(store) == []
+    monkeypatch.setattr(store, "_publish", real)
+    assert await store.write(b"payload") == sha(b"payload")  # and the store still works

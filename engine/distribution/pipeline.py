@@ -4,14 +4,17 @@ A layer's HTTP body is read once. Each chunk goes to the content store (which ha
 it against the blob digest while writing) and through the decompressor into the
 layer store (which hashes the tar against the diff-id while extracting). The layer's
 end-of-stream is handed to the unpacker only after the blob's digest has verified,
-so a corrupted blob can never be committed as a layer, and a failure anywhere
-cancels both consumers, whose own clean-up removes their temp files.
+so a corrupted blob can never be committed as a layer.
+
+On any failure the consumers are not cancelled but *aborted*: their input stream
+raises, so each store runs its own error path (which removes its temp files), and we
+wait for both to finish. Cancelling them instead could interrupt a store between
+"work done" and "committed", leaving a temp directory or a stray blob behind.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -21,6 +24,15 @@ from .decompress import Decompressor
 _EOF = object()
 # Chunks buffered per consumer: bounded memory, yet enough to keep every stage busy.
 _DEPTH = 8
+
+
+class PipelineAborted(Exception):
+    """Raised inside a consumer's input stream when the layer transfer failed."""
+
+
+class _Abort:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
 
 
 class Pipe:
@@ -45,7 +57,9 @@ class Pipe:
             self._error = asyncio.CancelledError()
         elif task.exception() is not None:
             self._error = task.exception()
-        # Unblock a producer waiting on a full queue.
+        self._drain()  # unblock a producer waiting on a full queue
+
+    def _drain(self) -> None:
         while not self._q.empty():
             self._q.get_nowait()
 
@@ -64,22 +78,41 @@ class Pipe:
         if not self._gone:
             await self._q.put(_EOF)
 
+    def abort(self, error: BaseException) -> None:
+        """Make the consumer's stream raise ``error`` at its next read (never blocks)."""
+        if self._gone:
+            return
+        self._drain()  # pending chunks are worthless now
+        self._q.put_nowait(_Abort(error))
+
     async def __aiter__(self) -> AsyncIterator[bytes]:
         while True:
             item = await self._q.get()
             if item is _EOF:
                 return
+            if isinstance(item, _Abort):
+                raise item.error
             yield item
 
 
-async def _cancel(*tasks: asyncio.Task[Any] | None) -> None:
+async def _settle(*tasks: asyncio.Task[Any] | None) -> None:
+    """Wait until the aborted consumers have finished their own clean-up.
+
+    Bounded: an aborted stream raises at the consumer's next read. A cancellation
+    arriving meanwhile is held back until they are done, then re-raised, so nothing is
+    left half-cleaned.
+    """
+    cancelled = False
     for t in tasks:
-        if t is not None and not t.done():
-            t.cancel()
-    for t in tasks:
-        if t is not None:
-            with contextlib.suppress(BaseException):
-                await t
+        while t is not None and not t.done():
+            try:
+                await asyncio.wait({t})
+            except asyncio.CancelledError:
+                cancelled = True
+        if t is not None and not t.cancelled():
+            t.exception()  # retrieved: the caller reports the pipeline's own error
+    if cancelled:
+        raise asyncio.CancelledError()
 
 
 async def run_layer_pipeline(
@@ -93,7 +126,9 @@ async def run_layer_pipeline(
     """Stream ``chunks`` into ``ingest`` (optional) and, decompressed, into ``unpack``.
 
     ``on_bytes(n)`` is awaited per chunk read, ``on_downloaded()`` once the blob is
-    complete and verified. Returns what ``unpack`` returns (the layer size).
+    complete and verified. Returns what ``unpack`` returns (the layer size). On
+    failure both consumers have finished (and cleaned up) before the error propagates;
+    a consumer that had already committed its result keeps it (the caller checks).
     """
     loop = asyncio.get_running_loop()
     ingest_pipe: Pipe | None = None
@@ -101,10 +136,9 @@ async def run_layer_pipeline(
     if ingest is not None:
         ingest_pipe = Pipe()
         ingest_task = asyncio.create_task(ingest(ingest_pipe.__aiter__()))
+        ingest_pipe.attach(ingest_task)
     unpack_pipe = Pipe()
     unpack_task: asyncio.Task[int] = asyncio.create_task(unpack(unpack_pipe.__aiter__()))
-    if ingest_pipe and ingest_task:
-        ingest_pipe.attach(ingest_task)
     unpack_pipe.attach(unpack_task)
     dec = Decompressor()
     bad_data: EngineError | None = None
@@ -127,7 +161,7 @@ async def run_layer_pipeline(
                     # Undecodable bytes are most often a corrupted blob: read on so the
                     # digest check can say so, which is the clearer error.
                     bad_data = e
-                    await _cancel(unpack_task)
+                    unpack_pipe.abort(PipelineAborted(e.message))
                     out = b""
                 if out:
                     await unpack_pipe.put(out)
@@ -143,6 +177,10 @@ async def run_layer_pipeline(
         await on_downloaded()
         await unpack_pipe.close()
         return await unpack_task
-    except BaseException:
-        await _cancel(ingest_task, unpack_task)
+    except BaseException as e:
+        why = PipelineAborted(getattr(e, "message", None) or type(e).__name__)
+        for pipe in (ingest_pipe, unpack_pipe):
+            if pipe is not None:
+                pipe.abort(why)
+        await _settle(ingest_task, unpack_task)
         raise

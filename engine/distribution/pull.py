@@ -225,22 +225,18 @@ class Puller:
                     f"diff_id {diff_id} in the image config: {e.message}"
                 ) from None
 
-        new_blob = False
-
         async def ingest(chunks: AsyncIterator[bytes]) -> str:
-            nonlocal new_blob
             try:
-                digest = await content.ingest(chunks, desc.digest, desc.size)
+                return await content.ingest(chunks, desc.digest, desc.size)
             except DigestMismatch as e:
                 log.warning("blob %s failed verification: %s", desc.digest, e.message)
                 raise DigestError(
                     f"filesystem layer verification failed for digest {desc.digest}"
                 ) from None
-            new_blob = True
-            return digest
 
+        had_blob = content.has(desc.digest)
         try:
-            if content.has(desc.digest):
+            if had_blob:
                 # The blob survived (e.g. the image was removed, the blob kept):
                 # unpack from disk, no download.
                 await run_layer_pipeline(
@@ -262,9 +258,13 @@ class Puller:
                     )
                 self.downloaded = True
         except BaseException:
-            if new_blob:
+            # Under the layer lock, so whatever exists now that did not before is ours,
+            # even when the failure came after a store had committed its part.
+            if layers.has(diff_id):
+                self.created.layers.append(diff_id)
+            if not had_blob and content.has(desc.digest):
                 self.created.blobs.append(desc.digest)  # rollback deletes and unjournals
-            else:
+            elif not had_blob:
                 self.svc.blob_inflight(desc.digest, False)
             raise
         self.created.layers.append(diff_id)

@@ -364,3 +364,19 @@ def test_concurrent_loads_of_one_image(engine, busybox_tar):
             break
         time.sleep(0.05)
     assert list(tmp.iterdir()) == []
+
+
+def test_force_rmi_keeps_layers_until_the_container_is_gone(engine_with_busybox):
+    e = engine_with_busybox
+    image_id = inspect(e, "busybox")["Id"]
+    e.docker("create", "--name", "keeper", "busybox", "echo", "still works")
+    out = e.docker("rmi", "-f", "busybox").stdout.splitlines()
+    assert out == ["Untagged: busybox:latest", f"Deleted: {image_id}"]
+    assert ids(e) == [] and len(layer_dirs(e)) == 1
+    assert e.docker("start", "-a", "keeper").stdout.strip() == "still works"
+    e.docker("rm", "keeper")
+    for _ in range(50):  # freed when the container's destroy event arrives
+        if not layer_dirs(e):
+            break
+        time.sleep(0.05)
+    assert layer_dirs(e) == []

@@ -55,8 +55,13 @@ async def error_middleware(request: web.Request, handler):  # type: ignore[no-un
         if e.status < 400:
             raise
         return _error(e.status, e.text or e.reason)
-    except (ConnectionResetError, asyncio.CancelledError):
+    except asyncio.CancelledError:
         raise
+    except ConnectionResetError:
+        # The client went away mid-request: nobody is left to answer, and it is not an error
+        # of ours worth a traceback in the log.
+        log.debug("%s %s: client disconnected", request.method, request.path)
+        return web.Response(status=499)
     except Exception as e:  # the last line of defence: report, never crash the daemon
         log.exception("unhandled error in %s %s", request.method, request.path)
         return _error(500, f"internal error: {type(e).__name__}: {e}")

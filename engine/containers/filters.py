@@ -101,17 +101,13 @@ def matcher(
         if s is None:
             raise InvalidParameter(f"No such container: {filters['since'][0]}")
         since = s.created
-    names = [
-        re.compile(n.lstrip("/")) if _is_regex(n) else n.lstrip("/")
-        for n in filters.get("name", [])
-    ]
+    # Docker matches each pattern as a regular expression against "/<name>".
+    names = [_name_pattern(n) for n in filters.get("name", [])]
 
     def accept(c: Container) -> bool:
         if filters.get("id") and not any(c.id.startswith(i) for i in filters["id"]):
             return False
-        if names and not any(
-            (n.search(c.name) if isinstance(n, re.Pattern) else n in c.name) for n in names
-        ):
+        if names and not any(n.search("/" + c.name) for n in names):
             return False
         if filters.get("label") and not label_match(c.labels, filters["label"]):
             return False
@@ -141,8 +137,11 @@ def matcher(
     return accept
 
 
-def _is_regex(s: str) -> bool:
-    return any(ch in s for ch in "^$*+?[](){}|\\")
+def _name_pattern(p: str) -> re.Pattern[str]:
+    try:
+        return re.compile(p)
+    except re.error:
+        return re.compile(re.escape(p))
 
 
 def prune_matcher(filters: dict[str, list[str]]) -> Callable[[Container], bool]:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import platform
 import time
+from typing import Any
 
 from aiohttp import web
 
 from .. import API_VERSION, MIN_API_VERSION, __version__
+from ..engine import Engine
 from ..errors import InvalidParameter
 from ..system import hostinfo
 from ..system.events import Event
@@ -81,7 +83,7 @@ async def info(request: web.Request) -> web.Response:
                 "Volume": ["local"],
                 "Network": ["bridge", "host", "none"],
                 "Authorization": None,
-                "Log": ["k8s-file"],
+                "Log": ["json-file"],
             },
             "MemoryLimit": True,
             "SwapLimit": True,
@@ -96,7 +98,9 @@ async def info(request: web.Request) -> web.Response:
             "NFd": hostinfo.open_fds(),
             "NGoroutines": 0,
             "SystemTime": time.strftime("%Y-%m-%dT%H:%M:%S.000000000Z", time.gmtime()),
-            "LoggingDriver": "k8s-file",
+            # conmon writes k8s-file logs, but containers report json-file: docker-py and the CLI
+            # decide from this name whether logs can be read back, and they can.
+            "LoggingDriver": "json-file",
             "CgroupDriver": "cgroupfs",
             "CgroupVersion": hostinfo.cgroup_version(),
             "NEventsListener": 0,
@@ -106,11 +110,7 @@ async def info(request: web.Request) -> web.Response:
             "OSType": "linux",
             "Architecture": platform.machine(),
             "IndexServerAddress": "https://index.docker.io/v1/",
-            "RegistryConfig": {
-                "InsecureRegistryCIDRs": ["127.0.0.0/8"],
-                "IndexConfigs": {},
-                "Mirrors": list(cfg.registry_mirrors),
-            },
+            "RegistryConfig": _registry_config(engine),
             "NCPU": os.cpu_count() or 1,
             "MemTotal": hostinfo.mem_total(),
             "DockerRootDir": str(cfg.data_root),
@@ -142,6 +142,27 @@ async def system_df(request: web.Request) -> web.Response:
             "BuildCache": [],
         }
     )
+
+
+def _registry_config(engine: Engine) -> dict[str, Any]:
+    """``RegistryConfig`` of ``/info`` from the registries the engine really uses."""
+    reg = engine.distribution.registries
+    cidrs = [str(n) for n in reg.insecure_nets]
+    index_configs = {
+        host: {"Name": host, "Mirrors": [], "Secure": False, "Official": False}
+        for host in sorted(reg.insecure_hosts)
+    }
+    index_configs["docker.io"] = {
+        "Name": "docker.io",
+        "Mirrors": list(engine.config.registry_mirrors),
+        "Secure": True,
+        "Official": True,
+    }
+    return {
+        "InsecureRegistryCIDRs": cidrs,
+        "IndexConfigs": index_configs,
+        "Mirrors": list(engine.config.registry_mirrors),
+    }
 
 
 def _ts_to_ns(raw: str | None, name: str) -> int | None:

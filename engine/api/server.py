@@ -14,8 +14,10 @@ from .. import API_VERSION, __version__
 from ..engine import Engine
 from ..errors import EngineError, NotModified
 from . import (
+    routes_attach,
     routes_containers,
     routes_distribution,
+    routes_exec,
     routes_images,
     routes_networks,
     routes_system,
@@ -84,6 +86,8 @@ def build_app(engine: Engine) -> web.Application:
     routes_images.register(router)
     routes_distribution.register(router)
     routes_containers.register(router)
+    routes_attach.register(router)
+    routes_exec.register(router)
     routes_volumes.register(router)
     routes_networks.register(router)
     return app
@@ -91,7 +95,11 @@ def build_app(engine: Engine) -> web.Application:
 
 async def serve(engine: Engine, socket_paths: list[Path]) -> web.AppRunner:
     """Listen on the unix sockets (mode 0660) and return the runner for shutdown."""
-    runner = web.AppRunner(build_app(engine), handle_signals=False, access_log=None)
+    # Streams (attached runs, `logs -f`, `stats`, `events`) never finish by themselves; a short
+    # grace period keeps SIGTERM prompt. Containers keep running either way.
+    runner = web.AppRunner(
+        build_app(engine), handle_signals=False, access_log=None, shutdown_timeout=2.0
+    )
     await runner.setup()
     for path in socket_paths:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shutil
+from collections.abc import Callable
 from typing import Any
 
 from ..config import DaemonConfig
@@ -71,6 +72,8 @@ class ContainerService(Lifecycle, Streams, Edits):
         self._restart_tasks: dict[str, asyncio.Task[None]] = {}
         self._backoff: dict[str, float] = {}
         self._stats_prev: dict[str, Any] = {}
+        # set by the engine: the ExecIDs of a container (exec sessions live elsewhere)
+        self.exec_ids: Callable[[str], list[str]] = lambda cid: []
         self._bg: set[asyncio.Future[Any]] = set()
 
     # -- service lifecycle ---------------------------------------------------------
@@ -165,6 +168,8 @@ class ContainerService(Lifecycle, Streams, Edits):
         try:
             await call_hooks(self.hooks, "on_create", c)
         except BaseException:
+            # A create that fails leaves nothing behind, anonymous volumes included (Docker).
+            c.extra["remove_volumes"] = True
             await self._forget(c)
             raise
         self.store.save(c)
@@ -224,13 +229,15 @@ class ContainerService(Lifecycle, Streams, Edits):
             lower = [str(p) for p in self.runner.layer_dirs_of(image)]
         except EngineError:
             lower = []
-        return views.inspect(
+        out = views.inspect(
             c,
             self.runner.paths(c.id),
             lower,
             self.runtime.name,
             await self._size(c) if size else None,
         )
+        out["ExecIDs"] = self.exec_ids(c.id) or None
+        return out
 
     # -- remove / prune ------------------------------------------------------------
     async def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import signal
 import sys
@@ -25,11 +24,11 @@ def main(argv: list[str] | None = None) -> int:
     """Run the app until its window is closed."""
     args = parse_args(argv)
     os.environ.setdefault("QT_API", "pyside6")
-    import qasync
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     from . import style
+    from .aloop import new_loop, remove_asyncgen_hooks
     from .application import PortsideApp
     from .settings import SOCKET, TCP, ConnectionChoice, Settings
 
@@ -38,8 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     qapp.setOrganizationName("Portside")
     qapp.setQuitOnLastWindowClosed(False)
     style.apply(qapp)  # type: ignore[arg-type]
-    loop = qasync.QEventLoop(qapp)
-    asyncio.set_event_loop(loop)
+    loop = new_loop(qapp)
 
     settings = Settings(args.settings)
     choice = None
@@ -65,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     loop.add_signal_handler(signal.SIGTERM, app.quit)
     with loop:
         loop.run_until_complete(app.run())
+        loop.run_until_complete(loop.shutdown_asyncgens())
+    remove_asyncgen_hooks()
     return 0
 
 

@@ -94,6 +94,12 @@ class _Reader:
         del self._buf[:n]
         return data
 
+    async def aclose(self) -> None:
+        """Close the source (a tar ends before its HTTP body does: two zero blocks, padding)."""
+        closer = getattr(self._it, "aclose", None)
+        if closer is not None:
+            await closer()
+
     async def pieces(self, n: int) -> AsyncIterator[bytes]:
         """Yield exactly ``n`` bytes in pieces as they arrive."""
         left = n
@@ -114,6 +120,16 @@ async def iter_tar(
 ) -> AsyncIterator[TarEntry]:
     """Yield each entry of a tar stream; file bodies go to ``on_data`` (or are skipped)."""
     reader = _Reader(chunks)
+    try:
+        async for entry in _entries(reader, on_data):
+            yield entry
+    finally:
+        await reader.aclose()
+
+
+async def _entries(
+    reader: _Reader, on_data: Callable[[TarEntry, bytes], Awaitable[None]] | None
+) -> AsyncIterator[TarEntry]:
     long_name: str | None = None
     long_link: str | None = None
     pax: dict[str, str] = {}

@@ -11,14 +11,22 @@ particular warning declares it with ``strict_warnings.allow(regex)``.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import re
+import shutil
+import signal
+import subprocess
+import tempfile
 import time
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 
+import httpx
 import pytest
+from support.engine import _kill_leftovers, _unmount_under
 
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
 os.environ.setdefault("QT_API", "pyside6")  # qasync must pick PySide6, whatever else exists
@@ -111,15 +119,15 @@ def aloop(qapp) -> Iterator[asyncio.AbstractEventLoop]:  # type: ignore[no-untyp
     At teardown every task still pending is cancelled and allowed to finish, so a test
     that leaks a task fails through ``strict_warnings`` instead of polluting the next.
     """
-    import PySide6  # noqa: F401  (qasync picks the binding already imported)
-    import qasync
+    from portside.app.aloop import new_loop, remove_asyncgen_hooks
 
-    loop = qasync.QEventLoop(qapp, already_running=True)
-    asyncio.set_event_loop(loop)
+    loop = new_loop(qapp, already_running=True)
     try:
         yield loop
     finally:
         drain(qapp, loop)
+        run(loop, loop.shutdown_asyncgens(), qapp, 10)
+        remove_asyncgen_hooks()
         # loop.stop() would call QApplication.exit(), after which Qt delivers no timer
         # events to later tests; mark the loop stopped without it.
         loop._QEventLoop__is_running = False  # type: ignore[attr-defined]
@@ -191,7 +199,7 @@ class Gui:
         except Exception:  # pytest-qt's TimeoutError
             feeds = self.ctx.feeds
             raise AssertionError(
-                f"timed out waiting for {what or cond}; status: "
+                f"timed out waiting for {what() if callable(what) else what or cond}; status: "
                 f"{self.window.statusBar().currentMessage()!r}; connection "
                 f"{self.ctx.connection.state} {self.ctx.connection.detail!r}; events open "
                 f"{self.ctx.events.is_open}; loaded {feeds.containers.loaded} "
@@ -290,3 +298,153 @@ def _gui(aloop, qtbot, qapp, engine, tmp_path):  # type: ignore[no-untyped-def]
             harness.cleanup()
         finally:
             run(aloop, app.shutdown(), qapp, 30)
+
+
+# -- a private dockerd ---------------------------------------------------------------
+DOCKERD = shutil.which("dockerd") or "/usr/sbin/dockerd"
+
+
+class Dockerd:
+    """A private dockerd: own socket, data-root, exec-root; no bridge, no iptables."""
+
+    name = "dockerd"
+
+    def __init__(self) -> None:
+        self.base = Path(tempfile.mkdtemp(prefix="psdockerd-", dir="/tmp"))
+        self.socket = self.base / "docker.sock"
+        self.log_path = self.base / "dockerd.log"
+        self.config = self.base / "daemon.json"
+        self.config.write_text(json.dumps({}))
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def host(self) -> str:
+        return f"unix://{self.socket}"
+
+    def start(self, timeout: float = 60.0) -> None:
+        cmd = [
+            DOCKERD,
+            "--host",
+            self.host,
+            "--data-root",
+            str(self.base / "data"),
+            "--exec-root",
+            str(self.base / "exec"),
+            "--pidfile",
+            str(self.base / "dockerd.pid"),
+            "--config-file",
+            str(self.config),
+            "--bridge=none",
+            "--iptables=false",
+            "--ip6tables=false",
+            "--ip-masq=false",
+            "--userland-proxy=false",
+            "--cgroup-parent",
+            f"/portside-test-{self.base.name}",
+        ]
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"dockerd exited {self.proc.returncode}:\n{self.log()}")
+            if _pings(self.socket):
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"dockerd did not answer:\n{self.log()}")
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-4000:]
+        except FileNotFoundError:
+            return ""
+
+    def api(self, method: str, path: str, **kw):  # type: ignore[no-untyped-def]
+        """One raw API request."""
+        with httpx.Client(
+            transport=httpx.HTTPTransport(uds=str(self.socket)),
+            base_url="http://docker",
+            timeout=30,
+        ) as c:
+            return c.request(method, path, **kw)
+
+    def docker(self, *args: str) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
+        env["DOCKER_HOST"] = self.host
+        env["DOCKER_CONFIG"] = str(self.base / "docker-config")
+        res = subprocess.run(
+            ["docker", *args], env=env, capture_output=True, text=True, timeout=120
+        )
+        if res.returncode != 0:
+            raise AssertionError(f"docker {args} failed: {res.stderr}\n{self.log()}")
+        return res
+
+    def cleanup(self) -> None:
+        try:
+            with httpx.Client(transport=httpx.HTTPTransport(uds=str(self.socket))) as c:
+                for ctr in c.get("http://docker/containers/json?all=1", timeout=10).json():
+                    c.delete(f"http://docker/containers/{ctr['Id']}?force=1&v=1", timeout=30)
+        except Exception:
+            pass
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        _kill_leftovers(self.base)
+        _unmount_under(self.base)
+        shutil.rmtree(self.base, ignore_errors=True)
+
+
+def _pings(path: Path) -> bool:
+    """Whether an engine answers ``/_ping`` on the unix socket ``path``.
+
+    A plain socket, closed on every path: httpx's sync unix transport leaks the socket
+    of each refused connection, which ``strict_warnings`` would report.
+    """
+    import socket
+
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(2)
+            s.connect(str(path))
+            s.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
+            head = s.recv(64)
+            return head.startswith(b"HTTP/1.") and b" 200 " in head
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def dockerd(busybox_tar: Path) -> Iterator[Dockerd]:
+    """A dockerd with busybox loaded; skipped when Debian's docker.io is not installed."""
+    if not os.path.exists(DOCKERD):
+        pytest.skip("dockerd is not installed (apt-get install docker.io)")
+    if os.geteuid() != 0:
+        pytest.skip("dockerd needs root")
+    d = Dockerd()
+    try:
+        d.start()
+        d.docker("load", "-i", str(busybox_tar))
+        yield d
+    finally:
+        d.cleanup()
+
+
+@pytest.fixture(params=["portsided", "dockerd"])
+def any_gui(request, aloop, qtbot, qapp, tmp_path):  # type: ignore[no-untyped-def]
+    """The app against portsided, then against dockerd (when installed)."""
+    engine = request.getfixturevalue("shared_engine" if request.param == "portsided" else "dockerd")
+    yield from _gui(aloop, qtbot, qapp, engine, tmp_path)
+
+
+def engine_lacks(engine, method: str, path: str) -> bool:  # type: ignore[no-untyped-def]
+    """True when the engine has no route at all for ``method path`` (not merely a 404
+    for a missing object): used to skip GUI tests of engine features still being built."""
+    r = engine.api(method, path)
+    return r.status_code == 404 and "page not found" in r.text

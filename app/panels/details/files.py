@@ -92,7 +92,7 @@ class FileBrowser(QWidget):
     def navigate(self, path: str) -> None:
         """List ``path``."""
         client = self.ctx.client
-        path = posixpath.normpath("/" + path.strip())
+        path = posixpath.normpath("/" + path.strip().lstrip("/"))
         if not (path == self.root or path.startswith(self.root.rstrip("/") + "/")):
             path = self.root
         if client is None or not self.cid:

@@ -8,6 +8,7 @@ import os
 from typing import IO
 
 from .config import DaemonConfig
+from .containers.exec import ExecHook, ExecService
 from .containers.service import ContainerService
 from .distribution.service import DistributionService
 from .errors import EngineError
@@ -38,6 +39,7 @@ class Engine:
         self.images: ImageService
         self.distribution: DistributionService
         self.containers: ContainerService
+        self.execs: ExecService
         self.volumes: VolumeService
         self.networks: NetworkService
 
@@ -65,10 +67,16 @@ class Engine:
         self.networks = NetworkService(cfg, self.db, self.events)
         await self.networks.start()
         attach_network_hook(self.containers, self.networks)
+        self.execs = ExecService(self.containers)
+        self.containers.hooks.append(ExecHook(self.execs))
+        self.containers.exec_ids = self.execs.ids_of
+        await self.execs.start()
         await self.containers.start()
 
     async def shutdown(self) -> None:
         """Stop serving; containers keep running (live restore adopts them next start)."""
+        if hasattr(self, "execs"):
+            await self.execs.shutdown()
         if hasattr(self, "containers"):
             await self.containers.shutdown()
         if hasattr(self, "networks"):

@@ -1,9 +1,8 @@
-"""Container streams: logs, attach (hijacked), wait, stats, top, resize."""
+"""Container streams: logs, wait, stats, top, resize (attach: routes_attach.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 from typing import Any
@@ -71,24 +70,6 @@ async def logs(request: web.Request) -> web.StreamResponse:
     return resp
 
 
-async def _hijack(request: web.Request, content_type: str) -> web.StreamResponse:
-    """Answer ``101 UPGRADED`` (or a raw 200) and hand back the raw connection."""
-    upgrade = request.headers.get("Upgrade", "").lower() == "tcp"
-    if upgrade:
-        resp = web.StreamResponse(
-            status=101,
-            reason="UPGRADED",
-            headers={"Content-Type": content_type, "Connection": "Upgrade", "Upgrade": "tcp"},
-        )
-    else:
-        resp = web.StreamResponse(status=200, headers={"Content-Type": content_type})
-        # A raw stream, not chunked: the body runs until the connection closes.
-        resp._length_check = False  # aiohttp's own switch, as its websockets use
-    resp.force_close()
-    await resp.prepare(request)
-    return resp
-
-
 class _GuardProtocol(asyncio.Protocol):
     """Wraps aiohttp's protocol on a long-lived connection.
 
@@ -134,75 +115,6 @@ def _guard(request: web.Request, on_eof: Any = None) -> None:
     transport = request.transport
     if transport is not None and request.protocol is not None:
         transport.set_protocol(_GuardProtocol(request.protocol, asyncio.current_task(), on_eof))
-
-
-class _StdinFeed:
-    """Parser installed on the upgraded connection: client bytes go to a queue."""
-
-    def __init__(self) -> None:
-        self.queue: asyncio.Queue[bytes | None] = asyncio.Queue()
-
-    def feed_data(self, data: bytes) -> tuple[bool, bytes]:
-        self.queue.put_nowait(bytes(data))
-        return False, b""
-
-    def feed_eof(self) -> None:
-        self.queue.put_nowait(None)
-
-
-async def _pump_stdin(feed: _StdinFeed, conn: Any) -> None:
-    while True:
-        data = await feed.queue.get()
-        if data is None:
-            conn.close_stdin()
-            return
-        await conn.send_stdin(data)
-
-
-async def attach(request: web.Request) -> web.StreamResponse:
-    """``POST /containers/{id}/attach``: output (and later stdin) over a hijacked socket."""
-    engine = engine_of(request)
-    svc = engine.containers
-    c = svc.get(request.match_info["id"])
-    want_out, want_err = qbool(request, "stdout"), qbool(request, "stderr")
-    want_in, stream, with_logs = (
-        qbool(request, "stdin"),
-        qbool(request, "stream"),
-        qbool(request, "logs"),
-    )
-    tty = bool(c.config.get("Tty"))
-    conn = await svc.attach_output(c) if stream else None
-    resp = await _hijack(request, RAW if tty else MUX)
-    svc._event(c, "attach")
-
-    async def send(kind: int, data: bytes) -> None:
-        if (kind == 1 and want_out) or (kind == 2 and want_err):
-            await resp.write(data if tty else frame(kind, data))
-
-    pump = None
-    feed = _StdinFeed()
-    _guard(request, feed.feed_eof)
-    try:
-        if with_logs:
-            _, entries = svc.logs(c.id, LogOptions(stdout=want_out, stderr=want_err))
-            async for e in entries:
-                await send(e.stream, e.data)
-        if conn is not None:
-            if want_in and c.config.get("OpenStdin") and request.protocol is not None:
-                request.protocol.set_parser(feed)  # type: ignore[arg-type]
-                pump = asyncio.ensure_future(_pump_stdin(feed, conn))
-            async for kind, data in conn.output():
-                await send(kind, data)
-    except (ConnectionResetError, ConnectionError):
-        pass
-    finally:
-        if pump:
-            pump.cancel()
-        if conn is not None:
-            conn.close()
-    with contextlib.suppress(ConnectionError, RuntimeError):
-        await resp.write_eof()
-    return resp
 
 
 async def wait(request: web.Request) -> web.StreamResponse:
@@ -264,7 +176,6 @@ async def resize(request: web.Request) -> web.Response:
 def register(r: Router) -> None:
     """Add the container stream routes."""
     r.get("/containers/{id}/logs", logs)
-    r.post("/containers/{id}/attach", attach)
     r.post("/containers/{id}/wait", wait)
     r.get("/containers/{id}/stats", stats)
     r.get("/containers/{id}/top", top)

@@ -156,7 +156,9 @@ class Runner:
                     conmon_pidfile=p.conmon_pidfile,
                     terminal=bool(c.config.get("Tty")),
                     stdin=bool(c.config.get("OpenStdin")),
-                    leave_stdin_open=not c.config.get("StdinOnce"),
+                    # A TTY keeps its terminal when an attached client goes away
+                    # (conmon would otherwise close the pty master).
+                    leave_stdin_open=not c.config.get("StdinOnce") or bool(c.config.get("Tty")),
                     log_level=self.config.log_level,
                 ),
             )

@@ -1,0 +1,114 @@
+"""Terminal helpers shared by container attach and exec: detach keys and resizes.
+
+Detach keys follow Docker's ``term.ToBytes``: a comma-separated list of single
+characters or ``ctrl-<x>`` combinations; the default is ``ctrl-p,ctrl-q``. The
+scanner holds back bytes that could be the start of the sequence, so nothing of a
+completed sequence reaches the container, and a broken one is passed on intact.
+
+Resizes go through conmon's control fifo (``<bundle>/ctl``): one line
+``1 <height> <width>`` per resize; conmon applies it to the pty master with
+``TIOCSWINSZ`` and the kernel sends the shell SIGWINCH.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from ..errors import InvalidParameter
+
+log = logging.getLogger(__name__)
+
+DEFAULT_DETACH_KEYS = "ctrl-p,ctrl-q"
+_CTRL_SPECIAL = {"@": 0, "[": 27, "\\": 28, "]": 29, "^": 30, "_": 31}
+
+
+def parse_detach_keys(spec: str | None, what: str = "detach keys") -> bytes:
+    """The byte sequence for ``spec`` (Docker's default when empty).
+
+    Raises :class:`InvalidParameter` with Docker's wording for unknown keys.
+    """
+    if not spec:
+        spec = DEFAULT_DETACH_KEYS
+    out = bytearray()
+    for key in spec.split(","):
+        if len(key) == 1:
+            out.append(ord(key) & 0xFF)
+            continue
+        low = key.lower()
+        if len(low) == 6 and low.startswith("ctrl-"):
+            ch = low[5]
+            if "a" <= ch <= "z":
+                out.append(ord(ch) - ord("a") + 1)
+                continue
+            if ch in _CTRL_SPECIAL:
+                out.append(_CTRL_SPECIAL[ch])
+                continue
+        raise InvalidParameter(f"Invalid {what} ({spec}) provided: Unknown character: '{key}'")
+    return bytes(out)
+
+
+class DetachScanner:
+    """Watches a byte stream for the detach sequence.
+
+    :meth:`feed` returns the bytes that may be forwarded now and whether the sequence
+    was completed (everything after it is dropped, as Docker does).
+    """
+
+    def __init__(self, keys: bytes) -> None:
+        self.keys = keys
+        self._held = b""  # a proper prefix of ``keys`` seen so far
+
+    def feed(self, data: bytes) -> tuple[bytes, bool]:
+        """Scan ``data``; ``(forwardable bytes, detached)``."""
+        if not self.keys:
+            return data, False
+        out = bytearray()
+        for b in data:
+            candidate = self._held + bytes((b,))
+            if self.keys.startswith(candidate):
+                if len(candidate) == len(self.keys):
+                    self._held = b""
+                    return bytes(out), True
+                self._held = candidate
+                continue
+            # Mismatch: the held bytes were ordinary input after all.
+            out += self._held
+            self._held = b""
+            if self.keys[:1] == bytes((b,)):
+                self._held = bytes((b,))
+                if len(self.keys) == 1:
+                    self._held = b""
+                    return bytes(out), True
+            else:
+                out.append(b)
+        return bytes(out), False
+
+    def flush(self) -> bytes:
+        """Bytes still held back (at end of input they were ordinary input)."""
+        held, self._held = self._held, b""
+        return held
+
+
+def write_resize(bundle: Path, height: int, width: int) -> bool:
+    """Ask conmon to resize the pty of the process it monitors from ``bundle``.
+
+    Non-blocking: False when no conmon reads the fifo (process gone or no TTY).
+    """
+    if height <= 0 or width <= 0:
+        return False
+    ctl = bundle / "ctl"
+    try:
+        fd = os.open(ctl, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as e:
+        log.debug("resize via %s: %s", ctl, e)
+        return False
+    try:
+        os.write(fd, f"1 {height} {width}\n".encode())
+    except OSError as e:
+        log.debug("resize via %s: %s", ctl, e)
+        return False
+    finally:
+        os.close(fd)
+    return True

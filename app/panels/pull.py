@@ -99,7 +99,8 @@ class PullBox(QWidget):
         else:
             view.finish(True, "Done.")
             self.pulled.emit(ref)
-            QTimer.singleShot(DISMISS_AFTER_MS, lambda: self._dismiss(ref))
+            # With ``self`` as context the timer dies with the box (app closing).
+            QTimer.singleShot(DISMISS_AFTER_MS, self, lambda: self._dismiss(ref))
         self.finished[ref] = view
 
     def _dismiss(self, ref: str) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from conftest import engine_lacks
 from portside.app.panels.details import files as files_module
 
 
@@ -96,7 +95,7 @@ def test_details_header_actions_follow_state(gui, qtbot):
     assert details.buttons["start"].isEnabled() and not details.buttons["stop"].isEnabled()
 
 
-def test_exec_terminal_runs_a_shell_and_resizes(any_gui):
+def test_exec_terminal_runs_a_shell_and_resizes(any_gui, engine_lacks):
     gui = any_gui
     if engine_lacks(gui.engine, "POST", "/containers/x/exec"):
         pytest.skip("this portsided has no exec routes yet (POST /containers/{id}/exec)")
@@ -117,7 +116,7 @@ def test_exec_terminal_runs_a_shell_and_resizes(any_gui):
     gui.wait(lambda: term.session is None and "exited" in term.status.text())
 
 
-def test_files_browse_and_download(any_gui, tmp_path, monkeypatch):
+def test_files_browse_and_download(any_gui, tmp_path, monkeypatch, engine_lacks):
     gui = any_gui
     if engine_lacks(gui.engine, "GET", "/containers/x/archive?path=/"):
         pytest.skip("this portsided has no archive routes yet (GET /containers/{id}/archive)")

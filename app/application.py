@@ -78,6 +78,20 @@ class PortsideApp(QObject):
         await self._quit.wait()
         await self.shutdown()
 
+    def status(self) -> dict:
+        """A snapshot of what the app is doing (for ``--status-file``, tests, benchmarks)."""
+        ctx = self.ctx
+        return {
+            "state": ctx.connection.state,
+            "engine": ctx.connection.engine_label,
+            "events_open": ctx.events.is_open,
+            "events_received": ctx.events.count,
+            "containers": len(ctx.feeds.containers.model.ids()),
+            "images": ctx.feeds.images.model.rowCount(),
+            "stats_streams": sorted(ctx.stats.streaming),
+            "panel": self.window.current_name,
+        }
+
     async def shutdown(self) -> None:
         """Cancel tasks, close streams and the connection; leave no warning behind."""
         if self._closed:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import sys
@@ -17,6 +18,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-tray", action="store_true", help="no tray icon")
     p.add_argument("--quit-after", type=float, help=argparse.SUPPRESS)
     p.add_argument("--first-frame-file", help=argparse.SUPPRESS)
+    p.add_argument("--status-file", help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
 
@@ -57,6 +59,15 @@ def main(argv: list[str] | None = None) -> int:
                 f.write(f"{t:.6f}\n")
 
         app.window.first_painted.connect(write)
+    if args.status_file:
+        status_path = args.status_file
+
+        def write_status() -> None:
+            with open(status_path, "w") as f:
+                json.dump(app.status(), f)
+
+        # Written as the window closes, before streams are torn down.
+        app.window.close_requested.connect(write_status)
     if args.quit_after is not None:
         QTimer.singleShot(int(args.quit_after * 1000), app.window.close)
     loop.add_signal_handler(signal.SIGINT, app.quit)

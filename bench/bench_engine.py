@@ -29,13 +29,26 @@ def measure(peer: Peer, archive: Path, n_ps: int, n_stats: int, runs: int) -> di
     if peer.engine_pids():
         out["engine idle RSS"] = rss_of(peer.engine_pids()) / MiB
     out["run --rm --network none busybox true"] = timed(
-        [*peer.cli, "run", "--rm", "--network", "none", "busybox", "true"], peer.env(), runs
+        [*peer.cli, "run", *peer.run_args, "--rm", "--network", "none", "busybox", "true"],
+        peer.env(),
+        runs,
     )
     base_rss = rss_of(peer.engine_pids() + peer.supervisor_pids())
     names = []
     for i in range(n_ps):
         name = f"bench{i}"
-        peer.run("run", "-d", "--network", "none", "--name", name, "busybox", "sleep", "3600")
+        peer.run(
+            "run",
+            *peer.run_args,
+            "-d",
+            "--network",
+            "none",
+            "--name",
+            name,
+            "busybox",
+            "sleep",
+            "3600",
+        )
         names.append(name)
         if i + 1 == n_stats:
             time.sleep(1)

@@ -109,14 +109,6 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _extra_run_args(peer: Peer) -> list[str]:
-    """podman asks for nofile/nproc limits above what root may set on this host (no
-    CAP_SYS_RESOURCE), which runc refuses; ask for modest ones (lowering always works)."""
-    if not isinstance(peer, PodmanPeer):
-        return []
-    return ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096"]
-
-
 HTTPD = "mkdir -p /www && echo hi > /www/index.html && exec httpd -f -p 80 -h /www"
 
 
@@ -163,7 +155,7 @@ def measure(peer: Peer, archive: Path, runs: int) -> dict[str, float]:
     """The metrics for one engine."""
     peer.load(archive)
     env = peer.env()
-    run = [*peer.cli, "run", *_extra_run_args(peer)]
+    run = [*peer.cli, "run", *peer.run_args]
     out: dict[str, float] = {}
     out["run --rm busybox true (default bridge)"] = timed(
         [*run, "--rm", "busybox", "true"], env, runs

@@ -69,6 +69,8 @@ class Peer:
 
     name = ""
     cli: list[str] = []
+    # Flags every `run` needs on this peer (after the word `run`).
+    run_args: list[str] = []
 
     def env(self) -> dict[str, str]:
         return dict(os.environ)
@@ -195,6 +197,9 @@ class PodmanPeer(Peer):
     """podman with its own storage roots (daemonless: no engine RSS of its own)."""
 
     name = "podman"
+    # podman asks for nofile/nproc limits above what root may set without CAP_SYS_RESOURCE,
+    # which runc refuses; ask for modest ones (lowering always works).
+    run_args = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=4096:4096"]
 
     def __init__(self) -> None:
         self.base = Path(tempfile.mkdtemp(prefix="bench-podman-"))

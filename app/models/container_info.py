@@ -87,9 +87,12 @@ def port_links(c: dict[str, Any]) -> list[tuple[str, str | None]]:
     """Published ports as ``("8080:80", "http://localhost:8080")``; exposed ones unlinked."""
     out: list[tuple[str, str | None]] = []
     seen: set[tuple[int, int, str]] = set()
-    for p in sorted(
-        c.get("Ports") or [], key=lambda p: (p.get("PublicPort") or 0, p.get("PrivatePort") or 0)
-    ):
+
+    def order(p: dict[str, Any]) -> tuple[int, int, int]:
+        public = p.get("PublicPort") or 0
+        return (0 if public else 1, public, p.get("PrivatePort") or 0)  # published first
+
+    for p in sorted(c.get("Ports") or [], key=order):
         private, public = p.get("PrivatePort"), p.get("PublicPort")
         proto = str(p.get("Type") or "tcp")
         if (public or 0, private or 0, proto) in seen:

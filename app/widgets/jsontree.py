@@ -44,7 +44,8 @@ class JsonTree(QTreeWidget):
         items = value.items() if isinstance(value, dict) else enumerate(value)
         for key, child in items:
             item = QTreeWidgetItem([str(key), _preview(child)])
-            item.setData(0, VALUE_ROLE, child)
+            # Stored as JSON text: Qt would turn a dict into a QVariantMap and sort its keys.
+            item.setData(0, VALUE_ROLE, json.dumps(child, ensure_ascii=False))
             if isinstance(child, dict | list) and child:
                 self._fill(item, child)
                 item.setForeground(1, Qt.GlobalColor.gray)
@@ -67,7 +68,7 @@ class JsonTree(QTreeWidget):
     def selected_json(self) -> str:
         """The selected value as JSON (the whole document when nothing is selected)."""
         items = self.selectedItems()
-        value = items[0].data(0, VALUE_ROLE) if items else self.document
+        value = json.loads(items[0].data(0, VALUE_ROLE)) if items else self.document
         return json.dumps(value, indent=2, ensure_ascii=False)
 
     def copy_selected(self) -> str:

@@ -8,6 +8,7 @@ import os
 from typing import IO
 
 from .config import DaemonConfig
+from .containers.archive import Archives
 from .containers.exec import ExecHook, ExecService
 from .containers.service import ContainerService
 from .distribution.service import DistributionService
@@ -40,6 +41,7 @@ class Engine:
         self.distribution: DistributionService
         self.containers: ContainerService
         self.execs: ExecService
+        self.archives: Archives
         self.volumes: VolumeService
         self.networks: NetworkService
 
@@ -70,6 +72,7 @@ class Engine:
         self.execs = ExecService(self.containers)
         self.containers.hooks.append(ExecHook(self.execs))
         self.containers.exec_ids = self.execs.ids_of
+        self.archives = Archives(self.containers)
         await self.execs.start()
         await self.containers.start()
 

@@ -14,6 +14,7 @@ from .. import API_VERSION, __version__
 from ..engine import Engine
 from ..errors import EngineError, NotModified
 from . import (
+    routes_archive,
     routes_attach,
     routes_containers,
     routes_distribution,
@@ -88,6 +89,7 @@ def build_app(engine: Engine) -> web.Application:
     routes_containers.register(router)
     routes_attach.register(router)
     routes_exec.register(router)
+    routes_archive.register(router)
     routes_volumes.register(router)
     routes_networks.register(router)
     return app

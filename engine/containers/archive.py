@@ -1,0 +1,387 @@
+"""``docker cp``: ``HEAD/GET/PUT /containers/{id}/archive`` on running and stopped
+containers.
+
+Paths are resolved inside the container's view (rootfs + volumes + binds, see
+:mod:`.pathresolve`); tars are written from directory fds (:mod:`.tarwrite`) and
+uploaded tars are extracted with the images area's hostile-tar extractor
+(:class:`~..images.tarsafe.LayerExtractor`) rooted at the destination directory's fd.
+A stopped container's rootfs is mounted for the operation (under the container's
+operation lock, so it cannot start meanwhile) and unmounted afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import errno
+import json
+import logging
+import os
+import stat
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import EngineError, Forbidden, InvalidParameter, NotFound, SystemError_
+from ..images.pathsafe import UnsafePath
+from ..images.stream import ChunkChannel, DigestReader
+from ..images.tarformat import BLOCKDEV, CHAR, Entry, TarStream
+from ..images.tarsafe import WHITEOUT, LayerExtractor
+from . import rootfs as rootfs_mod
+from .model import Container
+from .pathresolve import MountSource, Resolved, RootView, split_path
+from .tarwrite import TreeTar, stream_from_thread
+from .usermap import resolve_user
+
+if TYPE_CHECKING:
+    from .service import ContainerService
+
+log = logging.getLogger(__name__)
+
+# Go's os.FileMode type and special bits (the stat header carries them).
+GO_DIR, GO_SYMLINK, GO_DEVICE, GO_PIPE, GO_SOCKET = 1 << 31, 1 << 27, 1 << 26, 1 << 25, 1 << 24
+GO_SETUID, GO_SETGID, GO_CHARDEV, GO_STICKY = 1 << 23, 1 << 22, 1 << 21, 1 << 20
+_OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def go_file_mode(mode: int) -> int:
+    """A ``st_mode`` as Go's ``os.FileMode`` bits."""
+    out = mode & 0o777
+    if mode & stat.S_ISUID:
+        out |= GO_SETUID
+    if mode & stat.S_ISGID:
+        out |= GO_SETGID
+    if mode & stat.S_ISVTX:
+        out |= GO_STICKY
+    if stat.S_ISDIR(mode):
+        out |= GO_DIR
+    elif stat.S_ISLNK(mode):
+        out |= GO_SYMLINK
+    elif stat.S_ISCHR(mode):
+        out |= GO_DEVICE | GO_CHARDEV
+    elif stat.S_ISBLK(mode):
+        out |= GO_DEVICE
+    elif stat.S_ISFIFO(mode):
+        out |= GO_PIPE
+    elif stat.S_ISSOCK(mode):
+        out |= GO_SOCKET
+    return out
+
+
+def _rfc3339(ts: float) -> str:
+    secs = int(ts)
+    frac = round((ts - secs) * 1e9)
+    if frac >= 1_000_000_000:
+        secs, frac = secs + 1, frac - 1_000_000_000
+    base = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs))
+    return base + (f".{frac:09d}".rstrip("0") if frac else "") + "Z"
+
+
+def go_base(path: str) -> str:
+    """Go's ``filepath.Base``: ``/etc/`` → ``etc``, ``/etc/.`` → ``.``, ``/`` → ``/``."""
+    stripped = path.rstrip("/")
+    if not stripped:
+        return "/"
+    return stripped.rsplit("/", 1)[-1]
+
+
+def normalize(path: str) -> str:
+    """An absolute container path, keeping a trailing ``/`` or ``/.`` (they matter)."""
+    if not path:
+        raise InvalidParameter("Path cannot be empty")
+    parts: list[str] = []
+    for p in path.split("/"):
+        if p in ("", "."):
+            continue
+        if p == "..":
+            if parts:
+                parts.pop()
+            continue
+        parts.append(p)
+    clean = "/" + "/".join(parts)
+    if path.endswith("/.") or path == ".":
+        return clean.rstrip("/") + "/."
+    if path.endswith("/") and clean != "/":
+        return clean + "/"
+    return clean
+
+
+def stat_header(info: dict[str, Any]) -> str:
+    """``X-Docker-Container-Path-Stat``: URL-safe base64 of the JSON stat."""
+    raw = json.dumps(info, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode()
+
+
+class Archives:
+    """Copying files into and out of containers."""
+
+    def __init__(self, containers: ContainerService) -> None:
+        self.containers = containers
+
+    # -- the view ------------------------------------------------------------------
+    def mounts_of(self, c: Container) -> list[MountSource]:
+        """Volumes, binds and generated /etc files of ``c`` with their host sources."""
+        out: list[MountSource] = []
+        for hook in self.containers.hooks:
+            host_paths = getattr(hook, "host_paths", None)
+            if host_paths is None:
+                continue
+            for m in host_paths(c.id):
+                dest = tuple(split_path(str(m.get("Destination") or "")))
+                if dest and m.get("Source"):
+                    out.append(MountSource(dest, Path(m["Source"]), bool(m.get("RW", True))))
+        paths = self.containers.runner.paths(c.id)
+        taken = {m.destination for m in out}
+        for dest, src in (
+            (("etc", "hosts"), paths.hosts),
+            (("etc", "hostname"), paths.hostname),
+            (("etc", "resolv.conf"), paths.resolv),
+        ):
+            if dest not in taken and src.is_file():
+                out.append(MountSource(dest, src, True))
+        return out
+
+    @asynccontextmanager
+    async def view(self, ref: str) -> AsyncIterator[tuple[Container, RootView]]:
+        """The container's files, mounted for the duration when it is not running."""
+        svc = self.containers
+        c = svc.get(ref)
+        root = svc.runner.paths(c.id).rootfs
+        if rootfs_mod.is_mounted(root):
+            yield c, RootView(root, self.mounts_of(c))
+            return
+        op, _ = svc._locks(c.id)
+        async with op:
+            mounted_here = False
+            if not rootfs_mod.is_mounted(root):
+                try:
+                    await svc.runner.mount(c)
+                except EngineError as e:
+                    msg = f"cannot mount the filesystem of {c.name}: {e.message}"
+                    raise SystemError_(msg) from e
+                mounted_here = True
+            try:
+                yield c, RootView(root, self.mounts_of(c))
+            finally:
+                if mounted_here and not c.runtime_created:
+                    rootfs_mod.unmount(root)
+
+    # -- stat / get ----------------------------------------------------------------
+    async def stat(self, ref: str, path: str) -> dict[str, Any]:
+        """``HEAD /containers/{id}/archive``: the stat of ``path``."""
+        abs_path = normalize(path)
+        async with self.view(ref) as (_c, view):
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(None, self._stat, view, abs_path, ref)
+
+    def _stat(self, view: RootView, abs_path: str, ref: str) -> dict[str, Any]:
+        r = self._resolve(view, abs_path, ref)
+        try:
+            return self._stat_of(view, r, abs_path, ref)
+        finally:
+            r.close()
+
+    def _resolve(self, view: RootView, abs_path: str, ref: str) -> Resolved:
+        follow = abs_path.endswith("/") or abs_path.endswith("/.") or abs_path == "/"
+        try:
+            return view.resolve(abs_path, follow_last=follow)
+        except NotFound:
+            raise NotFound(f"Could not find the file {abs_path} in container {ref}") from None
+
+    def _stat_of(self, view: RootView, r: Resolved, abs_path: str, ref: str) -> dict[str, Any]:
+        try:
+            st = r.lstat()
+        except FileNotFoundError:
+            raise NotFound(f"Could not find the file {abs_path} in container {ref}") from None
+        link_target = ""
+        if stat.S_ISLNK(st.st_mode):
+            try:
+                target = view.resolve(abs_path, follow_last=True)
+            except (NotFound, InvalidParameter):
+                link_target = ""
+            else:
+                link_target = target.path
+                target.close()
+        return {
+            "name": go_base(abs_path),
+            "size": st.st_size,
+            "mode": go_file_mode(st.st_mode),
+            "mtime": _rfc3339(st.st_mtime),
+            "linkTarget": link_target,
+        }
+
+    async def get(self, ref: str, path: str) -> tuple[dict[str, Any], AsyncIterator[bytes]]:
+        """``GET /containers/{id}/archive``: the stat and a tar stream of ``path``.
+
+        The stream keeps the container's view (and a stopped container's mount)
+        until it is exhausted or closed.
+        """
+        abs_path = normalize(path)
+        cm = self.view(ref)
+        _c, view = await cm.__aenter__()
+        try:
+            loop = asyncio.get_running_loop()
+            r = self._resolve(view, abs_path, ref)
+            try:
+                info = await loop.run_in_executor(None, self._stat_of, view, r, abs_path, ref)
+            except BaseException:
+                r.close()
+                raise
+        except BaseException as e:
+            await cm.__aexit__(type(e), e, e.__traceback__)
+            raise
+        # Entries start with the requested base name, as the CLI expects
+        # ("etc/passwd" for /etc, "./passwd" for /etc/., "/etc/passwd" for /).
+        prefix = info["name"]
+
+        def work(emit: Any) -> None:
+            tar = TreeTar(emit)
+            try:
+                tar.add_tree(r.parent_fd, r.name, prefix)
+                tar.close()
+            finally:
+                r.close()
+
+        async def chunks() -> AsyncIterator[bytes]:
+            try:
+                async for chunk in stream_from_thread(work):
+                    yield chunk
+            finally:
+                await cm.__aexit__(None, None, None)
+
+        return info, chunks()
+
+    # -- put -----------------------------------------------------------------------
+    async def put(
+        self,
+        ref: str,
+        path: str,
+        body: AsyncIterator[bytes],
+        no_overwrite_dir_non_dir: bool = False,
+        copy_uid_gid: bool = False,
+    ) -> None:
+        """``PUT /containers/{id}/archive``: extract a (possibly compressed) tar into
+        the existing directory ``path``."""
+        abs_path = normalize(path)
+        async with self.view(ref) as (c, view):
+            loop = asyncio.get_running_loop()
+            try:
+                r = view.resolve(abs_path, follow_last=True)
+            except NotFound:
+                raise NotFound(f"Could not find the file {abs_path} in container {ref}") from None
+            try:
+                try:
+                    st = r.lstat()
+                except FileNotFoundError:
+                    msg = f"Could not find the file {abs_path} in container {ref}"
+                    raise NotFound(msg) from None
+                if not stat.S_ISDIR(st.st_mode):
+                    raise InvalidParameter("extraction point is not a directory")
+                if r.mount is not None:
+                    if not r.mount.rw:
+                        raise Forbidden("mounted volume is marked read-only")
+                elif c.host_config.get("ReadonlyRootfs"):
+                    raise Forbidden("container rootfs is marked read-only")
+                owner = None
+                if copy_uid_gid and c.config.get("User"):
+                    u = resolve_user(view.root, str(c.config["User"]))
+                    owner = (u.uid, u.gid)
+                dest_fd = (
+                    os.open(r.name, _OPEN_DIR, dir_fd=r.parent_fd)
+                    if r.name
+                    else os.open(".", _OPEN_DIR, dir_fd=r.parent_fd)
+                )
+            finally:
+                r.close()
+            channel = ChunkChannel()
+
+            def work() -> None:
+                try:
+                    ex = CopyExtractor(dest_fd, r.path, owner, no_overwrite_dir_non_dir)
+                    ex.run(TarStream(DigestReader(channel, "auto")))
+                finally:
+                    os.close(dest_fd)
+                    channel.reader_done()
+
+            fut = loop.run_in_executor(None, work)
+            try:
+                await channel.feed(body)
+            except BaseException:
+                fut.add_done_callback(lambda f: f.cancelled() or f.exception())
+                raise
+            try:
+                await fut
+            except OSError as e:
+                raise _os_error(e) from e
+
+
+def _os_error(e: OSError) -> EngineError:
+    if e.errno == errno.EROFS:
+        return Forbidden("container rootfs is marked read-only")
+    if e.errno in (errno.EACCES, errno.EPERM):
+        return Forbidden(f"permission denied: {e.strerror}")
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return SystemError_(f"no space left on device: {e}")
+    return SystemError_(f"extracting the archive failed: {e}")
+
+
+class CopyExtractor(LayerExtractor):
+    """The images area's safe extractor, adapted to ``docker cp`` semantics.
+
+    Rooted at an already-open directory fd; ``.wh.`` names are refused rather than
+    turned into whiteouts (they would delete files in the container); device nodes
+    are skipped; ``owner`` replaces every entry's uid/gid (``copyUIDGID``); with
+    ``no_overwrite`` a directory is never replaced by a non-directory or vice versa.
+    """
+
+    def __init__(
+        self,
+        dest_fd: int,
+        shown_root: str,
+        owner: tuple[int, int] | None,
+        no_overwrite: bool,
+    ) -> None:
+        # The base class opens its root by path; we already hold the resolved
+        # directory (a path could be swapped for a symlink), so use a dup of that fd.
+        super().__init__(Path("/"), None, None)
+        os.close(self.root_fd)
+        self.root_fd = os.dup(dest_fd)
+        self.shown_root = shown_root.rstrip("/")
+        self.owner = owner
+        self.no_overwrite = no_overwrite
+
+    def _entry(self, e: Entry, stream: TarStream) -> None:
+        base = e.name.rstrip(b"/").rsplit(b"/", 1)[-1]
+        if base.startswith(WHITEOUT):
+            raise UnsafePath(f"refusing to copy {e.shown()!r}: .wh. names are overlay whiteouts")
+        if e.type in (CHAR, BLOCKDEV):
+            self.stats.warnings.append(f"skipped device node {e.shown()!r}")
+            return
+        if not [p for p in e.name.split(b"/") if p not in (b"", b".")]:
+            return  # the destination itself: never re-own or re-mode it
+        if self.owner is not None:
+            e.uid, e.gid = self.owner
+        super()._entry(e, stream)
+
+    def _remove_existing(self, parent: int, parts: list[bytes], keep_dir: bool) -> bool:
+        if self.no_overwrite:
+            try:
+                st = os.stat(parts[-1], dir_fd=parent, follow_symlinks=False)
+            except FileNotFoundError:
+                st = None
+            if st is not None:
+                shown = f"{self.shown_root}/{b'/'.join(parts).decode(errors='replace')}"
+                if stat.S_ISDIR(st.st_mode) and not keep_dir:
+                    raise InvalidParameter(
+                        f'cannot overwrite directory "{shown}" with non-directory "{shown}"'
+                    )
+                if not stat.S_ISDIR(st.st_mode) and keep_dir:
+                    raise InvalidParameter(
+                        f'cannot overwrite non-directory "{shown}" with directory "{shown}"'
+                    )
+        return super()._remove_existing(parent, parts, keep_dir)
+
+
+__all__ = ["Archives", "CopyExtractor", "go_file_mode", "normalize", "stat_header"]

@@ -157,8 +157,13 @@ async def test_exec_tty_shell_and_run(real_engine):
                 await c.exec.resize(exec_id, 30, 100)
                 await term.write(b"stty size; echo $((6*7))\n")
                 out = b""
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + 20
                 while b"42" not in out or b"30 100" not in out:
-                    chunk = await asyncio.wait_for(term.read(), 20)
+                    try:
+                        chunk = await asyncio.wait_for(term.read(), deadline - loop.time())
+                    except TimeoutError:
+                        raise AssertionError(f"no answer from the shell; got {out!r}") from None
                     assert chunk, out
                     out += chunk
                 await term.write(b"exit\n")

@@ -10,9 +10,11 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from ..containers.archive import stat_header
+from ..containers.commit import commit_container
+from ..containers.export import export_rootfs
 from ..errors import InvalidParameter
 from .context import engine_of
-from .http import qbool, qstr
+from .http import json_body, json_object, ok_json, qbool, qstr
 from .router import Router
 
 log = logging.getLogger(__name__)
@@ -76,8 +78,36 @@ async def archive_put(request: web.Request) -> web.Response:
     return web.Response(status=200)
 
 
+async def export(request: web.Request) -> web.StreamResponse:
+    """``GET /containers/{id}/export``: the rootfs as a tar."""
+    chunks = await export_rootfs(engine_of(request).archives, request.match_info["id"])
+    return await _stream(request, chunks, {})
+
+
+async def commit(request: web.Request) -> web.Response:
+    """``POST /commit?container=&repo=&tag=&comment=&author=&pause=&changes=``."""
+    ref = qstr(request, "container")
+    if not ref:
+        raise InvalidParameter("a container name or id is required (container=...)")
+    body = json_object(await json_body(request, required=False), "container config")
+    image_id = await commit_container(
+        engine_of(request).containers,
+        ref,
+        repo=qstr(request, "repo"),
+        tag=qstr(request, "tag"),
+        comment=qstr(request, "comment") or "",
+        author=qstr(request, "author") or "",
+        pause=qbool(request, "pause", True),
+        changes=request.query.getall("changes", []),
+        config=body or None,
+    )
+    return ok_json({"Id": image_id}, status=201)
+
+
 def register(r: Router) -> None:
     """Add the container-files routes."""
     r.head("/containers/{id}/archive", archive_head)
     r.get("/containers/{id}/archive", archive_get)
     r.put("/containers/{id}/archive", archive_put)
+    r.get("/containers/{id}/export", export)
+    r.post("/commit", commit)

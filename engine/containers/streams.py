@@ -13,9 +13,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ..errors import Conflict, InvalidParameter
-from . import changes as changes_mod
 from . import stats as stats_mod
 from . import top as top_mod
+from . import upperdiff
 from .attach import AttachConn
 from .logs import Entry, LogOptions, read_logs
 from .model import Container
@@ -97,7 +97,7 @@ class Streams:
         lowers = runner.layer_dirs_of(image)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
-            None, changes_mod.changes, runner.paths(c.id).upper, lowers
+            None, upperdiff.compute_changes, runner.paths(c.id).upper, lowers
         )
 
     async def top(self, ref: str, ps_args: str = "-ef") -> dict[str, Any]:

@@ -10,6 +10,7 @@ from typing import IO
 from .config import DaemonConfig
 from .containers.archive import Archives
 from .containers.exec import ExecHook, ExecService
+from .containers.health import HealthMonitor
 from .containers.service import ContainerService
 from .distribution.service import DistributionService
 from .errors import EngineError
@@ -42,6 +43,7 @@ class Engine:
         self.containers: ContainerService
         self.execs: ExecService
         self.archives: Archives
+        self.health: HealthMonitor
         self.volumes: VolumeService
         self.networks: NetworkService
 
@@ -72,12 +74,16 @@ class Engine:
         self.execs = ExecService(self.containers)
         self.containers.hooks.append(ExecHook(self.execs))
         self.containers.exec_ids = self.execs.ids_of
+        self.health = HealthMonitor(self.containers, self.execs)
+        self.containers.hooks.append(self.health)
         self.archives = Archives(self.containers)
         await self.execs.start()
         await self.containers.start()
 
     async def shutdown(self) -> None:
         """Stop serving; containers keep running (live restore adopts them next start)."""
+        if hasattr(self, "health"):
+            await self.health.shutdown()
         if hasattr(self, "execs"):
             await self.execs.shutdown()
         if hasattr(self, "containers"):

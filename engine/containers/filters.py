@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 
 from ..errors import InvalidParameter
+from .health_state import status_of as health_status
 from .model import Container, parse_rfc3339
 from .views import STATUSES, network_mode
 
@@ -123,7 +124,7 @@ def matcher(
             return False
         if since is not None and not c.created > since:
             return False
-        if filters.get("health") and "none" not in filters["health"]:
+        if filters.get("health") and health_status(c) not in filters["health"]:
             return False
         if filters.get("network") and network_mode(c) not in filters["network"]:
             return False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from .health_state import health_json, status_suffix
 from .model import (
     CREATED,
     DEAD,
@@ -120,7 +121,7 @@ def status_text(c: Container) -> str:
     now = time.time()
     if st.status in (RUNNING, PAUSED):
         text = "Up " + human_duration(now - parse_rfc3339(st.started_at))
-        return text + " (Paused)" if st.status == PAUSED else text
+        return text + " (Paused)" if st.status == PAUSED else text + status_suffix(c)
     if st.status == RESTARTING:
         ago = human_duration(now - parse_rfc3339(st.finished_at))
         return f"Restarting ({st.exit_code}) {ago} ago"
@@ -208,7 +209,7 @@ def inspect(
         "Created": c.created,
         "Path": c.path,
         "Args": list(c.args),
-        "State": c.state.to_docker(),
+        "State": {**c.state.to_docker(), **_health(c)},
         "Image": c.image_id,
         "ResolvConfPath": str(paths.resolv),
         "HostnamePath": str(paths.hostname),
@@ -258,6 +259,11 @@ def inspect(
     if size is not None:
         out["SizeRw"], out["SizeRootFs"] = size
     return out
+
+
+def _health(c: Container) -> dict[str, Any]:
+    h = health_json(c)
+    return {"Health": h} if h else {}
 
 
 STATUSES = (CREATED, RESTARTING, RUNNING, REMOVING, PAUSED, EXITED, DEAD)

@@ -6,6 +6,7 @@ error mapping, API-version prefixes and stream handling live in one place.
 
 from __future__ import annotations
 
+import errno
 import json
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -37,6 +38,33 @@ def encode_params(params: Mapping[str, Any] | None) -> dict[str, str]:
     return out
 
 
+_ERRNO_WORDS = {
+    errno.ENOENT: "no such socket (is the engine running?)",
+    errno.ECONNREFUSED: "nothing answers there (is the engine running?)",
+    errno.EACCES: "permission denied (run as root or join the engine's group)",
+    errno.EPERM: "permission denied (run as root or join the engine's group)",
+    errno.ECONNRESET: "the connection was reset",
+    errno.EHOSTUNREACH: "the host is unreachable",
+    errno.ENETUNREACH: "the network is unreachable",
+}
+
+
+def _os_reason(exc: BaseException) -> str | None:
+    """Words for the OS error somewhere in ``exc``'s chain (``ENOENT`` → "no such socket")."""
+    seen = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, OSError) and cur.errno in _ERRNO_WORDS:
+            return _ERRNO_WORDS[cur.errno]
+        cur = cur.__cause__ or cur.__context__
+    text = str(exc)
+    for code, words in _ERRNO_WORDS.items():
+        if f"[Errno {code}]" in text:
+            return words
+    return None
+
+
 class Http:
     """Wraps an ``httpx.AsyncClient`` with the engine's conventions."""
 
@@ -55,8 +83,10 @@ class Http:
         """The typed error for a transport failure, in words."""
         if isinstance(exc, httpx.TimeoutException):
             return EngineUnreachable(f"the engine at {self.where} did not answer in time")
-        detail = str(exc) or type(exc).__name__
-        return EngineUnreachable(f"cannot reach the engine at {self.where}: {detail}")
+        reason = _os_reason(exc)
+        if reason is None:
+            reason = str(exc) or type(exc).__name__
+        return EngineUnreachable(f"cannot reach the engine at {self.where}: {reason}")
 
     def build(
         self,

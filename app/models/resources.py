@@ -90,12 +90,12 @@ VOLUME_COLUMNS = [
     Column("Name", lambda r: r["Name"]),
     Column("Driver", lambda r: str(r.get("Driver") or "")),
     Column("Size", lambda r: fmt.size(r["_size"]), sort=lambda r: r["_size"], right=True),
-    Column("Used by", lambda r: ", ".join(r["_users"]), sort=lambda r: len(r["_users"])),
     Column(
         "Created",
         lambda r: fmt.ago(fmt.parse_time(r.get("CreatedAt"))),
         sort=lambda r: fmt.parse_time(r.get("CreatedAt")) or 0,
     ),
+    Column("Used by", lambda r: ", ".join(r["_users"]), sort=lambda r: len(r["_users"])),
 ]
 
 
@@ -133,11 +133,11 @@ NETWORK_COLUMNS = [
     Column("Driver", lambda r: str(r.get("Driver") or "")),
     Column("Subnet", lambda r: r["_subnet"]),
     Column("Gateway", lambda r: r["_gateway"]),
+    Column("Internal", lambda r: "yes" if r.get("Internal") else ""),
     Column(
         "Containers",
         lambda r: ", ".join(r["_members"]),
         sort=lambda r: len(r["_members"]),
         tooltip=lambda r: "\n".join(r["_members"]),
     ),
-    Column("Internal", lambda r: "yes" if r.get("Internal") else ""),
 ]

@@ -69,6 +69,7 @@ class ContainersPanel(Panel):
         self.view.setItemDelegateForColumn(cols.PORTS, self.links)
         header = self.view.header()
         header.setStretchLastSection(False)
+        header.setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
         header.setSectionResizeMode(cols.NAME, QHeaderView.ResizeMode.Stretch)
         for col, width in ((cols.IMAGE, 170), (cols.STATE, 130), (cols.PORTS, 150),
                            (cols.CPU, 70), (cols.MEMORY, 90), (cols.CREATED, 120)):  # fmt: skip

@@ -20,7 +20,7 @@ from ..settings import ConnectionChoice
 from ..widgets.charts import TimeChart
 from ..widgets.connection_form import ConnectionForm
 from ..widgets.keyvalue import KeyValueGrid
-from .base import Panel
+from .base import Panel, heading
 
 
 def engine_rows(client: EngineClient, info: dict) -> list[tuple[str, str]]:
@@ -78,18 +78,22 @@ class EnginePanel(Panel):
         self.engine_grid = KeyValueGrid(columns=2)
         self.disk_grid = KeyValueGrid(columns=2)
         self.cpu_chart = TimeChart("Host CPU", fmt=lambda v: f"{v:.0f} %", minimum_top=100)
+        self._mem_total = psutil.virtual_memory().total
         self.ram_chart = TimeChart(
-            "Host memory", fmt=fmt.binary_size, minimum_top=1, axis_labels=False
+            "Host memory",
+            fmt=lambda v: f"{fmt.binary_size(v)} of {fmt.binary_size(self._mem_total)}",
+            axis_labels=False,
         )
         self.cpu_chart.add_series("cpu", "CPU")
         self.ram_chart.add_series("used", "Used")
-        self.form = ConnectionForm(ctx.settings.connection())
+        self.form = ConnectionForm(ctx.connection.choice)
         self.form.apply_requested.connect(self._apply)
         refresh = QPushButton("Refresh")
         refresh.clicked.connect(self.refresh)
 
         body = QWidget()
         layout = QVBoxLayout(body)
+        layout.addWidget(heading("Engine"))
         layout.addWidget(_box("Engine", self.engine_grid, refresh))
         layout.addWidget(_box("Disk usage", self.disk_grid))
         charts = QWidget()
@@ -126,8 +130,8 @@ class EnginePanel(Panel):
         """One point on each host graph."""
         self.cpu_chart.append("cpu", psutil.cpu_percent(None))
         mem = psutil.virtual_memory()
+        self._mem_total = mem.total
         self.ram_chart.append("used", mem.total - mem.available)
-        self.ram_chart.set_minimum_top(mem.total)  # the scale is the whole memory
 
     def refresh(self) -> None:
         """Reload facts and disk usage from the engine."""

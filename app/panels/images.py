@@ -22,7 +22,7 @@ class ImagesPanel(Panel):
         super().__init__(ctx, parent)
         self.feed = ctx.feeds.images
         self.table = RecordTable(self.feed.model)
-        for col, width in enumerate((260, 110, 120, 130, 90)):
+        for col, width in enumerate((300, 110, 120, 130, 90)):
             self.table.setColumnWidth(col, width)
         self.table.doubleClicked.connect(lambda _i: self.run_selected())
         self.pull_box = PullBox(ctx)

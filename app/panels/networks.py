@@ -90,7 +90,7 @@ class NetworksPanel(Panel):
         super().__init__(ctx, parent)
         self.feed = ctx.feeds.networks
         self.table = RecordTable(self.feed.model)
-        for col, width in enumerate((220, 80, 150, 120, 260)):
+        for col, width in enumerate((240, 80, 150, 120, 70)):
             self.table.setColumnWidth(col, width)
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search networks")

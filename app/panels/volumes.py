@@ -27,7 +27,7 @@ class VolumesPanel(Panel):
         super().__init__(ctx, parent)
         self.feed = ctx.feeds.volumes
         self.table = RecordTable(self.feed.model)
-        for col, width in enumerate((300, 80, 100, 260)):
+        for col, width in enumerate((320, 80, 100, 130)):
             self.table.setColumnWidth(col, width)
         self.table.doubleClicked.connect(lambda _i: self.browse_selected())
         self.search = QLineEdit()

@@ -7,6 +7,7 @@ so memory stays flat however long it runs.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from collections.abc import Callable
@@ -17,6 +18,18 @@ from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 PALETTE = ["#2f80ed", "#eb5757", "#27ae60", "#f2994a", "#9b51e0"]
+
+
+def nice_ceiling(value: float) -> float:
+    """The next 1, 2 or 5 × 10ⁿ at or above ``value`` (a readable axis top)."""
+    if value <= 0:
+        return 1.0
+    exp = math.floor(math.log10(value))
+    for step in (1, 2, 5, 10):
+        top = step * 10**exp
+        if top >= value:
+            return float(top)
+    return float(10 ** (exp + 1))
 
 
 class TimeChart(QWidget):
@@ -99,10 +112,6 @@ class TimeChart(QWidget):
         self._data[key].append((now, float(value)))
         self._redraw(now)
 
-    def set_minimum_top(self, value: float) -> None:
-        """The y axis always reaches at least ``value`` (e.g. 100 % or the total RAM)."""
-        self._minimum_top = value
-
     def points(self, key: str) -> list[tuple[float, float]]:
         """The points currently kept for ``key``."""
         return list(self._data.get(key, ()))
@@ -115,7 +124,7 @@ class TimeChart(QWidget):
         self._value.setText("")
 
     def _redraw(self, now: float) -> None:
-        top = self._minimum_top
+        top = 0.0
         parts = []
         for key, data in self._data.items():
             pts = [QPointF(t - now, v) for t, v in data if now - t <= self.window]
@@ -125,5 +134,7 @@ class TimeChart(QWidget):
                 name = self._series[key].name()
                 label = self._fmt(data[-1][1])
                 parts.append(f"{name} {label}" if len(self._data) > 1 else label)
-        self._y.setRange(0, top * 1.15)
+        # Percentages keep their 0–100 scale until a value exceeds it (several CPUs).
+        limit = self._minimum_top if top <= self._minimum_top else nice_ceiling(top * 1.1)
+        self._y.setRange(0, limit)
         self._value.setText("   ".join(parts))

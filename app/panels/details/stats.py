@@ -26,7 +26,8 @@ class StatsTab(DetailsTab):
         super().__init__(ctx, parent)
         self.cpu = TimeChart("CPU", fmt=lambda v: f"{v:.1f} %", minimum_top=10)
         self.cpu.add_series("cpu", "CPU")
-        self.memory = TimeChart("Memory", fmt=fmt.binary_size, axis_labels=False)
+        self._mem_limit = 0
+        self.memory = TimeChart("Memory", fmt=self._memory_text, axis_labels=False)
         self.memory.add_series("mem", "Used")
         self.network = TimeChart("Network I/O", fmt=_rate, axis_labels=False)
         self.network.add_series("rx", "In")
@@ -43,6 +44,11 @@ class StatsTab(DetailsTab):
         self._prev_t = 0.0
         self._subscribed = ""
         ctx.stats.sample.connect(self._sample)
+
+    def _memory_text(self, used: float) -> str:
+        if self._mem_limit:
+            return f"{fmt.binary_size(used)} of {fmt.binary_size(self._mem_limit)}"
+        return fmt.binary_size(used)
 
     @property
     def charts(self) -> list[TimeChart]:
@@ -70,7 +76,7 @@ class StatsTab(DetailsTab):
             return
         now = time.monotonic()
         self.cpu.append("cpu", s.cpu_percent, now)
-        self.memory.set_minimum_top(float(s.memory_limit or 1))
+        self._mem_limit = s.memory_limit
         self.memory.append("mem", s.memory_usage, now)
         prev, dt = self._prev, now - self._prev_t
         if prev is not None and dt > 0:

@@ -12,6 +12,7 @@ from .containers.archive import Archives
 from .containers.exec import ExecHook, ExecService
 from .containers.health import HealthMonitor
 from .containers.service import ContainerService
+from .containers.tty import ConsoleSizeHook
 from .distribution.service import DistributionService
 from .errors import EngineError
 from .images.service import ImageService
@@ -73,6 +74,7 @@ class Engine:
         attach_network_hook(self.containers, self.networks)
         self.execs = ExecService(self.containers)
         self.containers.hooks.append(ExecHook(self.execs))
+        self.containers.hooks.append(ConsoleSizeHook())
         self.containers.exec_ids = self.execs.ids_of
         self.health = HealthMonitor(self.containers, self.execs)
         self.containers.hooks.append(self.health)

@@ -8,7 +8,7 @@ import logging
 from aiohttp import web
 
 from ..containers.pump import DETACHED, PumpOptions, pump
-from ..containers.tty import parse_detach_keys
+from ..containers.tty import console_size, parse_detach_keys
 from ..errors import EngineError, InvalidParameter
 from ..runtime.conmon_exec import ExecFailed
 from .context import engine_of
@@ -45,10 +45,9 @@ async def start(request: web.Request) -> web.StreamResponse:
     execs = engine_of(request).execs
     body = json_object(await json_body(request, required=False), "exec start config")
     s = execs.startable(request.match_info["id"])
-    size = body.get("ConsoleSize")
-    if isinstance(size, list) and len(size) == 2 and all(isinstance(x, int) for x in size):
-        if size[0] > 0 and size[1] > 0:
-            s.console_size = (size[0], size[1])
+    size = console_size(body.get("ConsoleSize"))
+    if size:
+        s.console_size = size
     if body.get("Detach"):
         await execs.launch(s, attach=False)
         return web.Response(status=200)

@@ -25,7 +25,7 @@ from .attach import AttachConn
 from .exec_store import ExecSession, ExecStore, new_exec_id
 from .model import PAUSED, RESTARTING, Container
 from .spec import build_exec_process
-from .tty import parse_detach_keys, write_resize
+from .tty import console_size, parse_detach_keys, set_console_size, write_resize
 
 if TYPE_CHECKING:
     from .service import ContainerService
@@ -50,7 +50,7 @@ def _console_size(v: Any) -> tuple[int, int] | None:
         return None
     if not isinstance(v, list) or len(v) != 2 or not all(isinstance(x, int) and x >= 0 for x in v):
         raise InvalidParameter("invalid ConsoleSize: expected [height, width]")
-    return (v[0], v[1]) if v[0] and v[1] else None
+    return console_size(v)
 
 
 class ExecService:
@@ -64,7 +64,7 @@ class ExecService:
 
     async def start(self) -> None:
         """Remove session dirs whose conmon is gone (sessions do not survive restarts)."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
         for d in self.root.iterdir():
             pid = conmon.read_pidfile(d / "conmon.pid")
             if pid and _alive(pid):
@@ -162,12 +162,14 @@ class ExecService:
         s.started = True
         self.containers._event(c, "exec_start: " + " ".join(s.argv), execID=s.id)
         info = self.containers.runner.info
-        s.session_dir.mkdir(parents=True, exist_ok=True)
+        s.session_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         proc: ExecProcess | None = None
         conn: AttachConn | None = None
         try:
             spec_file = s.session_dir / "process.json"
-            spec_file.write_text(json.dumps(self._process_spec(c, s)))
+            process = self._process_spec(c, s)
+            set_console_size(process, s.console_size)
+            spec_file.write_text(json.dumps(process))
             proc = ExecProcess(
                 ExecLaunch(
                     cid=c.id,
@@ -204,8 +206,6 @@ class ExecService:
         s.running = True
         s.process = proc
         s.started_event.set()
-        if s.tty and s.console_size:
-            write_resize(s.session_dir, *s.console_size)
         task = asyncio.ensure_future(self._watch(c, s, proc))
         self._watchers.add(task)
         task.add_done_callback(self._watchers.discard)

@@ -112,3 +112,32 @@ def write_resize(bundle: Path, height: int, width: int) -> bool:
     finally:
         os.close(fd)
     return True
+
+
+def console_size(value: object) -> tuple[int, int] | None:
+    """``[height, width]`` from a request (HostConfig/exec ConsoleSize), if usable."""
+    if (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(isinstance(x, int) and not isinstance(x, bool) for x in value)
+        and value[0] > 0
+        and value[1] > 0
+    ):
+        return value[0], value[1]
+    return None
+
+
+def set_console_size(process: dict, size: tuple[int, int] | None) -> None:
+    """Give a TTY process its initial size in the OCI spec (the runtime sets it on the
+    pty before the process runs, so the first ``stty size`` is already right)."""
+    if size and process.get("terminal"):
+        process["consoleSize"] = {"height": size[0], "width": size[1]}
+
+
+class ConsoleSizeHook:
+    """Container hook: ``HostConfig.ConsoleSize`` becomes the pty's initial size."""
+
+    async def prepare(self, c: object, spec: dict) -> None:
+        """Set ``process.consoleSize`` for TTY containers."""
+        host_config = getattr(c, "host_config", None) or {}
+        set_console_size(spec.get("process") or {}, console_size(host_config.get("ConsoleSize")))

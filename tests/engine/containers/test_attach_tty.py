@@ -224,3 +224,11 @@ def test_docker_start_attach_tty(shared_engine):
         assert c.exitstatus == 3
     finally:
         shared_engine.docker("rm", "-f", cid, check=False)
+
+
+def test_console_size_is_set_before_the_process_runs(shared_engine):
+    # HostConfig.ConsoleSize: the very first ioctl already sees the terminal's size.
+    c = spawn(shared_engine, "run", "-it", "--rm", "busybox", "stty", "size", rows=31, cols=101)
+    c.expect(pexpect.EOF)
+    c.close()
+    assert c.before.strip() == "31 101"

@@ -223,3 +223,10 @@ def test_docker_py_exec_run(shared_engine, worker):
         assert not res.output and res.exit_code is None
     finally:
         client.close()
+
+
+def test_exec_console_size_is_set_before_the_process_runs(shared_engine, worker):
+    c = spawn(shared_engine, "exec", "-it", worker, "stty", "size", rows=27, cols=93)
+    c.expect(pexpect.EOF)
+    c.close()
+    assert c.before.strip() == "27 93"

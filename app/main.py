@@ -19,6 +19,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--quit-after", type=float, help=argparse.SUPPRESS)
     p.add_argument("--first-frame-file", help=argparse.SUPPRESS)
     p.add_argument("--status-file", help=argparse.SUPPRESS)
+    p.add_argument("--open-container", help=argparse.SUPPRESS)
+    p.add_argument("--tab", default="Stats", help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
 
@@ -59,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
                 f.write(f"{t:.6f}\n")
 
         app.window.first_painted.connect(write)
+    if args.open_container:
+        _open_when_listed(app, args.open_container, args.tab)
     if args.status_file:
         status_path = args.status_file
 
@@ -77,6 +81,20 @@ def main(argv: list[str] | None = None) -> int:
         loop.run_until_complete(loop.shutdown_asyncgens())
     remove_asyncgen_hooks()
     return 0
+
+
+def _open_when_listed(app, cid: str, tab: str) -> None:  # type: ignore[no-untyped-def]
+    """Open a container's details (``tab``) as soon as the table lists it (benchmarks)."""
+    feed = app.ctx.feeds.containers
+
+    def check() -> None:
+        if feed.model.container(cid) is None:
+            return
+        feed.changed.disconnect(check)
+        panel = app.window.show_panel("Containers")
+        panel.open_details(cid).show_tab(tab)
+
+    feed.changed.connect(check)
 
 
 if __name__ == "__main__":

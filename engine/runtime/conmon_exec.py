@@ -104,7 +104,9 @@ def _argv(conmon: str, x: ExecLaunch) -> list[str]:
     if x.attach:
         argv.append("--exec-attach")
     if x.terminal:
-        argv.append("-t")
+        # conmon would close the pty master when the client goes away (a detach):
+        # the process must keep its terminal, as with Docker.
+        argv += ["-t", "--leave-stdin-open"]
     if x.stdin:
         argv.append("-i")
     return argv

@@ -230,3 +230,18 @@ def test_exec_console_size_is_set_before_the_process_runs(shared_engine, worker)
     c.expect(pexpect.EOF)
     c.close()
     assert c.before.strip() == "27 93"
+
+
+def test_exec_it_detach_keeps_the_process(shared_engine, worker):
+    c = spawn(shared_engine, "exec", "-it", "--detach-keys", "ctrl-x", worker, "sh")
+    c.expect(r"[#$] ")
+    c.sendline("echo $$ > /tmp/detached-shell")
+    c.expect(r"[#$] ")
+    c.send("\x18")
+    c.expect(pexpect.EOF)
+    c.close()
+    pid = shared_engine.docker("exec", worker, "cat", "/tmp/detached-shell").stdout.strip()
+    time.sleep(0.5)
+    # the shell is still alive after the client detached
+    assert shared_engine.docker("exec", worker, "kill", "-0", pid, check=False).returncode == 0
+    shared_engine.docker("exec", worker, "kill", "-9", pid)

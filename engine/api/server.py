@@ -74,7 +74,7 @@ async def _common_headers(request: web.Request, response: web.StreamResponse) ->
     response.headers.setdefault("Api-Version", API_VERSION)
     response.headers.setdefault("Docker-Experimental", "false")
     response.headers.setdefault("Ostype", "linux")
-    response.headers.setdefault("Server", f"Portside/{__version__} (linux)")
+    response.headers["Server"] = f"Portside/{__version__} (linux)"
 
 
 def build_app(engine: Engine) -> web.Application:

@@ -12,7 +12,7 @@ from ..containers.tty import parse_detach_keys
 from .context import engine_of
 from .hijack import Hijacked
 from .http import qbool, qstr
-from .router import Router
+from .router import Router, api_version
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ async def attach(request: web.Request) -> web.StreamResponse:
     tty = bool(c.config.get("Tty"))
     conn = await svc.attach_output(c) if stream else None
     try:
-        h = await Hijacked.upgrade(request, tty)
+        h = await Hijacked.upgrade(request, tty, multiplexed=api_version(request) >= (1, 42))
     except BaseException:
         if conn is not None:
             conn.close()

@@ -160,7 +160,8 @@ class HealthMonitor:
             old.cancel()
         task = asyncio.ensure_future(self._monitor(c))
         self._tasks[c.id] = task
-        task.add_done_callback(lambda t, cid=c.id: self._forget(cid, t))
+        cid = c.id
+        task.add_done_callback(lambda t: self._forget(cid, t))
 
     def _forget(self, cid: str, task: asyncio.Task[None]) -> None:
         if self._tasks.get(cid) is task:

@@ -21,7 +21,7 @@ import stat
 import tarfile
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+from typing import Any, cast
 
 CHUNK = 1 << 20
 _XATTRS = ("security.capability",)
@@ -81,7 +81,7 @@ class TreeTar:
     def __init__(self, emit: Callable[[bytes], None]) -> None:
         self._sink = _Sink(emit)
         self.tar = tarfile.open(
-            fileobj=self._sink,  # type: ignore[arg-type]
+            fileobj=cast(Any, self._sink),
             mode="w|",
             format=tarfile.PAX_FORMAT,
             encoding="utf-8",
@@ -143,7 +143,7 @@ class TreeTar:
                 ti.type = tarfile.REGTYPE
                 ti.size = st.st_size
                 os.set_blocking(fd, True)
-                self.tar.addfile(ti, _FdReader(fd, st.st_size))  # type: ignore[arg-type]
+                self.tar.addfile(ti, cast(Any, _FdReader(fd, st.st_size)))
             finally:
                 os.close(fd)
         elif stat.S_ISDIR(mode):
@@ -178,7 +178,9 @@ class TreeTar:
                 value = os.getxattr(fd, key)
             except OSError:
                 continue
-            ti.pax_headers["SCHILY.xattr." + key] = value.decode("utf-8", "surrogateescape")
+            headers = dict(ti.pax_headers)
+            headers["SCHILY.xattr." + key] = value.decode("utf-8", "surrogateescape")
+            ti.pax_headers = headers
 
     # -- trees ---------------------------------------------------------------------
     def add_tree(

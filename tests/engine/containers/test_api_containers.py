@@ -212,7 +212,8 @@ def test_attach_without_upgrade_is_raw_200(shared_engine):
         while b"\r\n\r\n" not in head:
             head += s.recv(1)
         assert head.startswith(b"HTTP/1.1 200")
-        assert b"vnd.docker.multiplexed-stream" in head
+        # Docker calls the non-upgraded stream "raw" even though it is framed
+        assert b"vnd.docker.raw-stream" in head
         assert b"chunked" not in head.lower()
         e.api("POST", f"/containers/{cid}/start")
         data = b""

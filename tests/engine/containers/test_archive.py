@@ -13,7 +13,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from iohelp import inspect, uniq
+from iohelp import inspect, uniq, wait_for
 
 
 @pytest.fixture
@@ -26,6 +26,9 @@ def box(shared_engine):
         "ln -s /d/a.txt /d/link && ln -s / /escape && ln -s ../../../../../.. /up && "
         "exec sleep 3600",
     )  # fmt: skip
+    wait_for(
+        lambda: shared_engine.docker("exec", name, "test", "-L", "/up", check=False).returncode == 0
+    )
     yield name
     shared_engine.docker("rm", "-f", name, check=False)
 

@@ -238,17 +238,19 @@ class ExecProcess:
         return value
 
     async def exited(self) -> int:
-        """The exit code (conmon's sync pipe, else its exit file); -1 if unknown."""
+        """The exit code from conmon's exit file (its sync message says when it is
+        there, as does the pipe closing); -1 if conmon died without one."""
         assert self._sync is not None
         msg = await self._read_sync()
         self.close()
-        if msg is not None and "data" in msg:
-            return int(msg["data"])
         x = self.launch
         try:
             return int((x.exit_dir / x.cid).read_text().strip())
         except (OSError, ValueError):
-            return -1
+            pass
+        if msg is not None and "data" in msg:
+            return int(msg["data"])
+        return -1
 
     async def _read_sync(self) -> dict[str, Any] | None:
         assert self._sync is not None

@@ -28,6 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run the app until its window is closed."""
     args = parse_args(argv)
     os.environ.setdefault("QT_API", "pyside6")
+    from . import memory
+
+    memory.limit_arenas()
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
@@ -61,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
                 f.write(f"{t:.6f}\n")
 
         app.window.first_painted.connect(write)
+    # Start-up garbage (imports, first layout, first lists) goes back to the system,
+    # once the first lists are in and again after a panel is built on first use.
+    app.ctx.events.opened.connect(lambda: QTimer.singleShot(2000, memory.release))
+    app.window.panel_created.connect(lambda _name: QTimer.singleShot(500, memory.release))
     if args.open_container:
         _open_when_listed(app, args.open_container, args.tab)
     if args.status_file:
@@ -92,7 +99,7 @@ def _open_when_listed(app, cid: str, tab: str) -> None:  # type: ignore[no-untyp
             return
         feed.changed.disconnect(check)
         panel = app.window.show_panel("Containers")
-        panel.open_details(cid).show_tab(tab)
+        panel.open_details(cid, tab)
 
     feed.changed.connect(check)
 

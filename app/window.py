@@ -56,6 +56,7 @@ class MainWindow(QMainWindow):
 
     close_requested = Signal()
     first_painted = Signal(float)
+    panel_created = Signal(str)
 
     def __init__(self, ctx: AppContext):
         super().__init__()
@@ -136,6 +137,7 @@ class MainWindow(QMainWindow):
             panel = getattr(mod, cls)(self.ctx)
             self.panels[name] = panel
             self.stack.addWidget(panel)
+            self.panel_created.emit(name)
         return self.panels[name]
 
     def show_panel(self, name: str) -> Panel:

@@ -202,15 +202,15 @@ class ContainersPanel(Panel):
         if self.model.data(src, roles.KIND) == "container" and index.column() != cols.PORTS:
             self.open_details(self.model.data(src, roles.KEY))
 
-    def open_details(self, cid: str):  # type: ignore[no-untyped-def]
-        """Show one container's details page."""
+    def open_details(self, cid: str, tab: str | None = None):  # type: ignore[no-untyped-def]
+        """Show one container's details page (on ``tab``, e.g. "Stats")."""
         if self.details is None:
             from .details.page import ContainerDetails
 
             self.details = ContainerDetails(self.ctx)
             self.details.back_requested.connect(self.close_details)
             self.pages.addWidget(self.details)
-        self.details.open(cid)
+        self.details.open(cid, tab)
         self.pages.setCurrentWidget(self.details)
         self.ctx.stats.set_visible(set())
         return self.details

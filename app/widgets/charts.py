@@ -1,8 +1,10 @@
-"""Live line charts. QtCharts is used only here, so it can be swapped in one place.
+"""Live line charts, drawn with QPainter. Every chart of the app goes through this module.
 
-:class:`TimeChart` shows the last ``window`` seconds of one or more series. Callers
-append ``(timestamp, value)`` points; the chart keeps at most ``max_points`` per series
-so memory stays flat however long it runs.
+:class:`TimeChart` shows the last ``window`` seconds of one or more series; callers append
+``(value, time)`` points and the chart keeps at most ``max_points`` per series, so memory
+stays flat however long it runs. It started on QtCharts; four QtCharts graphs cost about
+6 MiB of resident memory (a QGraphicsScene each, plus the library), more than the rest of
+the details page together, so the same API is now a few dozen lines of painting.
 """
 
 from __future__ import annotations
@@ -12,24 +14,85 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from PySide6.QtCharts import QChart, QChartView, QLineSeries, QValueAxis
-from PySide6.QtCore import QMargins, QPointF, Qt
-from PySide6.QtGui import QColor, QPainter, QPen
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPaintEvent, QPen
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 PALETTE = ["#2f80ed", "#eb5757", "#27ae60", "#f2994a", "#9b51e0"]
+GRID = QColor("#e4e7eb")
+AXIS_TEXT = QColor("#7b8794")
 
 
 def nice_ceiling(value: float) -> float:
-    """The next 1, 2 or 5 × 10ⁿ at or above ``value`` (a readable axis top)."""
+    """The next round number (1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 6, 8 × 10ⁿ) at or above
+    ``value``: a readable axis top that does not waste half the height."""
     if value <= 0:
         return 1.0
     exp = math.floor(math.log10(value))
-    for step in (1, 2, 5, 10):
+    for step in (1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10):
         top = step * 10**exp
         if top >= value:
             return float(top)
     return float(10 ** (exp + 1))
+
+
+class _Plot(QWidget):
+    """The drawing area of a :class:`TimeChart`."""
+
+    def __init__(self, chart: TimeChart):
+        super().__init__(chart)
+        self.chart = chart
+        self.setMinimumHeight(110)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+
+    def sizeHint(self) -> QSize:
+        return QSize(400, 160)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        chart = self.chart
+        p = QPainter(self)
+        p.fillRect(self.rect(), Qt.GlobalColor.white)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        fm = p.fontMetrics()
+        left = fm.horizontalAdvance(chart.fmt_axis(chart.top)) + 10 if chart.axis_labels else 6
+        area = QRectF(left, 6, self.width() - left - 6, self.height() - 12)
+        # Grid: four horizontal lines with their values, vertical lines every 10 s.
+        p.setPen(QPen(GRID, 1))
+        for i in range(5):
+            y = area.bottom() - area.height() * i / 4
+            p.drawLine(QPointF(area.left(), y), QPointF(area.right(), y))
+            if chart.axis_labels and i in (0, 2, 4):
+                p.setPen(AXIS_TEXT)
+                text = chart.fmt_axis(chart.top * i / 4)
+                p.drawText(
+                    QRectF(0, y - fm.height() / 2, left - 6, fm.height()),
+                    int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter),
+                    text,
+                )
+                p.setPen(QPen(GRID, 1))
+        steps = int(chart.window // 10)
+        for i in range(1, steps):
+            x = area.left() + area.width() * i / steps
+            p.drawLine(QPointF(x, area.top()), QPointF(x, area.bottom()))
+        now = chart.now
+        for key, data in chart.data.items():
+            pts = [(t, v) for t, v in data if now - t <= chart.window]
+            if not pts:
+                continue
+            path = QPainterPath()
+            for i, (t, v) in enumerate(pts):
+                x = area.right() - area.width() * (now - t) / chart.window
+                y = area.bottom() - area.height() * min(v / chart.top, 1.0)
+                if i == 0:
+                    path.moveTo(x, y)
+                else:
+                    path.lineTo(x, y)
+            pen = QPen(QColor(chart.colours[key]))
+            pen.setWidthF(1.6)
+            p.setPen(pen)
+            p.drawPath(path)
+        p.end()
 
 
 class TimeChart(QWidget):
@@ -49,92 +112,72 @@ class TimeChart(QWidget):
         super().__init__(parent)
         self.window = window
         self.max_points = max_points
+        self.axis_labels = axis_labels
         self._fmt = fmt
         self._minimum_top = minimum_top
-        self._data: dict[str, deque[tuple[float, float]]] = {}
-        self._series: dict[str, QLineSeries] = {}
-        self._t0 = time.monotonic()
-
+        self.top = minimum_top
+        self.now = time.monotonic()
+        self.data: dict[str, deque[tuple[float, float]]] = {}
+        self.names: dict[str, str] = {}
+        self.colours: dict[str, str] = {}
         self._title = QLabel(title)
         self._title.setObjectName("chartTitle")
         self._value = QLabel("")
         self._value.setObjectName("chartValue")
-        chart = QChart()
-        chart.legend().setVisible(False)
-        chart.setMargins(QMargins(0, 0, 0, 0))
-        chart.setBackgroundRoundness(0)
-        chart.setAnimationOptions(QChart.AnimationOption.NoAnimation)
-        self._x = QValueAxis()
-        self._x.setRange(-window, 0)
-        self._x.setLabelsVisible(False)
-        self._x.setTickCount(7)
-        self._y = QValueAxis()
-        self._y.setRange(0, minimum_top)
-        self._y.setTickCount(3)
-        self._y.setLabelFormat("%.0f")
-        self._y.setLabelsVisible(axis_labels)
-        chart.addAxis(self._x, Qt.AlignmentFlag.AlignBottom)
-        chart.addAxis(self._y, Qt.AlignmentFlag.AlignLeft)
-        self._chart = chart
-        view = QChartView(chart)
-        view.setRenderHint(QPainter.RenderHint.Antialiasing)
-        view.setMinimumHeight(120)
+        head = QHBoxLayout()
+        head.setContentsMargins(4, 0, 4, 0)
+        head.addWidget(self._title)
+        head.addStretch(1)
+        head.addWidget(self._value)
+        self.plot = _Plot(self)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
-        head = QWidget()
-        hl = QHBoxLayout(head)
-        hl.setContentsMargins(4, 0, 4, 0)
-        hl.addWidget(self._title)
-        hl.addStretch(1)
-        hl.addWidget(self._value)
-        layout.addWidget(head)
-        layout.addWidget(view, 1)
+        layout.addLayout(head)
+        layout.addWidget(self.plot, 1)
+
+    def fmt_axis(self, value: float) -> str:
+        """An axis label: the value in the chart's own format, compact."""
+        return self._fmt(value)
 
     def add_series(self, key: str, label: str = "") -> None:
         """Declare a series (colours follow the order of declaration)."""
-        series = QLineSeries()
-        series.setName(label or key)
-        pen = QPen(QColor(PALETTE[len(self._series) % len(PALETTE)]))
-        pen.setWidthF(1.6)
-        series.setPen(pen)
-        self._chart.addSeries(series)
-        series.attachAxis(self._x)
-        series.attachAxis(self._y)
-        self._series[key] = series
-        self._data[key] = deque(maxlen=self.max_points)
+        self.data[key] = deque(maxlen=self.max_points)
+        self.names[key] = label or key
+        self.colours[key] = PALETTE[len(self.colours) % len(PALETTE)]
 
     def append(self, key: str, value: float, t: float | None = None) -> None:
         """Add a point (``t`` in ``time.monotonic()`` seconds; now by default)."""
-        if key not in self._series:
+        if key not in self.data:
             self.add_series(key)
-        now = time.monotonic() if t is None else t
-        self._data[key].append((now, float(value)))
-        self._redraw(now)
+        self.now = time.monotonic() if t is None else t
+        self.data[key].append((self.now, float(value)))
+        self._update()
 
     def points(self, key: str) -> list[tuple[float, float]]:
         """The points currently kept for ``key``."""
-        return list(self._data.get(key, ()))
+        return list(self.data.get(key, ()))
 
     def clear(self) -> None:
         """Forget every point."""
-        for key, data in self._data.items():
+        for data in self.data.values():
             data.clear()
-            self._series[key].clear()
         self._value.setText("")
+        self.plot.update()
 
-    def _redraw(self, now: float) -> None:
-        top = 0.0
+    def _update(self) -> None:
+        highest = 0.0
         parts = []
-        for key, data in self._data.items():
-            pts = [QPointF(t - now, v) for t, v in data if now - t <= self.window]
-            self._series[key].replace(pts)
-            if pts:
-                top = max(top, max(p.y() for p in pts))
-                name = self._series[key].name()
+        for key, data in self.data.items():
+            recent = [v for t, v in data if self.now - t <= self.window]
+            if recent:
+                highest = max(highest, max(recent))
                 label = self._fmt(data[-1][1])
-                parts.append(f"{name} {label}" if len(self._data) > 1 else label)
+                parts.append(f"{self.names[key]} {label}" if len(self.data) > 1 else label)
         # Percentages keep their 0–100 scale until a value exceeds it (several CPUs).
-        limit = self._minimum_top if top <= self._minimum_top else nice_ceiling(top * 1.1)
-        self._y.setRange(0, limit)
+        if highest <= self._minimum_top:
+            self.top = self._minimum_top
+        else:
+            self.top = nice_ceiling(highest * 1.1)
         self._value.setText("   ".join(parts))
+        self.plot.update()

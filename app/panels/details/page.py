@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 
 from PySide6.QtCore import QModelIndex, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTabWidget, QVBoxLayout, QWidget
@@ -11,12 +12,17 @@ from ... import format as fmt
 from ...context import AppContext
 from ...models import container_info as info
 from .. import container_actions
-from .exec import ExecTab
-from .files import FilesTab
-from .inspect import InspectTab
-from .logs import LogsTab
-from .stats import StatsTab
 from .tab import DetailsTab
+
+# (title, module, class): a tab is imported and built the first time it is shown, so the
+# terminal (pyte) or the charts (QtCharts) cost nothing until someone opens them.
+TABS = [
+    ("Logs", "logs", "LogsTab"),
+    ("Inspect", "inspect", "InspectTab"),
+    ("Stats", "stats", "StatsTab"),
+    ("Exec", "exec", "ExecTab"),
+    ("Files", "files", "FilesTab"),
+]
 
 
 class ContainerDetails(QWidget):
@@ -51,13 +57,15 @@ class ContainerDetails(QWidget):
             self.buttons[key] = b
             head.addWidget(b)
         self.tabs = QTabWidget()
-        self.logs = LogsTab(ctx)
-        self.inspect = InspectTab(ctx)
-        self.stats = StatsTab(ctx)
-        self.exec = ExecTab(ctx)
-        self.files = FilesTab(ctx)
-        for tab in self.all_tabs:
-            self.tabs.addTab(tab, tab.title)
+        self._built: dict[str, DetailsTab] = {}
+        self._holders: dict[str, QWidget] = {}
+        for title, _mod, _cls in TABS:
+            holder = QWidget()
+            holder_layout = QVBoxLayout(holder)
+            holder_layout.setContentsMargins(0, 0, 0, 0)
+            self._holders[title] = holder
+            self.tabs.addTab(holder, title)
+        self.tabs.currentChanged.connect(lambda i: self.tab(TABS[i][0]))
         layout = QVBoxLayout(self)
         layout.addLayout(head)
         layout.addWidget(self.meta)
@@ -65,25 +73,56 @@ class ContainerDetails(QWidget):
         self.model.dataChanged.connect(self._model_changed)
         self.model.rowsRemoved.connect(lambda *_: self._check_gone())
 
+    def tab(self, title: str) -> DetailsTab:
+        """The tab called ``title``, built on first use."""
+        built = self._built.get(title)
+        if built is None:
+            _title, module, cls = next(t for t in TABS if t[0] == title)
+            mod = importlib.import_module(f"{__package__}.{module}")
+            built = getattr(mod, cls)(self.ctx)
+            self._built[title] = built
+            holder = self._holders[title]
+            layout = holder.layout()
+            assert layout is not None
+            layout.addWidget(built)
+            if self.cid:
+                built.set_container(self.cid)
+        return built
+
     @property
     def all_tabs(self) -> list[DetailsTab]:
-        """Every tab, in order."""
-        return [self.logs, self.inspect, self.stats, self.exec, self.files]
+        """The tabs built so far."""
+        return list(self._built.values())
 
-    def open(self, cid: str) -> None:
-        """Show ``cid``."""
+    # Named access for callers and tests (each builds its tab when first asked for).
+    logs = property(lambda self: self.tab("Logs"))
+    inspect = property(lambda self: self.tab("Inspect"))
+    stats = property(lambda self: self.tab("Stats"))
+    exec = property(lambda self: self.tab("Exec"))
+    files = property(lambda self: self.tab("Files"))
+
+    def showEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+        super().showEvent(event)
+        self.tab(TABS[self.tabs.currentIndex()][0])  # the visible tab must exist
+
+    def open(self, cid: str, tab: str | None = None) -> None:
+        """Show ``cid`` (on the tab titled ``tab``, else the current one)."""
         if cid != self.cid:
-            for tab in self.all_tabs:
-                tab.stop()
+            for built in self.all_tabs:
+                built.stop()
         self.cid = cid
-        for tab in self.all_tabs:
-            tab.set_container(cid)
+        for built in self.all_tabs:
+            built.set_container(cid)
+        if tab is not None:
+            self.tabs.setCurrentWidget(self._holders[tab])
+        if self.isVisible():
+            self.tab(TABS[self.tabs.currentIndex()][0])
         self.refresh_header()
 
     def show_tab(self, name: str) -> DetailsTab:
         """Switch to the tab titled ``name``."""
-        tab = next(t for t in self.all_tabs if t.title == name)
-        self.tabs.setCurrentWidget(tab)
+        tab = self.tab(name)
+        self.tabs.setCurrentWidget(self._holders[name])
         return tab
 
     def refresh_header(self) -> None:

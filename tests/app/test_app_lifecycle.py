@@ -154,3 +154,18 @@ def test_unexpected_exit_is_notified_but_a_stop_is_not(gui):
         lambda: "exited" in (gui.ctx.feeds.containers.model.container(cid) or {}).get("State", "")
     )
     assert not any(calm in t for t, _ in tray.messages)
+
+
+def test_unhealthy_container_is_notified(gui):
+    tray = gui.app.tray
+    name = f"sick-{uuid.uuid4().hex[:6]}"
+    cid = gui.create_container(
+        ["sleep", "300"],
+        name=name,
+        Healthcheck={"Test": ["CMD", "false"], "Interval": 200_000_000, "Retries": 1,
+                     "Timeout": 1_000_000_000},
+    )  # fmt: skip
+    expected = f"{name} is unhealthy"
+    gui.wait(lambda: expected in [t for t, _ in tray.messages], timeout=30, what=expected)
+    model = gui.ctx.feeds.containers.model
+    gui.wait(lambda: "(unhealthy)" in str((model.container(cid) or {}).get("Status")))

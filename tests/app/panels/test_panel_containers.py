@@ -7,7 +7,7 @@ import uuid
 from portside.app.models import containers as cols
 from portside.app.models import roles
 from portside.app.widgets import dialogs
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, Qt
 
 
 def _name(prefix: str) -> str:
@@ -151,3 +151,36 @@ def test_cpu_and_memory_only_for_visible_running_rows(gui):
     panel.search.setText("no-container-has-this-name")
     gui.wait(lambda: busy not in gui.ctx.stats.streaming, what="filtered rows to stop")
     panel.search.clear()
+
+
+def test_published_port_is_a_link_that_opens_the_browser(gui, qtbot):
+    panel = _panel(gui)
+    cid = gui.create_container(
+        ["sleep", "300"],
+        name=_name("site"),
+        ExposedPorts={"80/tcp": {}},
+        HostConfig={"PortBindings": {"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": ""}]}},
+    )
+    gui.wait(lambda: ":80" in _row_text(panel, cid, cols.PORTS), what="the published port")
+    links = panel.model.data(panel.model.index_of(cid, cols.PORTS), roles.LINKS)
+    [(text, url)] = links
+    host_port = text.split(":")[0]
+    assert url == f"http://127.0.0.1:{host_port}"
+    opened = []
+    panel.links.opener = opened.append
+    index = panel.proxy.mapFromSource(panel.model.index_of(cid, cols.PORTS))
+    panel.view.scrollTo(index)
+    rect = panel.view.visualRect(index)
+    qtbot.mouseClick(
+        panel.view.viewport(),
+        Qt.MouseButton.LeftButton,
+        pos=rect.topLeft() + QPoint(8, rect.height() // 2),
+    )
+    assert opened == [url]
+    # A click beside the link opens nothing.
+    qtbot.mouseClick(
+        panel.view.viewport(),
+        Qt.MouseButton.LeftButton,
+        pos=rect.topRight() - QPoint(4, -rect.height() // 2),
+    )
+    assert opened == [url]

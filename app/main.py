@@ -39,11 +39,12 @@ def main(argv: list[str] | None = None) -> int:
     from .application import PortsideApp
     from .settings import SOCKET, TCP, ConnectionChoice, Settings
 
-    qapp = QApplication.instance() or QApplication(sys.argv[:1])
+    existing = QApplication.instance()
+    qapp = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     qapp.setApplicationName("Portside")
     qapp.setOrganizationName("Portside")
     qapp.setQuitOnLastWindowClosed(False)
-    style.apply(qapp)  # type: ignore[arg-type]
+    style.apply(qapp)
     loop = new_loop(qapp)
 
     settings = Settings(args.settings)
@@ -83,14 +84,16 @@ def main(argv: list[str] | None = None) -> int:
         QTimer.singleShot(int(args.quit_after * 1000), app.window.close)
     loop.add_signal_handler(signal.SIGINT, app.quit)
     loop.add_signal_handler(signal.SIGTERM, app.quit)
-    with loop:
+    try:
         loop.run_until_complete(app.run())
         loop.run_until_complete(loop.shutdown_asyncgens())
-    remove_asyncgen_hooks()
+    finally:
+        loop.close()
+        remove_asyncgen_hooks()
     return 0
 
 
-def _open_when_listed(app, cid: str, tab: str) -> None:  # type: ignore[no-untyped-def]
+def _open_when_listed(app, cid: str, tab: str) -> None:
     """Open a container's details (``tab``) as soon as the table lists it (benchmarks)."""
     feed = app.ctx.feeds.containers
 

@@ -63,7 +63,8 @@ def _setup_engine():  # type: ignore[no-untyped-def]
         '"$(date +%H:%M:%S)" $i $((i % 17 + 3)); '
         '[ $((i % 7)) -eq 0 ] && echo "warning: slow upstream (attempt $i)" >&2; sleep 0.4; done'
     )
-    d("run", "-d", "--name", "shop-web-1", *label, "-p", f"{_free_port()}:80", "--network", "shop-backend",
+    port = f"{_free_port()}:80"
+    d("run", "-d", "--name", "shop-web-1", *label, "-p", port, "--network", "shop-backend",
       "shop/web:1.4", "sh", "-c", web_script)  # fmt: skip
     d("run", "-d", "--name", "shop-db-1", *label, "-v", "shop-data:/var/lib/data",
       "--network", "shop-backend", "busybox", "sh", "-c",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import posixpath
 import stat
 import tarfile
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable
 from dataclasses import dataclass
 
 BLOCK = 512
@@ -100,7 +100,7 @@ class _Reader:
         if closer is not None:
             await closer()
 
-    async def pieces(self, n: int) -> AsyncIterator[bytes]:
+    async def pieces(self, n: int) -> AsyncGenerator[bytes, None]:
         """Yield exactly ``n`` bytes in pieces as they arrive."""
         left = n
         while left > 0:
@@ -117,7 +117,7 @@ class _Reader:
 async def iter_tar(
     chunks: AsyncIterable[bytes],
     on_data: Callable[[TarEntry, bytes], Awaitable[None]] | None = None,
-) -> AsyncIterator[TarEntry]:
+) -> AsyncGenerator[TarEntry, None]:
     """Yield each entry of a tar stream; file bodies go to ``on_data`` (or are skipped)."""
     reader = _Reader(chunks)
     try:
@@ -129,7 +129,7 @@ async def iter_tar(
 
 async def _entries(
     reader: _Reader, on_data: Callable[[TarEntry, bytes], Awaitable[None]] | None
-) -> AsyncIterator[TarEntry]:
+) -> AsyncGenerator[TarEntry, None]:
     long_name: str | None = None
     long_link: str | None = None
     pax: dict[str, str] = {}

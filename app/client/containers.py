@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
 from .errors import NotFound
@@ -17,6 +17,10 @@ MULTIPLEXED = "application/vnd.docker.multiplexed-stream"
 RAW = "application/vnd.docker.raw-stream"
 
 
+#: A list of engine JSON objects (named here: ``list`` is a method of the classes).
+Records = list[dict[str, Any]]
+
+
 class ContainersApi:
     """``/containers/...``."""
 
@@ -26,7 +30,7 @@ class ContainersApi:
     # -- listing and state ---------------------------------------------------------------
     async def list(
         self, all: bool = True, filters: Mapping[str, list[str]] | None = None, size: bool = False
-    ) -> list[dict[str, Any]]:
+    ) -> Records:
         """``GET /containers/json`` (all containers by default, as a manager wants)."""
         params = {"all": all, "size": size, "filters": dict(filters) if filters else None}
         return await self._http.json("GET", "/containers/json", params=params)
@@ -113,7 +117,7 @@ class ContainersApi:
         tail: int | str = "all",
         since: str | int | None = None,
         tty: bool | None = None,
-    ) -> AsyncIterator[tuple[int, bytes]]:
+    ) -> AsyncGenerator[tuple[int, bytes], None]:
         """``GET /containers/{id}/logs`` as ``(stream, bytes)`` chunks, demultiplexed.
 
         Whether the answer is multiplexed comes from its content type; engines that do
@@ -148,7 +152,7 @@ class ContainersApi:
 
     async def logs(
         self, cid: str, *, timestamps: bool = False, **kw: Any
-    ) -> AsyncIterator[LogLine]:
+    ) -> AsyncGenerator[LogLine, None]:
         """Container output as lines (see :meth:`log_frames` for the parameters)."""
         splitter = LineSplitter(timestamps)
         async for stream, data in self.log_frames(cid, timestamps=timestamps, **kw):
@@ -157,13 +161,13 @@ class ContainersApi:
         for line in splitter.flush():
             yield line
 
-    async def stats(self, cid: str, stream: bool = True) -> AsyncIterator[dict[str, Any]]:
+    async def stats(self, cid: str, stream: bool = True) -> AsyncGenerator[dict[str, Any], None]:
         """``GET /containers/{id}/stats``: raw documents (one per second when streaming)."""
         params = {"stream": stream}
         async for doc in self._http.json_stream("GET", f"/containers/{cid}/stats", params=params):
             yield doc
 
-    async def stats_samples(self, cid: str) -> AsyncIterator[StatsSample]:
+    async def stats_samples(self, cid: str) -> AsyncGenerator[StatsSample, None]:
         """Streaming stats decoded into :class:`StatsSample`."""
         async for doc in self.stats(cid, stream=True):
             yield StatsSample.from_docker(doc)
@@ -177,7 +181,7 @@ class ContainersApi:
             raise NotFound(f"no such path in the container: {path}")
         return json.loads(base64.b64decode(raw))
 
-    async def get_archive(self, cid: str, path: str) -> AsyncIterator[bytes]:
+    async def get_archive(self, cid: str, path: str) -> AsyncGenerator[bytes, None]:
         """``GET /containers/{id}/archive``: a tar of ``path``, streamed."""
         async with self._http.stream(
             "GET", f"/containers/{cid}/archive", params={"path": path}

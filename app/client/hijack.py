@@ -9,7 +9,7 @@ hijacked streams as every other call.
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
 import httpx
@@ -76,7 +76,7 @@ class HijackedStream:
             except OSError:
                 pass
 
-    async def chunks(self) -> AsyncIterator[bytes]:
+    async def chunks(self) -> AsyncGenerator[bytes, None]:
         """Raw output until the end."""
         while True:
             data = await self.read()
@@ -84,7 +84,7 @@ class HijackedStream:
                 return
             yield data
 
-    async def frames(self) -> AsyncIterator[tuple[int, bytes]]:
+    async def frames(self) -> AsyncGenerator[tuple[int, bytes], None]:
         """Demultiplexed ``(stream, bytes)`` output for processes without a TTY."""
         async for frame in demux(self.chunks()):
             yield frame

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import errno
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -146,7 +146,9 @@ class Http:
             raise error_for_status(502, b"the engine sent invalid JSON") from e
 
     @asynccontextmanager
-    async def stream(self, method: str, path: str, **kw: Any) -> AsyncIterator[httpx.Response]:
+    async def stream(
+        self, method: str, path: str, **kw: Any
+    ) -> AsyncGenerator[httpx.Response, None]:
         """A streaming request; the response is closed when the block exits."""
         kw.setdefault("timeout", STREAM_TIMEOUT)
         resp = await self.send(self.build(method, path, **kw), stream=True)
@@ -155,7 +157,7 @@ class Http:
         finally:
             await resp.aclose()
 
-    async def chunks(self, resp: httpx.Response) -> AsyncIterator[bytes]:
+    async def chunks(self, resp: httpx.Response) -> AsyncGenerator[bytes, None]:
         """The body of a streaming response, with transport failures typed."""
         try:
             async for chunk in resp.aiter_bytes():
@@ -163,7 +165,7 @@ class Http:
         except httpx.TransportError as e:
             raise self.unreachable(e) from e
 
-    async def json_stream(self, method: str, path: str, **kw: Any) -> AsyncIterator[Any]:
+    async def json_stream(self, method: str, path: str, **kw: Any) -> AsyncGenerator[Any, None]:
         """Decoded JSON documents of a streaming answer."""
         async with self.stream(method, path, **kw) as resp:
             async for obj in iter_json(self.chunks(resp)):

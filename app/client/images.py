@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterable, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterable, Mapping
 from typing import Any
 
 from .errors import StreamError
@@ -32,6 +32,10 @@ def _check_progress(msg: Any) -> dict[str, Any]:
     return msg
 
 
+#: A list of engine JSON objects (named here: ``list`` is a method of the classes).
+Records = list[dict[str, Any]]
+
+
 class ImagesApi:
     """``/images/...``."""
 
@@ -40,7 +44,7 @@ class ImagesApi:
 
     async def list(
         self, all: bool = False, filters: Mapping[str, list[str]] | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> Records:
         """``GET /images/json``."""
         params = {"all": all, "filters": dict(filters) if filters else None}
         return await self._http.json("GET", "/images/json", params=params)
@@ -49,7 +53,7 @@ class ImagesApi:
         """``GET /images/{name}/json``."""
         return await self._http.json("GET", f"/images/{name}/json")
 
-    async def history(self, name: str) -> list[dict[str, Any]]:
+    async def history(self, name: str) -> Records:
         """``GET /images/{name}/history``: the layers, newest first."""
         return await self._http.json("GET", f"/images/{name}/history")
 
@@ -59,7 +63,7 @@ class ImagesApi:
         *,
         platform: str | None = None,
         auth: Mapping[str, str] | None = None,
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         """``POST /images/create?fromImage=``: progress messages until the pull is done.
 
         An error reported inside the stream raises :class:`StreamError`. A reference
@@ -77,7 +81,7 @@ class ImagesApi:
         ):
             yield _check_progress(msg)
 
-    async def load(self, tar: AsyncIterable[bytes] | bytes) -> AsyncIterator[dict[str, Any]]:
+    async def load(self, tar: AsyncIterable[bytes] | bytes) -> AsyncGenerator[dict[str, Any], None]:
         """``POST /images/load`` from a docker-archive; yields the engine's messages."""
         async for msg in self._http.json_stream(
             "POST",
@@ -93,9 +97,7 @@ class ImagesApi:
         """``POST /images/{name}/tag``."""
         await self._http.request("POST", f"/images/{name}/tag", params={"repo": repo, "tag": tag})
 
-    async def remove(
-        self, name: str, force: bool = False, noprune: bool = False
-    ) -> list[dict[str, Any]]:
+    async def remove(self, name: str, force: bool = False, noprune: bool = False) -> Records:
         """``DELETE /images/{name}``; returns the ``Untagged``/``Deleted`` entries."""
         return await self._http.json(
             "DELETE", f"/images/{name}", params={"force": force, "noprune": noprune}

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .http import Http
+
+#: A list of engine JSON objects (named here: ``list`` is a method of the classes).
+Records = list[dict[str, Any]]
 
 
 class NetworksApi:
@@ -14,7 +17,7 @@ class NetworksApi:
     def __init__(self, http: Http):
         self._http = http
 
-    async def list(self, filters: Mapping[str, list[str]] | None = None) -> list[dict[str, Any]]:
+    async def list(self, filters: Mapping[str, list[str]] | None = None) -> Records:
         """``GET /networks``."""
         params = {"filters": dict(filters) if filters else None}
         return await self._http.json("GET", "/networks", params=params) or []
@@ -50,11 +53,13 @@ class NetworksApi:
         """``DELETE /networks/{id}``."""
         await self._http.request("DELETE", f"/networks/{name}")
 
-    async def connect(self, network: str, container: str, aliases: list[str] | None = None) -> None:
+    async def connect(
+        self, network: str, container: str, aliases: Sequence[str] | None = None
+    ) -> None:
         """Attach a container to the network."""
         body: dict[str, Any] = {"Container": container}
         if aliases:
-            body["EndpointConfig"] = {"Aliases": aliases}
+            body["EndpointConfig"] = {"Aliases": list(aliases)}
         await self._http.request("POST", f"/networks/{network}/connect", json_body=body)
 
     async def disconnect(self, network: str, container: str, force: bool = False) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import struct
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +20,7 @@ _HEADER = struct.Struct(">BxxxL")
 _DECODER = json.JSONDecoder()
 
 
-async def iter_json(chunks: AsyncIterable[bytes]) -> AsyncIterator[Any]:
+async def iter_json(chunks: AsyncIterable[bytes]) -> AsyncGenerator[Any, None]:
     """Decode consecutive JSON documents from a byte stream."""
     buf = ""
     pending = b""
@@ -54,7 +54,7 @@ async def iter_json(chunks: AsyncIterable[bytes]) -> AsyncIterator[Any]:
         raise ValueError(f"truncated JSON at the end of the stream: {buf[:80]!r}")
 
 
-async def demux(chunks: AsyncIterable[bytes]) -> AsyncIterator[tuple[int, bytes]]:
+async def demux(chunks: AsyncIterable[bytes]) -> AsyncGenerator[tuple[int, bytes], None]:
     """Split a multiplexed stream into ``(stream number, payload)`` frames."""
     buf = bytearray()
     async for chunk in chunks:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from typing import Any
 
 from .http import Http
@@ -38,7 +38,7 @@ class SystemApi:
         until: str | int | None = None,
         filters: Mapping[str, list[str]] | None = None,
         on_open: Callable[[], None] | None = None,
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any], None]:
         """``GET /events`` as an async iterator of event objects (endless unless ``until``).
 
         ``on_open`` is called once the engine has accepted the subscription, so a caller

@@ -7,6 +7,9 @@ from typing import Any
 
 from .http import Http
 
+#: A list of engine JSON objects (named here: ``list`` is a method of the classes).
+Records = list[dict[str, Any]]
+
 
 class VolumesApi:
     """``/volumes/...``."""
@@ -14,7 +17,7 @@ class VolumesApi:
     def __init__(self, http: Http):
         self._http = http
 
-    async def list(self, filters: Mapping[str, list[str]] | None = None) -> list[dict[str, Any]]:
+    async def list(self, filters: Mapping[str, list[str]] | None = None) -> Records:
         """``GET /volumes``: the ``Volumes`` list (never None)."""
         params = {"filters": dict(filters) if filters else None}
         data = await self._http.json("GET", "/volumes", params=params) or {}

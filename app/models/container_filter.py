@@ -34,7 +34,7 @@ class ContainersProxy(QSortFilterProxyModel):
         """Hide containers that are not running."""
         self._refilter(lambda: setattr(self, "_only_running", only))
 
-    def _refilter(self, change) -> None:  # type: ignore[no-untyped-def]
+    def _refilter(self, change) -> None:
         # Qt 6.10 replaced invalidateFilter() with a begin/end pair around the change.
         self.beginFilterChange()
         change()

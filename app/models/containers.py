@@ -53,7 +53,7 @@ class ContainersModel(QAbstractItemModel):
 
     # -- Qt API ------------------------------------------------------------------------
     def _node(self, index: Index) -> Node:
-        return index.internalPointer() if index.isValid() else self._root  # type: ignore[return-value]
+        return index.internalPointer() if index.isValid() else self._root
 
     def index(self, row: int, column: int, parent: Index = QModelIndex()) -> QModelIndex:  # noqa: B008
         node = self._node(parent)

@@ -25,8 +25,9 @@ class EventHub(QObject):
     opened = Signal()
     #: the stream ended or failed (the sentence says why).
     lost = Signal(str)
-    #: every event, then one signal per object type.
-    event = Signal(dict)
+    #: every event (not ``event``: QObject.event() is Qt's event handler), then one
+    #: signal per object type.
+    received = Signal(dict)
     container = Signal(dict)
     image = Signal(dict)
     volume = Signal(dict)
@@ -74,7 +75,7 @@ class EventHub(QObject):
                 if not isinstance(ev, dict):
                     continue
                 self.count += 1
-                self.event.emit(ev)
+                self.received.emit(ev)
                 signal = by_type.get(str(ev.get("Type") or ""))
                 if signal is not None:
                     signal.emit(ev)

@@ -101,9 +101,10 @@ class RecordTableModel(QAbstractTableModel):
         self._reindex()
         last_col = len(self.columns) - 1
         for key, rec in new.items():
-            row = self._index.get(key)
-            if row is None:
+            found = self._index.get(key)
+            if found is None:
                 continue
+            row = found
             if self._rows[row] != rec:
                 self._rows[row] = rec
                 self.dataChanged.emit(self.index(row, 0), self.index(row, last_col))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QModelIndex, QPoint, Qt, QTimer
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -17,6 +19,9 @@ from PySide6.QtWidgets import (
 )
 
 from ..context import AppContext
+
+if TYPE_CHECKING:
+    from .details.page import ContainerDetails
 from ..models import container_info as info
 from ..models import containers as cols
 from ..models import roles
@@ -90,7 +95,7 @@ class ContainersPanel(Panel):
 
         self.pages = QStackedWidget()
         self.pages.addWidget(self.list_page)
-        self.details = None
+        self.details: ContainerDetails | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.pages)
@@ -144,7 +149,7 @@ class ContainersPanel(Panel):
         for action in container_actions.ACTIONS:
             self.buttons[action.key].setEnabled(container_actions.applicable(action, states))
 
-    def run_action(self, key: str, ids: list[str] | None = None):  # type: ignore[no-untyped-def]
+    def run_action(self, key: str, ids: list[str] | None = None):
         """Apply an action to the selection (or to ``ids``)."""
         ids = ids if ids is not None else self.selected_ids()
         targets = [(cid, info.name(self.model.container(cid) or {"Id": cid})) for cid in ids]
@@ -188,11 +193,11 @@ class ContainersPanel(Panel):
     def activated(self) -> None:
         self._visible_soon()
 
-    def hideEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+    def hideEvent(self, event) -> None:
         self.ctx.stats.set_visible(set())
         super().hideEvent(event)
 
-    def resizeEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+    def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._visible_soon()
 
@@ -202,18 +207,19 @@ class ContainersPanel(Panel):
         if self.model.data(src, roles.KIND) == "container" and index.column() != cols.PORTS:
             self.open_details(self.model.data(src, roles.KEY))
 
-    def open_details(self, cid: str, tab: str | None = None):  # type: ignore[no-untyped-def]
+    def open_details(self, cid: str, tab: str | None = None):
         """Show one container's details page (on ``tab``, e.g. "Stats")."""
-        if self.details is None:
+        details = self.details
+        if details is None:
             from .details.page import ContainerDetails
 
-            self.details = ContainerDetails(self.ctx)
-            self.details.back_requested.connect(self.close_details)
-            self.pages.addWidget(self.details)
-        self.details.open(cid, tab)
-        self.pages.setCurrentWidget(self.details)
+            details = self.details = ContainerDetails(self.ctx)
+            details.back_requested.connect(self.close_details)
+            self.pages.addWidget(details)
+        details.open(cid, tab)
+        self.pages.setCurrentWidget(details)
         self.ctx.stats.set_visible(set())
-        return self.details
+        return details
 
     def close_details(self) -> None:
         """Back to the table."""

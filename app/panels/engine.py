@@ -122,7 +122,7 @@ class EnginePanel(Panel):
         self.sample_host()
         self._timer.start()
 
-    def hideEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+    def hideEvent(self, event) -> None:
         self._timer.stop()
         super().hideEvent(event)
 

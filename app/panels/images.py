@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDialog, QHBoxLayout, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
 from .. import format as fmt
 from ..client import EngineClient
@@ -52,7 +52,7 @@ class ImagesPanel(Panel):
         layout.addWidget(self.table, 1)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._update_buttons())
         self._update_buttons()
-        self.dialog = None
+        self.dialog: QDialog | None = None
 
     def _update_buttons(self) -> None:
         n = len(self.table.selected_records())
@@ -64,7 +64,7 @@ class ImagesPanel(Panel):
         return self.ctx.client
 
     # -- run -------------------------------------------------------------------------
-    def run_selected(self):  # type: ignore[no-untyped-def]
+    def run_selected(self):
         """Open the Run dialog for the selected image."""
         recs = self.table.selected_records()
         if len(recs) != 1:
@@ -74,12 +74,13 @@ class ImagesPanel(Panel):
         networks = sorted(
             str(r.get("Name")) for r in self.ctx.feeds.networks.model.records() if r.get("Name")
         )
-        self.dialog = RunDialog(recs[0]["_ref"], networks, self)
-        self.dialog.accepted.connect(lambda: self._run(self.dialog))
-        self.dialog.open()
-        return self.dialog
+        dialog = RunDialog(recs[0]["_ref"], networks, self)
+        dialog.accepted.connect(lambda: self._run(dialog))
+        self.dialog = dialog
+        dialog.open()
+        return dialog
 
-    def _run(self, dialog) -> None:  # type: ignore[no-untyped-def]
+    def _run(self, dialog) -> None:
         client = self._client()
         if client is None:
             return
@@ -105,13 +106,14 @@ class ImagesPanel(Panel):
             from .image_history import HistoryDialog
 
             history = await client.images.history(ref)
-            self.dialog = HistoryDialog(ref, history, self)
-            self.dialog.open()
+            dialog = HistoryDialog(ref, history, self)
+            self.dialog = dialog
+            dialog.open()
 
         self.ctx.runner.spawn(show(), f"read the history of {ref}")
 
     # -- delete and prune --------------------------------------------------------------
-    def delete_selected(self):  # type: ignore[no-untyped-def]
+    def delete_selected(self):
         """Delete the selected tags (an untagged image by id)."""
         client = self._client()
         refs = [r["_ref"] for r in self.table.selected_records()]
@@ -127,7 +129,7 @@ class ImagesPanel(Panel):
 
         return self.ctx.runner.spawn(delete(), f"delete {label}", busy=True)
 
-    def prune(self):  # type: ignore[no-untyped-def]
+    def prune(self):
         """Remove every image no container uses, and say how much space it freed."""
         client = self._client()
         if client is None:

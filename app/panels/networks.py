@@ -134,13 +134,13 @@ class NetworksPanel(Panel):
     def ask_create(self) -> CreateNetworkDialog:
         """Open the create dialog (non-blocking)."""
         dialog = CreateNetworkDialog(self)
-        dialog.accepted.connect(lambda: self.create(**dialog.values()))
+        dialog.accepted.connect(lambda: self.create_network(**dialog.values()))
         self.dialog = dialog
         dialog.open()
         return dialog
 
-    def create(self, name: str, subnet: str | None = None, gateway: str | None = None,
-               internal: bool = False):  # type: ignore[no-untyped-def]  # fmt: skip
+    def create_network(self, name: str, subnet: str | None = None, gateway: str | None = None,
+               internal: bool = False):  # fmt: skip
         """Create a bridge network."""
         client = self.ctx.client
         if client is None or not name:
@@ -151,7 +151,7 @@ class NetworksPanel(Panel):
             busy=True,
         )
 
-    def delete_selected(self):  # type: ignore[no-untyped-def]
+    def delete_selected(self):
         """Delete the selected networks (after confirmation)."""
         client = self.ctx.client
         recs = self._selected()
@@ -207,7 +207,7 @@ class NetworksPanel(Panel):
         dialog.open()
         return dialog
 
-    def connect_container(self, network: str, cid: str):  # type: ignore[no-untyped-def]
+    def connect_container(self, network: str, cid: str):
         """Attach ``cid`` to ``network``."""
         client = self.ctx.client
         if client is None or not cid:
@@ -216,7 +216,7 @@ class NetworksPanel(Panel):
             client.networks.connect(network, cid), f"connect to {network}", busy=True
         )
 
-    def disconnect_container(self, network: str, cid: str):  # type: ignore[no-untyped-def]
+    def disconnect_container(self, network: str, cid: str):
         """Detach ``cid`` from ``network``."""
         client = self.ctx.client
         if client is None or not cid:

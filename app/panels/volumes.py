@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLineEdit,
@@ -13,6 +15,9 @@ from PySide6.QtWidgets import (
 
 from .. import format as fmt
 from ..context import AppContext
+
+if TYPE_CHECKING:
+    from .volume_browser import VolumeBrowser
 from ..widgets import dialogs
 from ..widgets.table import RecordTable
 from .base import Panel, heading
@@ -56,7 +61,7 @@ class VolumesPanel(Panel):
         ll.addWidget(self.table, 1)
         self.pages = QStackedWidget()
         self.pages.addWidget(self.list_page)
-        self.browser = None
+        self.browser: VolumeBrowser | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.pages)
@@ -72,14 +77,14 @@ class VolumesPanel(Panel):
         self.buttons["browse"].setEnabled(n == 1)
         self.buttons["delete"].setEnabled(n > 0)
 
-    def ask_create(self):  # type: ignore[no-untyped-def]
+    def ask_create(self):
         """Ask for a name and create the volume."""
         name = dialogs.ask_text(self, "Create volume", "Name (empty for a generated one)")
         if name is None:
             return None
-        return self.create(name.strip())
+        return self.create_volume(name.strip())
 
-    def create(self, name: str):  # type: ignore[no-untyped-def]
+    def create_volume(self, name: str):
         """Create a volume called ``name``."""
         client = self.ctx.client
         if client is None:
@@ -88,7 +93,7 @@ class VolumesPanel(Panel):
             client.volumes.create(name or None), f"create volume {name}", busy=True
         )
 
-    def delete_selected(self):  # type: ignore[no-untyped-def]
+    def delete_selected(self):
         """Delete the selected volumes (after confirmation)."""
         client = self.ctx.client
         names = [r["Name"] for r in self.table.selected_records()]
@@ -104,7 +109,7 @@ class VolumesPanel(Panel):
 
         return self.ctx.runner.spawn(delete(), f"delete {label}", busy=True)
 
-    def prune(self):  # type: ignore[no-untyped-def]
+    def prune(self):
         """Delete every volume no container uses."""
         client = self.ctx.client
         if client is None:
@@ -122,24 +127,25 @@ class VolumesPanel(Panel):
 
         return self.ctx.runner.spawn(prune(), "prune volumes", busy=True)
 
-    def browse_selected(self):  # type: ignore[no-untyped-def]
+    def browse_selected(self):
         """Show the files of the selected volume."""
         recs = self.table.selected_records()
         if len(recs) != 1:
             return None
         return self.browse(recs[0]["Name"])
 
-    def browse(self, name: str):  # type: ignore[no-untyped-def]
+    def browse(self, name: str):
         """Show the files of volume ``name``."""
-        if self.browser is None:
+        browser = self.browser
+        if browser is None:
             from .volume_browser import VolumeBrowser
 
-            self.browser = VolumeBrowser(self.ctx)
-            self.browser.back_requested.connect(self.close_browser)
-            self.pages.addWidget(self.browser)
-        self.pages.setCurrentWidget(self.browser)
-        self.browser.open(name)
-        return self.browser
+            browser = self.browser = VolumeBrowser(self.ctx)
+            browser.back_requested.connect(self.close_browser)
+            self.pages.addWidget(browser)
+        self.pages.setCurrentWidget(browser)
+        browser.open(name)
+        return browser
 
     def close_browser(self) -> None:
         """Back to the table (the helper container is removed)."""

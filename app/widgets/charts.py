@@ -71,18 +71,18 @@ class _Plot(QWidget):
                     text,
                 )
                 p.setPen(QPen(GRID, 1))
-        steps = int(chart.window // 10)
+        steps = int(chart.span // 10)
         for i in range(1, steps):
             x = area.left() + area.width() * i / steps
             p.drawLine(QPointF(x, area.top()), QPointF(x, area.bottom()))
         now = chart.now
         for key, data in chart.data.items():
-            pts = [(t, v) for t, v in data if now - t <= chart.window]
+            pts = [(t, v) for t, v in data if now - t <= chart.span]
             if not pts:
                 continue
             path = QPainterPath()
             for i, (t, v) in enumerate(pts):
-                x = area.right() - area.width() * (now - t) / chart.window
+                x = area.right() - area.width() * (now - t) / chart.span
                 y = area.bottom() - area.height() * min(v / chart.top, 1.0)
                 if i == 0:
                     path.moveTo(x, y)
@@ -110,7 +110,8 @@ class TimeChart(QWidget):
         parent: QWidget | None = None,
     ):
         super().__init__(parent)
-        self.window = window
+        # Not ``window``: QWidget.window() is a Qt method.
+        self.span = window
         self.max_points = max_points
         self.axis_labels = axis_labels
         self._fmt = fmt
@@ -169,7 +170,7 @@ class TimeChart(QWidget):
         highest = 0.0
         parts = []
         for key, data in self.data.items():
-            recent = [v for t, v in data if self.now - t <= self.window]
+            recent = [v for t, v in data if self.now - t <= self.span]
             if recent:
                 highest = max(highest, max(recent))
                 label = self._fmt(data[-1][1])

@@ -57,8 +57,9 @@ class JsonTree(QTreeWidget):
         for key in path:
             found = None
             for i in range(item.childCount()):
-                if item.child(i).text(0) == key:
-                    found = item.child(i)
+                child = item.child(i)
+                if child is not None and child.text(0) == key:
+                    found = child
                     break
             if found is None:
                 return None

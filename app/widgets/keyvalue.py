@@ -22,8 +22,9 @@ class KeyValueGrid(QWidget):
         """Show ``rows`` (label, value) laid out in ``columns`` pairs per line."""
         while self._grid.count():
             item = self._grid.takeAt(0)
-            if item is not None and item.widget() is not None:
-                item.widget().deleteLater()
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.deleteLater()
         self.values = dict(rows)
         for i, (label, value) in enumerate(rows):
             r, c = divmod(i, self._columns)

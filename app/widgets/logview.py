@@ -113,7 +113,7 @@ class LogView(QPlainTextEdit):
         return self.find(text, flags)
 
     def _highlight(self, text: str, limit: int = 500) -> None:
-        selections = []
+        selections: list[QTextEdit.ExtraSelection] = []
         if text:
             fmt = QTextCharFormat()
             fmt.setBackground(QColor("#ffe58f"))

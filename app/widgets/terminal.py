@@ -88,8 +88,9 @@ class TerminalWidget(QWidget):
         self._cw = max(fm.horizontalAdvance("M"), 1)
         self._ch = max(fm.height(), 1)
         self._ascent = fm.ascent()
-        self.screen = pyte.Screen(cols, rows)
-        self.stream = pyte.ByteStream(self.screen)
+        # Not ``screen``: QWidget.screen() is a Qt method.
+        self.vt = pyte.Screen(cols, rows)
+        self.stream = pyte.ByteStream(self.vt)
         self._resize_timer = QTimer(self)
         self._resize_timer.setSingleShot(True)
         self._resize_timer.setInterval(100)
@@ -98,7 +99,7 @@ class TerminalWidget(QWidget):
     @property
     def size_chars(self) -> tuple[int, int]:
         """(rows, cols)."""
-        return self.screen.lines, self.screen.columns
+        return self.vt.lines, self.vt.columns
 
     def sizeHint(self) -> QSize:
         return QSize(self._cw * 80 + 8, self._ch * 24 + 8)
@@ -110,7 +111,7 @@ class TerminalWidget(QWidget):
 
     def text(self) -> str:
         """The screen as text (trailing spaces removed)."""
-        return "\n".join(line.rstrip() for line in self.screen.display)
+        return "\n".join(line.rstrip() for line in self.vt.display)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         data = key_to_bytes(event)
@@ -130,7 +131,7 @@ class TerminalWidget(QWidget):
         cols = max((self.width() - 8) // self._cw, 10)
         rows = max((self.height() - 8) // self._ch, 3)
         if (rows, cols) != self.size_chars:
-            self.screen.resize(rows, cols)
+            self.vt.resize(rows, cols)
             self.resized.emit(rows, cols)
             self.update()
 
@@ -138,17 +139,17 @@ class TerminalWidget(QWidget):
         p = QPainter(self)
         p.fillRect(self.rect(), BACKGROUND)
         p.setFont(self.font())
-        buffer = self.screen.buffer
-        for y in range(self.screen.lines):
+        buffer = self.vt.buffer
+        for y in range(self.vt.lines):
             row = buffer[y]
             top = 4 + y * self._ch
             x = 0
-            while x < self.screen.columns:
+            while x < self.vt.columns:
                 char = row[x]
                 # Paint runs of same-styled characters at once.
                 run = [char.data]
                 end = x + 1
-                while end < self.screen.columns:
+                while end < self.vt.columns:
                     nxt = row[end]
                     if (nxt.fg, nxt.bg, nxt.bold, nxt.reverse) != (
                         char.fg,
@@ -174,8 +175,8 @@ class TerminalWidget(QWidget):
                     p.setPen(fg)
                     p.drawText(rect.x(), top + self._ascent, text)
                 x = end
-        if not self.screen.cursor.hidden:
-            c = self.screen.cursor
+        if not self.vt.cursor.hidden:
+            c = self.vt.cursor
             rect = QRect(4 + c.x * self._cw, 4 + c.y * self._ch, self._cw, self._ch)
             colour = QColor(FOREGROUND)
             colour.setAlpha(160 if self.hasFocus() else 70)

@@ -104,7 +104,7 @@ class FileBrowser(QWidget):
         self.path_edit.setText(path)
         self._run(self._list(client, self.cid, path), f"list {path}")
 
-    def _run(self, coro, what: str) -> None:  # type: ignore[no-untyped-def]
+    def _run(self, coro, what: str) -> None:
         self.cancel()
         self.cancel_button.setVisible(True)
         self._task = self.ctx.runner.spawn(coro, what)

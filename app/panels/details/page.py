@@ -101,7 +101,7 @@ class ContainerDetails(QWidget):
     exec = property(lambda self: self.tab("Exec"))
     files = property(lambda self: self.tab("Files"))
 
-    def showEvent(self, event) -> None:  # type: ignore[no-untyped-def]
+    def showEvent(self, event) -> None:
         super().showEvent(event)
         self.tab(TABS[self.tabs.currentIndex()][0])  # the visible tab must exist
 

@@ -51,7 +51,7 @@ class DetailsTab(QWidget):
         self._started_for = self.cid
         self.start()
 
-    def spawn(self, coro, what: str) -> asyncio.Task[None]:  # type: ignore[no-untyped-def]
+    def spawn(self, coro, what: str) -> asyncio.Task[None]:
         """Run the tab's background work (one at a time)."""
         if self._task is not None and not self._task.done():
             self._task.cancel()

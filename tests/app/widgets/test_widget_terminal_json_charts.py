@@ -28,7 +28,7 @@ def test_terminal_renders_output_and_resizes(qtbot):
     qtbot.addWidget(term)
     term.feed(b"hello \x1b[31mred\x1b[0m\r\nsecond line")
     assert term.text().splitlines()[:2] == ["hello red", "second line"]
-    assert term.screen.buffer[0][6].fg == "red"
+    assert term.vt.buffer[0][6].fg == "red"
     term.show()
     sizes = []
     term.resized.connect(lambda r, c: sizes.append((r, c)))

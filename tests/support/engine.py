@@ -28,7 +28,13 @@ REPO = Path(__file__).resolve().parents[2]
 class PortsideEngine:
     """One isolated engine process and the helpers tests use to drive it."""
 
-    def __init__(self, base: Path | None = None, extra_config: dict[str, Any] | None = None):
+    def __init__(
+        self,
+        base: Path | None = None,
+        extra_config: dict[str, Any] | None = None,
+        log_level: str = "debug",
+    ):
+        self.log_level = log_level
         self.base = Path(tempfile.mkdtemp(prefix="pse-", dir=base or "/tmp"))
         self.tag = uuid.uuid4().hex[:6]
         self.data_root = self.base / "data"
@@ -70,7 +76,7 @@ class PortsideEngine:
             "--config-file",
             str(self.config_file),
             "--log-level",
-            "debug",
+            self.log_level,
         ]
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(

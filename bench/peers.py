@@ -91,6 +91,10 @@ class Peer:
             [*self.cli, *args], env=self.env(), check=True, capture_output=True, text=True
         )
 
+    def socket(self) -> Path | None:
+        """The Docker API socket, for peers that have a daemon."""
+        return None
+
     def stop(self) -> None:
         pass
 
@@ -102,7 +106,7 @@ class PortsidePeer(Peer):
     cli = ["docker"]
 
     def __init__(self) -> None:
-        self.engine = PortsideEngine()
+        self.engine = PortsideEngine(log_level="info")
         self.engine.start()
 
     def env(self) -> dict[str, str]:
@@ -110,6 +114,9 @@ class PortsidePeer(Peer):
 
     def engine_pids(self) -> list[int]:
         return [self.engine.proc.pid] if self.engine.proc else []
+
+    def socket(self) -> Path | None:
+        return self.engine.socket
 
     def supervisor_pids(self) -> list[int]:
         return pids_named(("conmon",), str(self.engine.base))
@@ -167,6 +174,9 @@ class DockerdPeer(Peer):
 
     def engine_pids(self) -> list[int]:
         return [self.proc.pid, *pids_named(("containerd",), str(self.base))]
+
+    def socket(self) -> Path | None:
+        return self.sock
 
     def supervisor_pids(self) -> list[int]:
         return pids_named(("containerd-shim", "containerd-shim-runc-v2"))
@@ -272,3 +282,18 @@ def print_table(
     text = "\n".join(lines)
     print(text, flush=True)
     return text
+
+
+def timed_api(sock: Path, path: str, runs: int = 10) -> float:
+    """Median wall time of one Docker API GET over the unix socket (no CLI in the way)."""
+    import httpx
+
+    transport = httpx.HTTPTransport(uds=str(sock))
+    with httpx.Client(transport=transport, base_url="http://engine", timeout=30) as client:
+        client.get(path).raise_for_status()
+        samples = []
+        for _ in range(runs):
+            t = time.perf_counter()
+            client.get(path).raise_for_status()
+            samples.append(time.perf_counter() - t)
+    return statistics.median(samples)

@@ -105,6 +105,7 @@ class PortsideApp(QObject):
             if closer is not None:
                 await closer()
         await self.ctx.events.wait_stopped()
+        self.ctx.feeds.attach(None)  # no reload may start while tasks are cancelled
         await self.ctx.stats.shutdown()
         await self.ctx.runner.shutdown()
         await self.ctx.connection.close()

@@ -109,12 +109,13 @@ def cold_start(engine: PortsideEngine, env: dict[str, str], tmp: Path, runs: int
 
 
 def steady_state(
-    engine: PortsideEngine, env: dict[str, str], tmp: Path, graphed: str
+    engine: PortsideEngine, env: dict[str, str], tmp: Path, graphed: str | None
 ) -> dict[str, float]:
-    """RSS at 10 s and CPU over the following 30 s idle, details Stats of ``graphed`` open."""
+    """RSS at 10 s and CPU over the following 30 s idle: details Stats of ``graphed`` open,
+    or (None) the containers table with its visible running rows sampled."""
     status = tmp / "status.json"
-    proc = spawn(engine, env, tmp, "--open-container", graphed, "--tab", "Stats",
-                 "--quit-after", "42", "--status-file", str(status))  # fmt: skip
+    extra = ["--open-container", graphed, "--tab", "Stats"] if graphed else []
+    proc = spawn(engine, env, tmp, *extra, "--quit-after", "42", "--status-file", str(status))
     p = psutil.Process(proc.pid)
     time.sleep(10)
     rss = p.memory_info().rss

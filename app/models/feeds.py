@@ -49,6 +49,8 @@ class Feed(QObject):
         self.what = what
         self.client: EngineClient | None = None
         self.loaded = False
+        self._running = False
+        self._again = False
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(delay_ms)
@@ -71,13 +73,24 @@ class Feed(QObject):
         self._fire()
 
     def _fire(self) -> None:
-        if self.client is not None:
+        # One reload at a time, so an older answer never lands after a newer one;
+        # a request during a reload makes one more run afterwards.
+        if self._running:
+            self._again = True
+        elif self.client is not None:
+            self._running = True
             self.runner.spawn(self._reload(self.client), f"load the {self.what}")
 
     async def _reload(self, client: EngineClient) -> None:
-        await self.reload(client)
-        self.loaded = True
-        self.changed.emit()
+        try:
+            await self.reload(client)
+            self.loaded = True
+            self.changed.emit()
+        finally:
+            self._running = False
+            if self._again:
+                self._again = False
+                self.schedule()
 
     async def reload(self, client: EngineClient) -> None:
         """Fetch and apply the current state."""
@@ -110,9 +123,10 @@ class ContainersFeed(Feed):
 
     async def reload(self, client: EngineClient) -> None:
         if self._full:
-            self._full = False
+            # Events from now on land in _pending and are applied after this list.
             self._pending.clear()
             self.model.sync(await client.containers.list(all=True))
+            self._full = False  # only once the full list is in (a failure retries it)
             return
         ids, self._pending = sorted(self._pending), set()
         if not ids:

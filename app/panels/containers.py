@@ -19,9 +19,6 @@ from PySide6.QtWidgets import (
 )
 
 from ..context import AppContext
-
-if TYPE_CHECKING:
-    from .details.page import ContainerDetails
 from ..models import container_info as info
 from ..models import containers as cols
 from ..models import roles
@@ -29,6 +26,9 @@ from ..models.container_filter import ContainersProxy
 from ..widgets.links import LinkDelegate
 from . import container_actions
 from .base import Panel, heading
+
+if TYPE_CHECKING:
+    from .details.page import ContainerDetails
 
 
 class ContainersPanel(Panel):

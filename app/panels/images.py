@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QDialog, QHBoxLayout, QLineEdit, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QDialog, QVBoxLayout, QWidget
 
 from .. import format as fmt
 from ..client import EngineClient
 from ..context import AppContext
 from ..widgets import dialogs
-from ..widgets.table import RecordTable
-from .base import Panel, heading
+from .base import Panel, heading, table_section
 from .pull import PullBox
 
 
@@ -21,36 +20,27 @@ class ImagesPanel(Panel):
     def __init__(self, ctx: AppContext, parent: QWidget | None = None):
         super().__init__(ctx, parent)
         self.feed = ctx.feeds.images
-        self.table = RecordTable(self.feed.model)
-        for col, width in enumerate((300, 110, 120, 130, 90)):
-            self.table.setColumnWidth(col, width)
+        section = table_section(
+            self.feed.model,
+            prefix="image",
+            actions=[
+                ("run", "Run…", self.run_selected),
+                ("history", "History", self.history_selected),
+                ("delete", "Delete", self.delete_selected),
+                ("prune", "Prune unused…", self.prune),
+            ],
+            search="Search images",
+            widths=(300, 110, 120, 130, 90),
+            on_selection=self._update_buttons,
+        )
+        self.table, self.search, self.buttons = section.table, section.search, section.buttons
         self.table.doubleClicked.connect(lambda _i: self.run_selected())
         self.pull_box = PullBox(ctx)
-        self.search = QLineEdit()
-        self.search.setPlaceholderText("Search images")
-        self.search.setClearButtonEnabled(True)
-        self.search.textChanged.connect(self.table.filter)
-        self.buttons: dict[str, QPushButton] = {}
-        bar = QHBoxLayout()
-        for key, label, slot in (
-            ("run", "Run…", self.run_selected),
-            ("history", "History", self.history_selected),
-            ("delete", "Delete", self.delete_selected),
-            ("prune", "Prune unused…", self.prune),
-        ):
-            b = QPushButton(label)
-            b.setObjectName(f"image_{key}")
-            b.clicked.connect(slot)
-            self.buttons[key] = b
-            bar.addWidget(b)
-        bar.addStretch(1)
-        bar.addWidget(self.search, 1)
         layout = QVBoxLayout(self)
         layout.addWidget(heading("Images"))
         layout.addWidget(self.pull_box)
-        layout.addLayout(bar)
+        layout.addLayout(section.bar)
         layout.addWidget(self.table, 1)
-        self.table.selectionModel().selectionChanged.connect(lambda *_: self._update_buttons())
         self._update_buttons()
         self.dialog: QDialog | None = None
 

@@ -8,9 +8,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFormLayout,
-    QHBoxLayout,
     QLineEdit,
-    QPushButton,
     QVBoxLayout,
     QWidget,
 )
@@ -18,8 +16,7 @@ from PySide6.QtWidgets import (
 from ..context import AppContext
 from ..models import container_info as info
 from ..widgets import dialogs
-from ..widgets.table import RecordTable
-from .base import Panel, heading
+from .base import Panel, heading, table_section
 
 PREDEFINED = {"bridge", "host", "none"}
 
@@ -89,34 +86,25 @@ class NetworksPanel(Panel):
     def __init__(self, ctx: AppContext, parent: QWidget | None = None):
         super().__init__(ctx, parent)
         self.feed = ctx.feeds.networks
-        self.table = RecordTable(self.feed.model)
-        for col, width in enumerate((240, 80, 150, 120, 70)):
-            self.table.setColumnWidth(col, width)
-        self.search = QLineEdit()
-        self.search.setPlaceholderText("Search networks")
-        self.search.setClearButtonEnabled(True)
-        self.search.textChanged.connect(self.table.filter)
-        self.buttons: dict[str, QPushButton] = {}
-        bar = QHBoxLayout()
-        for key, label, slot in (
-            ("create", "Create…", self.ask_create),
-            ("delete", "Delete", self.delete_selected),
-            ("connect", "Connect container…", self.ask_connect),
-            ("disconnect", "Disconnect container…", self.ask_disconnect),
-        ):
-            b = QPushButton(label)
-            b.setObjectName(f"network_{key}")
-            b.clicked.connect(slot)
-            self.buttons[key] = b
-            bar.addWidget(b)
-        bar.addStretch(1)
-        bar.addWidget(self.search, 1)
+        section = table_section(
+            self.feed.model,
+            prefix="network",
+            actions=[
+                ("create", "Create…", self.ask_create),
+                ("delete", "Delete", self.delete_selected),
+                ("connect", "Connect container…", self.ask_connect),
+                ("disconnect", "Disconnect container…", self.ask_disconnect),
+            ],
+            search="Search networks",
+            widths=(240, 80, 150, 120, 70),
+            on_selection=self._update_buttons,
+        )
+        self.table, self.search, self.buttons = section.table, section.search, section.buttons
         layout = QVBoxLayout(self)
         layout.addWidget(heading("Networks"))
-        layout.addLayout(bar)
+        layout.addLayout(section.bar)
         layout.addWidget(self.table, 1)
         self.dialog: QDialog | None = None
-        self.table.selectionModel().selectionChanged.connect(lambda *_: self._update_buttons())
         self._update_buttons()
 
     def _selected(self) -> list[dict]:

@@ -5,9 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import (
-    QHBoxLayout,
-    QLineEdit,
-    QPushButton,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -15,12 +12,11 @@ from PySide6.QtWidgets import (
 
 from .. import format as fmt
 from ..context import AppContext
+from ..widgets import dialogs
+from .base import Panel, heading, table_section
 
 if TYPE_CHECKING:
     from .volume_browser import VolumeBrowser
-from ..widgets import dialogs
-from ..widgets.table import RecordTable
-from .base import Panel, heading
 
 
 class VolumesPanel(Panel):
@@ -31,33 +27,25 @@ class VolumesPanel(Panel):
     def __init__(self, ctx: AppContext, parent: QWidget | None = None):
         super().__init__(ctx, parent)
         self.feed = ctx.feeds.volumes
-        self.table = RecordTable(self.feed.model)
-        for col, width in enumerate((320, 80, 100, 130)):
-            self.table.setColumnWidth(col, width)
+        section = table_section(
+            self.feed.model,
+            prefix="volume",
+            actions=[
+                ("create", "Create…", self.ask_create),
+                ("browse", "Browse files", self.browse_selected),
+                ("delete", "Delete", self.delete_selected),
+                ("prune", "Prune unused…", self.prune),
+            ],
+            search="Search volumes",
+            widths=(320, 80, 100, 130),
+            on_selection=self._update_buttons,
+        )
+        self.table, self.search, self.buttons = section.table, section.search, section.buttons
         self.table.doubleClicked.connect(lambda _i: self.browse_selected())
-        self.search = QLineEdit()
-        self.search.setPlaceholderText("Search volumes")
-        self.search.setClearButtonEnabled(True)
-        self.search.textChanged.connect(self.table.filter)
-        self.buttons: dict[str, QPushButton] = {}
-        bar = QHBoxLayout()
-        for key, label, slot in (
-            ("create", "Create…", self.ask_create),
-            ("browse", "Browse files", self.browse_selected),
-            ("delete", "Delete", self.delete_selected),
-            ("prune", "Prune unused…", self.prune),
-        ):
-            b = QPushButton(label)
-            b.setObjectName(f"volume_{key}")
-            b.clicked.connect(slot)
-            self.buttons[key] = b
-            bar.addWidget(b)
-        bar.addStretch(1)
-        bar.addWidget(self.search, 1)
         self.list_page = QWidget()
         ll = QVBoxLayout(self.list_page)
         ll.addWidget(heading("Volumes"))
-        ll.addLayout(bar)
+        ll.addLayout(section.bar)
         ll.addWidget(self.table, 1)
         self.pages = QStackedWidget()
         self.pages.addWidget(self.list_page)
@@ -65,7 +53,6 @@ class VolumesPanel(Panel):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.pages)
-        self.table.selectionModel().selectionChanged.connect(lambda *_: self._update_buttons())
         self._update_buttons()
 
     def activated(self) -> None:

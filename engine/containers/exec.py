@@ -25,7 +25,7 @@ from .attach import AttachConn
 from .exec_store import ExecSession, ExecStore, new_exec_id
 from .model import PAUSED, RESTARTING, Container
 from .spec import build_exec_process
-from .tty import console_size, parse_detach_keys, set_console_size, write_resize
+from .tty import console_size, parse_detach_keys, resize_tty, set_console_size
 
 if TYPE_CHECKING:
     from .service import ContainerService
@@ -232,7 +232,7 @@ class ExecService:
             except TimeoutError:
                 raise SystemError_("timeout waiting for exec session ready") from None
         if s.running and s.tty:
-            write_resize(s.session_dir, height, width)
+            resize_tty(s.pid, s.session_dir, height, width)
 
     # -- health probes ---------------------------------------------------------------
     async def probe(self, c: Container, argv: list[str], limit: float) -> tuple[int, str]:

@@ -20,6 +20,7 @@ from .attach import AttachConn
 from .logs import Entry, LogOptions, read_logs
 from .model import Container
 from .runner import cgroups_path
+from .tty import resize_tty
 
 log = logging.getLogger(__name__)
 
@@ -57,18 +58,7 @@ class Streams:
             raise Conflict(f"Container {c.id} is not running")
         if not c.config.get("Tty"):
             return
-        ctl = self.runner.paths(c.id).bundle / "ctl"  # type: ignore[attr-defined]
-        try:
-            fd = os.open(ctl, os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        except OSError as e:
-            log.debug("resize of %s: %s", c.id[:12], e)
-            return
-        try:
-            os.write(fd, f"1 {height} {width}\n".encode())
-        except OSError as e:
-            log.debug("resize of %s: %s", c.id[:12], e)
-        finally:
-            os.close(fd)
+        resize_tty(c.state.pid, self.runner.paths(c.id).bundle, height, width)  # type: ignore[attr-defined]
         self._event(c, "resize", height=str(height), width=str(width))  # type: ignore[attr-defined]
 
     # -- stats -----------------------------------------------------------------------

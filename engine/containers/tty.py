@@ -12,8 +12,11 @@ Resizes go through conmon's control fifo (``<bundle>/ctl``): one line
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
+import struct
+import termios
 from pathlib import Path
 
 from ..errors import InvalidParameter
@@ -89,6 +92,38 @@ class DetachScanner:
         """Bytes still held back (at end of input they were ordinary input)."""
         held, self._held = self._held, b""
         return held
+
+
+def resize_tty(pid: int | None, bundle: Path, height: int, width: int) -> bool:
+    """Resize the pty of ``pid`` now; conmon's control fifo is the fallback.
+
+    conmon applies a fifo request whenever its main loop gets to it, so a command run right
+    after the API answered could still see the old size. Setting the size on the process's own
+    terminal (reopened through /proc) takes effect before we answer, as dockerd's does.
+    """
+    if height <= 0 or width <= 0:
+        return False
+    if pid and _set_winsize_of(pid, height, width):
+        return True
+    return write_resize(bundle, height, width)
+
+
+def _set_winsize_of(pid: int, height: int, width: int) -> bool:
+    packed = struct.pack("HHHH", height, width, 0, 0)
+    for n in (0, 1, 2):
+        try:
+            fd = os.open(f"/proc/{pid}/fd/{n}", os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        except OSError:
+            continue
+        try:
+            if os.isatty(fd):
+                fcntl.ioctl(fd, termios.TIOCSWINSZ, packed)
+                return True
+        except OSError as e:
+            log.debug("resize of pid %d: %s", pid, e)
+        finally:
+            os.close(fd)
+    return False
 
 
 def write_resize(bundle: Path, height: int, width: int) -> bool:

@@ -25,11 +25,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import EngineError, Forbidden, InvalidParameter, NotFound, SystemError_
-from ..images.pathsafe import UnsafePath
 from ..images.stream import ChunkChannel, DigestReader
-from ..images.tarformat import BLOCKDEV, CHAR, Entry, TarStream
-from ..images.tarsafe import WHITEOUT, LayerExtractor
+from ..images.tarformat import TarStream
 from . import rootfs as rootfs_mod
+from .archive_extract import CopyExtractor
 from .model import Container
 from .pathresolve import MountSource, Resolved, RootView, split_path
 from .tarwrite import TreeTar, stream_from_thread
@@ -122,7 +121,13 @@ class Archives:
 
     # -- the view ------------------------------------------------------------------
     def mounts_of(self, c: Container) -> list[MountSource]:
-        """Volumes, binds and generated /etc files of ``c`` with their host sources."""
+        """Volumes, binds and generated /etc files of ``c`` with their host sources.
+
+        The volumes hook knows volumes and binds (subpaths resolved); the OCI spec
+        of the last start adds every other bind the container sees (/etc/hosts,
+        /etc/hostname, /etc/resolv.conf, ...); the generated /etc files are the
+        fallback for a container whose spec was never written.
+        """
         out: list[MountSource] = []
         for hook in self.containers.hooks:
             host_paths = getattr(hook, "host_paths", None)
@@ -131,16 +136,20 @@ class Archives:
             for m in host_paths(c.id):
                 dest = tuple(split_path(str(m.get("Destination") or "")))
                 if dest and m.get("Source"):
-                    out.append(MountSource(dest, Path(m["Source"]), bool(m.get("RW", True))))
+                    out.append(_source(dest, str(m["Source"]), bool(m.get("RW", True))))
         paths = self.containers.runner.paths(c.id)
         taken = {m.destination for m in out}
-        for dest, src in (
+        for dest, src, rw in _spec_binds(paths.bundle / "config.json"):
+            if dest not in taken:
+                out.append(_source(dest, src, rw))
+                taken.add(dest)
+        for dest, path in (
             (("etc", "hosts"), paths.hosts),
             (("etc", "hostname"), paths.hostname),
             (("etc", "resolv.conf"), paths.resolv),
         ):
-            if dest not in taken and src.is_file():
-                out.append(MountSource(dest, src, True))
+            if dest not in taken and path.is_file():
+                out.append(MountSource(dest, path, True))
         return out
 
     @asynccontextmanager
@@ -239,7 +248,7 @@ class Archives:
         def work(emit: Any) -> None:
             tar = TreeTar(emit)
             try:
-                tar.add_tree(r.parent_fd, r.name, prefix)
+                tar.add_tree(r.parent_fd, r.name, prefix, overlay=view, parts=r.parts)
                 tar.close()
             finally:
                 r.close()
@@ -299,7 +308,16 @@ class Archives:
 
             def work() -> None:
                 try:
-                    ex = CopyExtractor(dest_fd, r.path, owner, no_overwrite_dir_non_dir)
+                    ex = CopyExtractor(
+                        dest_fd,
+                        r.path,
+                        owner,
+                        no_overwrite_dir_non_dir,
+                        view=view,
+                        base=r.parts,
+                        where=r.mount,
+                        rootfs_ro=bool(c.host_config.get("ReadonlyRootfs")),
+                    )
                     ex.run(TarStream(DigestReader(channel, "auto")))
                 finally:
                     os.close(dest_fd)
@@ -317,6 +335,40 @@ class Archives:
                 raise _os_error(e) from e
 
 
+# Kernel and engine-managed trees: the spec's binds there (a shared /dev/shm, ...)
+# are not part of what ``docker cp`` shows, as in Docker.
+_NOT_SHOWN = ("proc", "sys", "dev")
+
+
+def _spec_binds(config: Path) -> list[tuple[tuple[str, ...], str, bool]]:
+    """(destination parts, host source, rw) of the bind mounts in an OCI spec."""
+    try:
+        spec = json.loads(config.read_text())
+    except (OSError, ValueError):
+        return []
+    out: list[tuple[tuple[str, ...], str, bool]] = []
+    mounts = spec.get("mounts") if isinstance(spec, dict) else None
+    for m in mounts if isinstance(mounts, list) else []:
+        if not isinstance(m, dict):
+            continue
+        opts = m.get("options") or []
+        if m.get("type") != "bind" and "bind" not in opts and "rbind" not in opts:
+            continue
+        dest = tuple(split_path(str(m.get("destination") or "")))
+        src = str(m.get("source") or "")
+        # /proc/... sources are fds of the engine at start time (subpath mounts).
+        if not dest or dest[0] in _NOT_SHOWN or not src.startswith("/") or src.startswith("/proc/"):
+            continue
+        out.append((dest, src, "ro" not in opts))
+    return out
+
+
+def _source(dest: tuple[str, ...], src: str, rw: bool) -> MountSource:
+    """A mount with its host source's symlinks resolved (the source is trusted: the
+    engine's own files or the user's bind; the walk then never meets a host link)."""
+    return MountSource(dest, Path(os.path.realpath(src)), rw)
+
+
 def _os_error(e: OSError) -> EngineError:
     if e.errno == errno.EROFS:
         return Forbidden("container rootfs is marked read-only")
@@ -325,63 +377,6 @@ def _os_error(e: OSError) -> EngineError:
     if e.errno in (errno.ENOSPC, errno.EDQUOT):
         return SystemError_(f"no space left on device: {e}")
     return SystemError_(f"extracting the archive failed: {e}")
-
-
-class CopyExtractor(LayerExtractor):
-    """The images area's safe extractor, adapted to ``docker cp`` semantics.
-
-    Rooted at an already-open directory fd; ``.wh.`` names are refused rather than
-    turned into whiteouts (they would delete files in the container); device nodes
-    are skipped; ``owner`` replaces every entry's uid/gid (``copyUIDGID``); with
-    ``no_overwrite`` a directory is never replaced by a non-directory or vice versa.
-    """
-
-    def __init__(
-        self,
-        dest_fd: int,
-        shown_root: str,
-        owner: tuple[int, int] | None,
-        no_overwrite: bool,
-    ) -> None:
-        # The base class opens its root by path; we already hold the resolved
-        # directory (a path could be swapped for a symlink), so use a dup of that fd.
-        super().__init__(Path("/"), None, None)
-        os.close(self.root_fd)
-        self.root_fd = os.dup(dest_fd)
-        self.shown_root = shown_root.rstrip("/")
-        self.owner = owner
-        self.no_overwrite = no_overwrite
-
-    def _entry(self, e: Entry, stream: TarStream) -> None:
-        base = e.name.rstrip(b"/").rsplit(b"/", 1)[-1]
-        if base.startswith(WHITEOUT):
-            raise UnsafePath(f"refusing to copy {e.shown()!r}: .wh. names are overlay whiteouts")
-        if e.type in (CHAR, BLOCKDEV):
-            self.stats.warnings.append(f"skipped device node {e.shown()!r}")
-            return
-        if not [p for p in e.name.split(b"/") if p not in (b"", b".")]:
-            return  # the destination itself: never re-own or re-mode it
-        if self.owner is not None:
-            e.uid, e.gid = self.owner
-        super()._entry(e, stream)
-
-    def _remove_existing(self, parent: int, parts: list[bytes], keep_dir: bool) -> bool:
-        if self.no_overwrite:
-            try:
-                st = os.stat(parts[-1], dir_fd=parent, follow_symlinks=False)
-            except FileNotFoundError:
-                st = None
-            if st is not None:
-                shown = f"{self.shown_root}/{b'/'.join(parts).decode(errors='replace')}"
-                if stat.S_ISDIR(st.st_mode) and not keep_dir:
-                    raise InvalidParameter(
-                        f'cannot overwrite directory "{shown}" with non-directory "{shown}"'
-                    )
-                if not stat.S_ISDIR(st.st_mode) and keep_dir:
-                    raise InvalidParameter(
-                        f'cannot overwrite non-directory "{shown}" with directory "{shown}"'
-                    )
-        return super()._remove_existing(parent, parts, keep_dir)
 
 
 __all__ = ["Archives", "CopyExtractor", "go_file_mode", "normalize", "stat_header"]

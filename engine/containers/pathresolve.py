@@ -86,6 +86,20 @@ class RootView:
     def __post_init__(self) -> None:
         self._by_dest = {m.destination: m for m in self.mounts}
 
+    def mount_at(self, parts: tuple[str, ...]) -> MountSource | None:
+        """The mount whose destination is exactly ``parts``."""
+        return self._by_dest.get(parts)
+
+    def source_at(self, parts: tuple[str, ...]) -> Path | None:
+        """Host source of the mount at exactly ``parts`` (for :class:`TreeTar`)."""
+        m = self._by_dest.get(parts)
+        return m.source if m is not None else None
+
+    def names_under(self, parts: tuple[str, ...]) -> set[str]:
+        """Names of mount destinations directly under ``parts`` (for :class:`TreeTar`)."""
+        n = len(parts)
+        return {d[n] for d in self._by_dest if len(d) == n + 1 and d[:n] == parts}
+
     def mount_of(self, parts: tuple[str, ...]) -> MountSource | None:
         """The innermost mount holding container path ``parts``."""
         for i in range(len(parts), 0, -1):

@@ -21,7 +21,8 @@ import stat
 import tarfile
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any, cast
+from pathlib import Path
+from typing import Any, Protocol, cast
 
 CHUNK = 1 << 20
 _XATTRS = ("security.capability",)
@@ -73,6 +74,22 @@ class _FdReader:
             data = bytes(n)
         self.left -= len(data)
         return data
+
+
+class MountOverlay(Protocol):
+    """Host sources shown over a tree (``docker cp`` of a container with mounts).
+
+    ``parts`` are container path components. A walk that reaches a mount
+    destination archives the mount's source in place of what lies beneath it.
+    """
+
+    def source_at(self, parts: tuple[str, ...]) -> Path | None:
+        """The host source mounted exactly at ``parts`` (None: no mount there)."""
+        ...
+
+    def names_under(self, parts: tuple[str, ...]) -> set[str]:
+        """Names of mount destinations directly under directory ``parts``."""
+        ...
 
 
 class TreeTar:
@@ -191,11 +208,15 @@ class TreeTar:
         *,
         descend: Callable[[str, os.stat_result, os.stat_result], bool] | None = None,
         skip: Callable[[str], bool] | None = None,
+        overlay: MountOverlay | None = None,
+        parts: tuple[str, ...] = (),
     ) -> None:
         """Archive ``name`` and, if a directory, everything under it (sorted).
 
         ``descend(arcname, dir_stat, parent_stat)`` may refuse to enter a directory
         (the entry itself is kept), ``skip(arcname)`` drops an entry entirely.
+        With ``overlay``, ``parts`` is the container path of ``name`` and mounts
+        below it are archived from their host sources.
         """
         st = self.add(parent_fd, name, arcname)
         if st is None or not stat.S_ISDIR(st.st_mode):
@@ -206,7 +227,7 @@ class TreeTar:
             if e.errno in (errno.ENOENT, errno.ELOOP, errno.ENOTDIR):
                 return
             raise
-        self._walk(fd, arcname, st, descend, skip)
+        self._walk(fd, arcname, st, descend, skip, overlay, parts)
 
     def _walk(
         self,
@@ -215,15 +236,23 @@ class TreeTar:
         top_st: os.stat_result,
         descend: Callable[[str, os.stat_result, os.stat_result], bool] | None,
         skip: Callable[[str], bool] | None,
+        overlay: MountOverlay | None = None,
+        top_parts: tuple[str, ...] = (),
     ) -> None:
-        # Explicit stack of (dir fd, arcname, stat, sorted child iterator): deep trees
-        # must not hit the recursion limit.
-        stack: list[tuple[int, str, os.stat_result, Iterator[str]]] = [
-            (top_fd, top_arc, top_st, iter(sorted(os.listdir(top_fd))))
+        def listing(fd: int, parts: tuple[str, ...]) -> Iterator[str]:
+            names = set(os.listdir(fd))
+            if overlay is not None:
+                names |= overlay.names_under(parts)  # mount points the tree lacks
+            return iter(sorted(names))
+
+        # Explicit stack of (dir fd, arcname, stat, container parts, sorted child
+        # iterator): deep trees must not hit the recursion limit.
+        stack: list[tuple[int, str, os.stat_result, tuple[str, ...], Iterator[str]]] = [
+            (top_fd, top_arc, top_st, top_parts, listing(top_fd, top_parts))
         ]
         try:
             while stack:
-                dfd, darc, dst, children = stack[-1]
+                dfd, darc, dst, dparts, children = stack[-1]
                 child = next(children, None)
                 if child is None:
                     os.close(dfd)
@@ -232,18 +261,32 @@ class TreeTar:
                 arc = _join(darc, child)
                 if skip is not None and skip(arc):
                     continue
-                st = self.add(dfd, child, arc)
-                if st is None or not stat.S_ISDIR(st.st_mode):
-                    continue
-                if descend is not None and not descend(arc, st, dst):
-                    continue
-                try:
-                    cfd = os.open(child, _OPEN_DIR, dir_fd=dfd)
-                except OSError as e:
-                    if e.errno in (errno.ENOENT, errno.ELOOP, errno.ENOTDIR, errno.EACCES):
+                cparts = (*dparts, child)
+                source = overlay.source_at(cparts) if overlay is not None else None
+                pfd, name = dfd, child
+                if source is not None:
+                    # A mount: its host source replaces the placeholder beneath it.
+                    try:
+                        pfd = os.open(source.parent, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+                    except OSError:
                         continue
-                    raise
-                stack.append((cfd, arc, st, iter(sorted(os.listdir(cfd)))))
+                    name = source.name
+                try:
+                    st = self.add(pfd, name, arc)
+                    if st is None or not stat.S_ISDIR(st.st_mode):
+                        continue
+                    if descend is not None and not descend(arc, st, dst):
+                        continue
+                    try:
+                        cfd = os.open(name, _OPEN_DIR, dir_fd=pfd)
+                    except OSError as e:
+                        if e.errno in (errno.ENOENT, errno.ELOOP, errno.ENOTDIR, errno.EACCES):
+                            continue
+                        raise
+                finally:
+                    if pfd != dfd:
+                        os.close(pfd)
+                stack.append((cfd, arc, st, cparts, listing(cfd, cparts)))
         finally:
             for dfd, *_ in stack:
                 os.close(dfd)

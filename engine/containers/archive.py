@@ -1,10 +1,12 @@
 """``docker cp``: ``HEAD/GET/PUT /containers/{id}/archive`` on running and stopped
 containers.
 
-Paths are resolved inside the container's view (rootfs + volumes + binds, see
-:mod:`.pathresolve`); tars are written from directory fds (:mod:`.tarwrite`) and
-uploaded tars are extracted with the images area's hostile-tar extractor
-(:class:`~..images.tarsafe.LayerExtractor`) rooted at the destination directory's fd.
+Paths are resolved inside the container's view (rootfs + volumes + binds + the
+spec's other binds such as /etc/hosts, see :mod:`.pathresolve`); tars are written
+from directory fds (:mod:`.tarwrite`), mounts inside an archived tree read from
+their host sources, and uploaded tars are extracted by :mod:`.archive_extract`
+(the images area's hostile-tar extractor, made mount- and symlink-aware) rooted at
+the destination directory's fd.
 A stopped container's rootfs is mounted for the operation (under the container's
 operation lock, so it cannot start meanwhile) and unmounted afterwards.
 """

@@ -22,7 +22,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -64,37 +63,11 @@ class BridgedDockerdPeer(DockerdPeer):
             check=True,
         )
         subprocess.run(["ip", "link", "set", self.bridge, "up"], check=True)
-        self.base = Path(tempfile.mkdtemp(prefix="bench-dockerd-"))
-        self.sock = self.base / "docker.sock"
-        log = open(self.base / "log", "wb")
-        self.proc = subprocess.Popen(
-            [
-                "dockerd",
-                "-H",
-                f"unix://{self.sock}",
-                "--data-root",
-                str(self.base / "data"),
-                "--exec-root",
-                str(self.base / "exec"),
-                "--pidfile",
-                str(self.base / "pid"),
-                f"--bridge={self.bridge}",
-                "--iptables=false",
-                "--ip6tables=false",
-                "--ip-masq=false",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            ok = subprocess.run(["docker", "version"], env=self.env(), capture_output=True)
-            if ok.returncode == 0:
-                return
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError("dockerd did not start: " + (self.base / "log").read_text()[-2000:])
+        try:
+            super().__init__((f"--bridge={self.bridge}", "--ip-masq=false"))
+        except BaseException:
+            subprocess.run(["ip", "link", "del", self.bridge], capture_output=True)
+            raise
 
     def stop(self) -> None:
         try:

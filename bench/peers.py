@@ -131,7 +131,7 @@ class DockerdPeer(Peer):
     name = "dockerd"
     cli = ["docker"]
 
-    def __init__(self) -> None:
+    def __init__(self, network_args: tuple[str, ...] = ("--bridge=none",)) -> None:
         self.base = Path(tempfile.mkdtemp(prefix="bench-dockerd-"))
         self.sock = self.base / "docker.sock"
         log = open(self.base / "log", "wb")
@@ -146,7 +146,7 @@ class DockerdPeer(Peer):
                 str(self.base / "exec"),
                 "--pidfile",
                 str(self.base / "pid"),
-                "--bridge=none",
+                *network_args,
                 "--iptables=false",
                 "--ip6tables=false",
             ],
@@ -164,7 +164,9 @@ class DockerdPeer(Peer):
             ):
                 return
             time.sleep(0.2)
-        raise RuntimeError("dockerd did not start: " + (self.base / "log").read_text()[-2000:])
+        message = (self.base / "log").read_text()[-2000:]
+        self.stop()
+        raise RuntimeError("dockerd did not start: " + message)
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}

@@ -82,7 +82,7 @@ class EnginePanel(Panel):
         self.ram_chart = TimeChart(
             "Host memory",
             fmt=lambda v: f"{fmt.binary_size(v)} of {fmt.binary_size(self._mem_total)}",
-            axis_labels=False,
+            axis_fmt=fmt.binary_size,
         )
         self.cpu_chart.add_series("cpu", "CPU")
         self.ram_chart.add_series("used", "Used")

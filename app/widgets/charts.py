@@ -107,6 +107,7 @@ class TimeChart(QWidget):
         fmt: Callable[[float], str] = lambda v: f"{v:.0f}",
         minimum_top: float = 1.0,
         axis_labels: bool = True,
+        axis_fmt: Callable[[float], str] | None = None,
         parent: QWidget | None = None,
     ):
         super().__init__(parent)
@@ -115,6 +116,8 @@ class TimeChart(QWidget):
         self.max_points = max_points
         self.axis_labels = axis_labels
         self._fmt = fmt
+        # The header may say "1 MiB of 2 GiB"; the axis wants just "1 MiB".
+        self._axis_fmt = axis_fmt or fmt
         self._minimum_top = minimum_top
         self.top = minimum_top
         self.now = time.monotonic()
@@ -138,8 +141,8 @@ class TimeChart(QWidget):
         layout.addWidget(self.plot, 1)
 
     def fmt_axis(self, value: float) -> str:
-        """An axis label: the value in the chart's own format, compact."""
-        return self._fmt(value)
+        """An axis label: the value in the chart's axis format (its own format by default)."""
+        return self._axis_fmt(value)
 
     def add_series(self, key: str, label: str = "") -> None:
         """Declare a series (colours follow the order of declaration)."""

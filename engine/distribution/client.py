@@ -15,6 +15,7 @@ import errno
 import hashlib
 import logging
 import os
+import socket
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
@@ -51,6 +52,20 @@ def _root_oserror(e: BaseException) -> OSError | None:
     return None
 
 
+_NO_SUCH_HOST = {socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)}
+
+
+def _root_gaierror(e: BaseException) -> socket.gaierror | None:
+    cur: BaseException | None = e
+    seen = 0
+    while cur is not None and seen < 10:
+        if isinstance(cur, socket.gaierror):
+            return cur
+        cur = cur.__cause__ or cur.__context__
+        seen += 1
+    return None
+
+
 def describe_transport_error(method: str, url: str, e: Exception) -> str:
     """Go-style text for a failed request: ``Get "url": dial tcp host: connect: ...``."""
     verb = method.capitalize()
@@ -64,6 +79,12 @@ def describe_transport_error(method: str, url: str, e: Exception) -> str:
             reason = "connection refused"
         return f'{verb} "{url}": dial tcp {host}: connect: {reason}'
     text = str(e) or type(e).__name__
+    gai = _root_gaierror(e)
+    if gai is not None:
+        # Go's resolver wording ("no such host"), not Python's "[Errno -2] Name or service…".
+        name = httpx.URL(url).host
+        reason = "no such host" if gai.errno in _NO_SUCH_HOST else gai.strerror or str(gai)
+        return f'{verb} "{url}": dial tcp: lookup {name}: {reason}'
     if "CERTIFICATE_VERIFY_FAILED" in text:
         # Go's wording, which users search for; Python's reason follows in brackets.
         why = text.split("certificate verify failed:")[-1].split("(_ssl")[0].strip()

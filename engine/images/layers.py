@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import errno
+import fcntl
 import logging
 import os
 import shutil
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -55,6 +57,38 @@ _HOST_ERRNOS = {
     errno.EPERM,
     errno.EACCES,
 }
+
+
+_FS_IOC_GETFLAGS = 0x80086601
+_FS_IOC_SETFLAGS = 0x40086602
+_FS_TOPDIR_FL = 0x00020000
+
+
+def mark_topdir(path: Path) -> bool:
+    """Ask ext4 to spread the subdirectories of ``path`` over block groups (``chattr +T``).
+
+    Without it, ext4's Orlov allocator puts each new extraction directory next to its
+    parent, among the inodes the previous layer removal just freed; allocating inodes
+    there burns kernel CPU (a cold Debian unpack measured 1.2-3.2 s of mostly system
+    time instead of 0.3 s right after an ``rmi``). Only an allocation hint: durability
+    and the layout are unchanged. Best effort: other filesystems lack the flag.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        buf = bytearray(4)
+        fcntl.ioctl(fd, _FS_IOC_GETFLAGS, buf, True)
+        flags = int.from_bytes(buf, sys.byteorder)
+        if not flags & _FS_TOPDIR_FL:
+            new = (flags | _FS_TOPDIR_FL).to_bytes(4, sys.byteorder)
+            fcntl.ioctl(fd, _FS_IOC_SETFLAGS, bytearray(new), True)
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def _syncfs(path: Path) -> None:
@@ -175,6 +209,7 @@ class LayerStore:
         self.root.mkdir(parents=True, exist_ok=True)
         remove_tree(self.tmp)
         self.tmp.mkdir()
+        mark_topdir(self.tmp)
         for row in self.db.query("SELECT * FROM image_layers"):
             self._rows[row["diff_id"]] = dict(row)
         for diff_id in list(self._rows):

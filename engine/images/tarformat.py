@@ -96,11 +96,18 @@ def _number(field_: bytes, what: str) -> int:
         raise TarError(f"invalid tar header: bad {what} field {text!r}") from None
 
 
+_ASCII = bytes(range(0x80))
+
+
 def _checksum_ok(block: bytes) -> bool:
     stored = _number(block[148:156], "checksum")
-    unsigned = sum(block[:148]) + 8 * 32 + sum(block[156:])
-    signed = unsigned - 256 * sum(1 for b in block[:148] + block[156:] if b & 0x80)
-    return stored in (unsigned, signed)
+    # sum() over bytes runs in C; the checksum field itself counts as 8 spaces.
+    unsigned = sum(block) - sum(block[148:156]) + 8 * 32
+    if stored == unsigned:
+        return True
+    # Some old tars summed signed chars: each byte >= 0x80 then counts 256 less.
+    rest = block[:148] + block[156:]
+    return stored == unsigned - 256 * len(rest.translate(None, _ASCII))
 
 
 def _decimal_ns(text: bytes, what: str) -> int:

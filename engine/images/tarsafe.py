@@ -266,7 +266,7 @@ class LayerExtractor:
         os.fchown(fd, e.uid, e.gid)
         self._set_xattrs(fd, e)
         os.fchmod(fd, e.mode & 0o7777)
-        if not stat.S_ISDIR(os.fstat(fd).st_mode):
+        if e.type != DIR:  # only files and dirs come here; dirs get times at the end
             os.utime(fd, ns=(_atime(e), e.mtime_ns))
 
     def _set_meta_path(self, parent: int, base: bytes, e: Entry) -> None:

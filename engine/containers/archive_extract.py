@@ -26,7 +26,7 @@ from ..errors import Forbidden, InvalidParameter, NotFound
 from ..images import pathsafe
 from ..images.pathsafe import UnsafePath, shown
 from ..images.tarformat import BLOCKDEV, CHAR, DIR, SYMLINK, Entry, TarStream
-from ..images.tarsafe import WHITEOUT, LayerExtractor
+from ..images.tarsafe import WHITEOUT, LayerExtractor, write_payload
 from .pathresolve import MountSource, RootView
 
 _CHUNK = 1 << 20
@@ -133,10 +133,7 @@ class CopyExtractor(LayerExtractor):
                 )
             os.set_blocking(fd, True)
             os.ftruncate(fd, 0)
-            while chunk := stream.read_payload(_CHUNK):
-                view = memoryview(chunk)
-                while view:
-                    view = view[os.write(fd, view) :]
+            write_payload(stream, fd)
             self._set_meta_fd(fd, e)
         finally:
             os.close(fd)

@@ -64,6 +64,14 @@ class ExtractStats:
     warnings: list[str] = field(default_factory=list)
 
 
+def write_payload(stream: TarStream, fd: int) -> None:
+    """Copy the current entry's payload to ``fd`` (short writes retried)."""
+    while chunk := stream.read_payload(_CHUNK):
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(fd, view) :]
+
+
 class LayerExtractor:
     """Unpacks one tar stream into ``root`` (blocking; run it in an executor)."""
 
@@ -161,10 +169,7 @@ class LayerExtractor:
             if e.size and self.split is not None:
                 path = b"/".join(parts)
                 self._payloads[path] = self.split.file(path, e.size)
-            while chunk := stream.read_payload(_CHUNK):
-                view = memoryview(chunk)
-                while view:
-                    view = view[os.write(fd, view) :]
+            write_payload(stream, fd)
             self._set_meta_fd(fd, e)
         finally:
             os.close(fd)

@@ -65,6 +65,19 @@ def _back_home(home_fd: int) -> None:
         os._exit(70)
 
 
+def _open_all(sockets: tuple[tuple[int, int, int], ...]) -> list[socket.socket]:
+    """Sockets in the calling thread's namespace; none stays open if one fails."""
+    out: list[socket.socket] = []
+    try:
+        for family, type_, proto in sockets:
+            out.append(socket.socket(family, type_ | socket.SOCK_CLOEXEC, proto))
+    except BaseException:
+        for s in out:
+            s.close()
+        raise
+    return out
+
+
 def _home() -> int:
     return os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
 
@@ -79,7 +92,6 @@ def create_netns(path: Path, sockets: tuple[tuple[int, int, int], ...] = ()) -> 
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o444)
     os.close(fd)
-    out: list[socket.socket] = []
     home = _home()
     try:
         if _libc.unshare(CLONE_NEWNET) != 0:
@@ -91,40 +103,27 @@ def create_netns(path: Path, sockets: tuple[tuple[int, int, int], ...] = ()) -> 
                 err = _fail("bind-mount netns on", path)
                 path.unlink(missing_ok=True)
                 raise err
-            for family, type_, proto in sockets:
-                out.append(socket.socket(family, type_ | socket.SOCK_CLOEXEC, proto))
-        except BaseException:
-            for s in out:
-                s.close()
-            raise
+            return _open_all(sockets)
         finally:
             _back_home(home)
     finally:
         os.close(home)
-    return out
 
 
 def sockets_in(path: Path, sockets: tuple[tuple[int, int, int], ...]) -> list[socket.socket]:
     """Sockets created inside the namespace at ``path``. Blocking; run on NS_EXECUTOR."""
     target = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     home = _home()
-    out: list[socket.socket] = []
     try:
         if _libc.setns(target, CLONE_NEWNET) != 0:
             raise _fail("setns", path)
         try:
-            for family, type_, proto in sockets:
-                out.append(socket.socket(family, type_ | socket.SOCK_CLOEXEC, proto))
-        except BaseException:
-            for s in out:
-                s.close()
-            raise
+            return _open_all(sockets)
         finally:
             _back_home(home)
     finally:
         os.close(home)
         os.close(target)
-    return out
 
 
 def remove_netns(path: Path) -> None:

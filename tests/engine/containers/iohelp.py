@@ -10,23 +10,14 @@ import uuid
 from typing import Any
 
 import pexpect
+from support.waiting import wait_for
+
+__all__ = ["wait_for"]
 
 
 def uniq(prefix: str) -> str:
     """A container name unique to this test."""
     return f"{prefix}{uuid.uuid4().hex[:6]}"
-
-
-def wait_for(pred: Any, timeout: float = 15.0, step: float = 0.05) -> Any:
-    """Poll ``pred`` until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = pred()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(step)
 
 
 def inspect(engine: Any, ref: str) -> dict:

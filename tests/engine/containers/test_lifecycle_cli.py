@@ -8,16 +8,7 @@ import subprocess
 import time
 
 import pytest
-
-
-def _wait_for(pred, timeout: float = 15.0, step: float = 0.05):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError("condition not met in time")
+from support.waiting import wait_for as _wait_for
 
 
 def _inspect(engine, ref: str) -> dict:  # type: ignore[no-untyped-def]

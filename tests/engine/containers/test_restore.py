@@ -9,16 +9,11 @@ import json
 import time
 
 from support.engine import PortsideEngine
+from support.waiting import wait_for
 
 
-def _wait_for(pred, timeout: float = 20.0, step: float = 0.05):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = pred()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError("condition not met in time")
+def _wait_for(pred):  # type: ignore[no-untyped-def]
+    return wait_for(pred, timeout=20.0)
 
 
 def _state(engine, ref: str) -> dict:  # type: ignore[no-untyped-def]

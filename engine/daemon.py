@@ -33,7 +33,7 @@ async def run(config: DaemonConfig) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         await engine.start()
-        runner = await serve(engine, config.socket_paths)
+        listener = await serve(engine, config.socket_paths)
     except BaseException:
         await engine.shutdown()
         raise
@@ -42,7 +42,7 @@ async def run(config: DaemonConfig) -> None:
         await stop.wait()
     finally:
         log.info("shutting down; containers keep running")
-        await runner.cleanup()
+        await listener.close(grace=2.0)
         await engine.shutdown()
         for p in config.socket_paths:
             p.unlink(missing_ok=True)

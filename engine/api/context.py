@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from aiohttp import web
+from typing import TYPE_CHECKING
 
-from ..engine import Engine
+from .web import Request
 
-ENGINE_KEY: web.AppKey[Engine] = web.AppKey("engine", Engine)
+if TYPE_CHECKING:
+    from ..engine import Engine
 
 
-def engine_of(request: web.Request) -> Engine:
-    """The Engine serving this request."""
-    return request.app[ENGINE_KEY]
+def engine_of(request: Request) -> Engine:
+    """The Engine serving this request (the API application is the request's app)."""
+    engine: Engine = request.app.engine
+    return engine

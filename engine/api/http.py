@@ -11,9 +11,8 @@ import json
 import struct
 from typing import Any
 
-from aiohttp import web
-
 from ..errors import InvalidParameter
+from . import web
 
 STDIN, STDOUT, STDERR = 0, 1, 2
 
@@ -120,7 +119,6 @@ def frame(stream: int, payload: bytes) -> bytes:
 async def ndjson_response(request: web.Request) -> web.StreamResponse:
     """Start a streamed ``application/json`` response of one JSON object per line."""
     resp = web.StreamResponse(headers={"Content-Type": "application/json"})
-    resp.enable_chunked_encoding()
     await resp.prepare(request)
     return resp
 

@@ -1,22 +1,30 @@
-"""Route registration under both unversioned and ``/v1.NN/`` paths, with version checks."""
+"""Docker's versioned paths: every route answers under ``/path`` and ``/v1.NN/path``."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
-
-from aiohttp import web
 
 from .. import API_VERSION, MIN_API_VERSION
 from ..errors import InvalidParameter
+from .web import Request, RouteTable, StreamResponse
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+Handler = Callable[[Request], Awaitable[StreamResponse | None]]
+
+_VERSIONED = re.compile(r"/v([0-9]+\.[0-9]+)(/.*)\Z", re.DOTALL)
 
 
 def _as_tuple(v: str) -> tuple[int, ...]:
     return tuple(int(p) for p in v.split("."))
 
 
-def check_version(request: web.Request) -> None:
+def split_version(path: str) -> tuple[str | None, str]:
+    """``/v1.47/containers/json`` → ``("1.47", "/containers/json")``."""
+    m = _VERSIONED.match(path)
+    return (m.group(1), m.group(2)) if m else (None, path)
+
+
+def check_version(request: Request) -> None:
     """Refuse API versions outside [MIN_API_VERSION, API_VERSION] like dockerd does."""
     v = request.match_info.get("api_version")
     if v is None:
@@ -36,25 +44,24 @@ def check_version(request: web.Request) -> None:
         )
 
 
-def api_version(request: web.Request) -> tuple[int, ...]:
+def api_version(request: Request) -> tuple[int, ...]:
     """The API version the client asked for (the newest when unversioned)."""
     v = request.match_info.get("api_version")
     return _as_tuple(v) if v else _as_tuple(API_VERSION)
 
 
 class Router:
-    """Adds each route twice: ``/path`` and ``/v{version}/path``."""
+    """What route modules register with; paths are given without the version prefix."""
 
-    def __init__(self, app: web.Application) -> None:
-        self.app = app
+    def __init__(self, table: RouteTable) -> None:
+        self.table = table
 
     def add(self, method: str, path: str, handler: Handler) -> None:
-        """Register ``handler`` for ``method path`` under both prefixes."""
-        self.app.router.add_route(method, path, handler)
-        self.app.router.add_route(method, r"/v{api_version:[0-9]+\.[0-9]+}" + path, handler)
+        """Register ``handler`` for ``method path``."""
+        self.table.add(method, path, handler)
 
     def get(self, path: str, handler: Handler) -> None:
-        """GET (aiohttp adds HEAD for GET routes)."""
+        """GET (HEAD too, unless a HEAD route is registered for the path)."""
         self.add("GET", path, handler)
 
     def post(self, path: str, handler: Handler) -> None:

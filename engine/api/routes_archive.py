@@ -7,12 +7,11 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from aiohttp import web
-
 from ..containers.archive import stat_header
 from ..containers.commit import commit_container
 from ..containers.export import export_rootfs
 from ..errors import InvalidParameter
+from . import web
 from .context import engine_of
 from .http import json_body, json_object, ok_json, qbool, qstr
 from .router import Router
@@ -40,7 +39,6 @@ async def _stream(
     request: web.Request, chunks: AsyncIterator[bytes], headers: dict[str, str]
 ) -> web.StreamResponse:
     resp = web.StreamResponse(headers={"Content-Type": "application/x-tar", **headers})
-    resp.enable_chunked_encoding()
     async with contextlib.aclosing(chunks):  # type: ignore[type-var]
         await resp.prepare(request)
         try:
@@ -51,8 +49,7 @@ async def _stream(
         except Exception as e:
             # Headers are out: the only honest signal left is a broken stream.
             log.error("%s %s failed mid-stream: %s", request.method, request.path, e)
-            if request.transport is not None:
-                request.transport.abort()
+            request.abort()
             return resp
     await resp.write_eof()
     return resp

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from aiohttp import web
-
 from ..containers.logs import LogOptions
 from ..containers.pump import DETACHED, PumpOptions, pump
 from ..containers.tty import parse_detach_keys
+from . import web
 from .context import engine_of
 from .hijack import Hijacked
 from .http import qbool, qstr
@@ -17,7 +16,7 @@ from .router import Router, api_version
 log = logging.getLogger(__name__)
 
 
-async def attach(request: web.Request) -> web.StreamResponse:
+async def attach(request: web.Request) -> None:
     """Replay logs (``logs=1``), then stream output and forward stdin until the
     container's output ends, the client detaches or goes away."""
     svc = engine_of(request).containers
@@ -65,7 +64,7 @@ async def attach(request: web.Request) -> web.StreamResponse:
         if conn is not None:
             conn.close()
     await h.close()
-    return h.resp
+    return None
 
 
 def register(r: Router) -> None:

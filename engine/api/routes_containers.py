@@ -5,10 +5,8 @@ Streams (logs, attach, stats, top, wait) are in routes_containers_io.py.
 
 from __future__ import annotations
 
-from aiohttp import web
-
 from ..errors import InvalidParameter
-from . import routes_containers_io
+from . import routes_containers_io, web
 from .context import engine_of
 from .http import json_body, json_object, ok_json, qbool, qfilters, qint, qstr
 from .router import Router

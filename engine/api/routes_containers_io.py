@@ -5,12 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from typing import Any
-
-from aiohttp import web
 
 from ..containers.logs import LogOptions
 from ..errors import InvalidParameter
+from . import web
 from .context import engine_of
 from .http import frame, ok_json, qbool, qint, qstr
 from .router import Router
@@ -58,10 +56,9 @@ async def logs(request: web.Request) -> web.StreamResponse:
     )
     c, entries = svc.logs(request.match_info["id"], opts)
     if opts.follow:
-        _guard(request)
+        request.cancel_on_disconnect()
     tty = bool(c.config.get("Tty"))
     resp = web.StreamResponse(headers={"Content-Type": RAW if tty else MUX})
-    resp.enable_chunked_encoding()
     await resp.prepare(request)
     async for e in entries:
         data = e.stamp() + b" " + e.data if opts.timestamps else e.data
@@ -70,60 +67,12 @@ async def logs(request: web.Request) -> web.StreamResponse:
     return resp
 
 
-class _GuardProtocol(asyncio.Protocol):
-    """Wraps aiohttp's protocol on a long-lived connection.
-
-    - aiohttp does not cancel handlers whose client went away, so a ``wait`` or a
-      quiet ``logs -f`` would otherwise hang until the engine stops (and delay that):
-      on ``connection_lost`` we cancel the handler task.
-    - For a hijacked attach, the CLI half-closes its side when it has no stdin to
-      send; asyncio would close the whole transport unless ``eof_received`` returns
-      True, and we still have output to write.
-    """
-
-    def __init__(self, inner: Any, task: asyncio.Task[Any] | None, on_eof: Any = None) -> None:
-        self.inner = inner
-        self.task = task
-        self.on_eof = on_eof
-
-    def connection_made(self, transport: Any) -> None:
-        self.inner.connection_made(transport)
-
-    def data_received(self, data: bytes) -> None:
-        self.inner.data_received(data)
-
-    def eof_received(self) -> bool | None:
-        if self.on_eof is not None:
-            self.on_eof()
-            return True
-        return self.inner.eof_received()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.inner.connection_lost(exc)
-        if self.task is not None and not self.task.done():
-            self.task.cancel()
-
-    def pause_writing(self) -> None:
-        self.inner.pause_writing()
-
-    def resume_writing(self) -> None:
-        self.inner.resume_writing()
-
-
-def _guard(request: web.Request, on_eof: Any = None) -> None:
-    """Cancel this handler when the client disconnects (see :class:`_GuardProtocol`)."""
-    transport = request.transport
-    if transport is not None and request.protocol is not None:
-        transport.set_protocol(_GuardProtocol(request.protocol, asyncio.current_task(), on_eof))
-
-
 async def wait(request: web.Request) -> web.StreamResponse:
     """``POST /containers/{id}/wait``: headers at once, the body when the wait ends."""
     svc = engine_of(request).containers
     fut = svc.wait_for(request.match_info["id"], qstr(request, "condition") or "not-running")
-    _guard(request)
+    request.cancel_on_disconnect()
     resp = web.StreamResponse(headers={"Content-Type": "application/json"})
-    resp.enable_chunked_encoding()
     await resp.prepare(request)
     try:
         code = await fut
@@ -140,9 +89,8 @@ async def stats(request: web.Request) -> web.StreamResponse:
     c = svc.get(request.match_info["id"])
     if not qbool(request, "stream", True) or qbool(request, "one-shot"):
         return ok_json(svc.sample_stats(c))
-    _guard(request)
+    request.cancel_on_disconnect()
     resp = web.StreamResponse(headers={"Content-Type": "application/json"})
-    resp.enable_chunked_encoding()
     await resp.prepare(request)
     while True:
         started = time.monotonic()

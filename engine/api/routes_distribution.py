@@ -12,11 +12,10 @@ import json
 import logging
 from typing import Any
 
-from aiohttp import web
-
 from ..distribution import progress
 from ..distribution.auth import decode_registry_auth
 from ..errors import EngineError
+from . import web
 from .context import engine_of
 from .http import (
     json_body,

@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from aiohttp import web
-
 from ..containers.pump import DETACHED, PumpOptions, pump
 from ..containers.tty import console_size, parse_detach_keys
 from ..errors import EngineError, InvalidParameter
 from ..runtime.conmon_exec import ExecFailed
+from . import web
 from .context import engine_of
 from .hijack import Hijacked
 from .http import json_body, json_object, ok_json, qint
@@ -40,7 +39,7 @@ async def resize(request: web.Request) -> web.Response:
     return web.Response(status=200)
 
 
-async def start(request: web.Request) -> web.StreamResponse:
+async def start(request: web.Request) -> web.Response | None:
     """``POST /exec/{id}/start``: detached (200 at once) or attached (hijacked)."""
     execs = engine_of(request).execs
     body = json_object(await json_body(request, required=False), "exec start config")
@@ -60,12 +59,12 @@ async def start(request: web.Request) -> web.StreamResponse:
     except ExecFailed as e:
         await _say(h, e.message)
         await h.close()
-        return h.resp
+        return None
     except EngineError as e:
         log.warning("exec %s failed to start: %s", s.id[:12], e.message)
         await _say(h, e.message)
         await h.close()
-        return h.resp
+        return None
     assert conn is not None
     try:
         opts = PumpOptions(
@@ -84,7 +83,7 @@ async def start(request: web.Request) -> web.StreamResponse:
     finally:
         conn.close()
     await h.close()
-    return h.resp
+    return None
 
 
 async def _say(h: Hijacked, message: str) -> None:

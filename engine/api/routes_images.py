@@ -1,7 +1,7 @@
 """Images routes: list, inspect, history, tag, delete, prune, load, save, import.
 
 Image names may contain slashes (``127.0.0.1:5000/foo/bar:tag``), so the routes use
-``{name:.+}`` and are registered suffix-first; aiohttp tries routes in registration
+``{name:.+}`` and are registered suffix-first; the route table tries routes in registration
 order and moves on when the method does not match, so ``DELETE /images/{name:.+}``
 never hides ``GET /images/{name:.+}/json``.
 """
@@ -12,10 +12,9 @@ import importlib
 import importlib.util
 from collections.abc import AsyncIterator
 
-from aiohttp import web
-
 from ..errors import EngineError, InvalidParameter
 from ..images import views
+from . import web
 from .context import engine_of
 from .http import ndjson_response, ok_json, qbool, qfilters, qstr, write_json_line
 from .router import Router, api_version
@@ -105,7 +104,6 @@ async def load_images(request: web.Request) -> web.StreamResponse:
 async def _send_tar(request: web.Request, names: list[str]) -> web.StreamResponse:
     stream = await engine_of(request).images.save(names)
     resp = web.StreamResponse(headers={"Content-Type": "application/x-tar"})
-    resp.enable_chunked_encoding()
     await resp.prepare(request)
     async for chunk in stream:
         await resp.write(chunk)

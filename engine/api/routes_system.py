@@ -5,15 +5,15 @@ from __future__ import annotations
 import os
 import platform
 import time
+from collections.abc import Callable
 from typing import Any
-
-from aiohttp import web
 
 from .. import API_VERSION, MIN_API_VERSION, __version__
 from ..engine import Engine
 from ..errors import InvalidParameter
 from ..system import hostinfo
 from ..system.events import Event
+from . import web
 from .context import engine_of
 from .http import check_filters, ndjson_response, ok_json, qfilters, write_json_line
 from .router import Router
@@ -177,7 +177,7 @@ def _ts_to_ns(raw: str | None, name: str) -> int | None:
 _EVENT_FILTERS = {"type", "event", "container", "image", "label", "network", "volume", "daemon"}
 
 
-def _event_matcher(filters: dict[str, list[str]]):  # type: ignore[no-untyped-def]
+def _event_matcher(filters: dict[str, list[str]]) -> Callable[[Event], bool]:
     def accept(e: Event) -> bool:
         if "type" in filters and e.type not in filters["type"]:
             return False
@@ -206,6 +206,7 @@ async def events(request: web.Request) -> web.StreamResponse:
     until = _ts_to_ns(request.query.get("until"), "until")
     filters = qfilters(request)
     check_filters(filters, _EVENT_FILTERS)
+    request.cancel_on_disconnect()  # a quiet stream would otherwise outlive its client
     resp = await ndjson_response(request)
     async for ev in engine.events.stream(since, until, _event_matcher(filters)):
         await write_json_line(resp, ev.to_docker())

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from aiohttp import web
-
 from ..errors import EngineError, InvalidParameter
+from . import web
 from .context import engine_of
 from .http import json_body, json_object, ok_json, qbool, qfilters
 from .router import Router, api_version

@@ -1,0 +1,412 @@
+"""One client connection: h11 holds the HTTP/1.1 state, an asyncio.Protocol moves bytes.
+
+A single task per connection reads requests and runs the application's handler for each
+in turn (HTTP/1.1 answers in order, so there is nothing to gain from more). Reading is
+pulled by that task through h11 — the request head, then the body as the handler asks for
+it — so a slow handler pushes back on a fast uploader (`pause_reading` above a high
+water mark). Writes wait for the transport to drain.
+
+After a hijack (:meth:`HttpConnection.upgrade`, :meth:`HttpConnection.take_over`) h11 is
+out of the picture: bytes from the client are queued for :class:`RawStream.read` and a
+client half-close is end of input, not the end of the connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from http import HTTPStatus
+from typing import Any
+
+import h11
+
+from .errors import BadRequest, HTTPError
+from .message import Request
+from .response import Response, StreamResponse
+from .stream import RawStream
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Request], Awaitable[StreamResponse | None]]
+
+# Request heads beyond this are refused (registry credentials ride in headers, so be generous).
+MAX_HEAD = 256 << 10
+# Unread client bytes above this pause reading from the socket.
+HIGH_WATER = 1 << 20
+FEED_SLICE = 64 << 10
+
+
+class HttpConnection(asyncio.Protocol):
+    """Serves HTTP/1.1 requests on one connection with ``handler``."""
+
+    def __init__(
+        self,
+        handler: Handler,
+        app: Any,
+        default_headers: Mapping[str, str],
+        on_close: Callable[[HttpConnection], None],
+    ) -> None:
+        self._handler = handler
+        self._app = app
+        self._default_headers = list(default_headers.items())
+        self._on_close = on_close
+        self._h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD)
+        self._transport: asyncio.Transport | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._inbox = bytearray()  # bytes received and not yet given to h11 / the hijacker
+        self._eof = False  # the client closed its sending side (or the connection is gone)
+        self._lost = False
+        self._input_waiter: asyncio.Future[None] | None = None
+        self._drain_waiter: asyncio.Future[None] | None = None
+        self._reading_paused = False
+        self._writing_paused = False
+        self._hijacked = False
+        self._head_request = False
+        self._body_done = False
+        self._in_handler = False
+        self.cancel_on_disconnect = False
+
+    # -- asyncio.Protocol -------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        self._task = asyncio.get_running_loop().create_task(self._serve())
+
+    def data_received(self, data: bytes) -> None:
+        self._inbox += data
+        if len(self._inbox) > HIGH_WATER and not self._reading_paused and self._transport:
+            self._reading_paused = True
+            self._transport.pause_reading()
+        self._wake_reader()
+
+    def eof_received(self) -> bool:
+        self._eof = True
+        self._wake_reader()
+        if self._hijacked:
+            return True  # stdin ended; output still flows
+        if self._in_handler and self.cancel_on_disconnect:
+            self._cancel()
+        # Keep our side open: a client that half-closes may still read the answer.
+        return True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._lost = self._eof = True
+        self._wake_reader()
+        if self._drain_waiter is not None and not self._drain_waiter.done():
+            self._drain_waiter.set_exception(ConnectionResetError("client disconnected"))
+        # A handler that did not ask to be cancelled finds out at its next write, as
+        # with any server; an idle connection's task sees the end of input and stops.
+        if self._in_handler and (self.cancel_on_disconnect or self._hijacked):
+            self._cancel()
+        self._on_close(self)
+
+    def pause_writing(self) -> None:
+        self._writing_paused = True
+
+    def resume_writing(self) -> None:
+        self._writing_paused = False
+        if self._drain_waiter is not None and not self._drain_waiter.done():
+            self._drain_waiter.set_result(None)
+
+    # -- state for the listener ---------------------------------------------------------
+    @property
+    def task(self) -> asyncio.Task[None] | None:
+        """The task serving this connection."""
+        return self._task
+
+    @property
+    def busy(self) -> bool:
+        """Whether a handler is running (shutdown lets it finish for a grace period)."""
+        return self._in_handler
+
+    def close(self) -> None:
+        """Close after flushing what was written."""
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.close()
+
+    def abort(self) -> None:
+        """Close at once, dropping unsent bytes."""
+        if self._transport is not None:
+            self._transport.abort()
+
+    def _cancel(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+
+    # -- the request loop ---------------------------------------------------------------
+    async def _serve(self) -> None:
+        try:
+            while True:
+                try:
+                    event = await self._next_event()
+                except h11.RemoteProtocolError as e:
+                    await self._refuse(e)
+                    return
+                if not isinstance(event, h11.Request):
+                    return  # ConnectionClosed (or PAUSED after a broken cycle)
+                await self._one_request(event)
+                if self._hijacked or self._h11.our_state is not h11.DONE:
+                    return
+                if not self._skip_buffered_body():
+                    # The handler answered without reading the whole body; rather than
+                    # waiting for an upload nobody wants, end the connection.
+                    return
+                self._h11.start_next_cycle()
+        except asyncio.CancelledError:
+            pass  # the client left, or the listener is shutting down
+        except (ConnectionError, h11.LocalProtocolError) as e:
+            log.debug("connection ended: %s", e)
+        finally:
+            if not self._lost:
+                self.close()
+
+    async def _one_request(self, event: h11.Request) -> None:
+        self._head_request = event.method == b"HEAD"
+        self._body_done = False
+        self.cancel_on_disconnect = False
+        try:
+            request = Request(
+                self,
+                event.method.decode("ascii"),
+                event.target.decode("latin-1"),
+                [(k.decode("latin-1"), v.decode("latin-1")) for k, v in event.headers],
+                self._app,
+            )
+        except HTTPError as e:
+            await self._send_plain(e.status, e.message)
+            return
+        self._in_handler = True
+        try:
+            try:
+                response = await self._handler(request)
+            except (asyncio.CancelledError, ConnectionError):
+                raise
+            except Exception:
+                # Applications render their own errors; this is the last resort.
+                log.exception("unhandled error in %s %s", request.method, request.path)
+                if self._hijacked or self._h11.our_state is not h11.SEND_RESPONSE:
+                    self.abort()
+                    return
+                await self._send_plain(500, "internal server error")
+                return
+            if self._hijacked:
+                return  # the handler owned the raw connection and is done with it
+            if response is None:
+                raise RuntimeError(f"{request.method} {request.path}: the handler answered nothing")
+            if isinstance(response, Response) and not response.prepared:
+                await response.send(request)
+            else:
+                await response.prepare(request)
+                await response.write_eof()
+        finally:
+            self._in_handler = False
+
+    async def _refuse(self, error: h11.RemoteProtocolError) -> None:
+        """Answer a request h11 could not parse, then close."""
+        if self._h11.our_state in (h11.IDLE, h11.SEND_RESPONSE):
+            status = error.error_status_hint or 400
+            try:
+                await self._send_plain(status, f"bad request: {error}")
+            except (ConnectionError, h11.LocalProtocolError):
+                return
+            await self._linger()
+
+    async def _linger(self, limit: float = 1.0) -> None:
+        """Half-close and discard what the client still sends for a moment: closing a
+        socket with unread input resets it, and the client would lose our answer."""
+        if self._transport is None or self._lost or not self._transport.can_write_eof():
+            return
+        self._transport.write_eof()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit
+        while not self._eof and loop.time() < deadline:
+            self._inbox.clear()
+            self._resume_reading()
+            try:
+                await asyncio.wait_for(self._wait_for_input(), deadline - loop.time())
+            except TimeoutError:
+                break
+
+    async def _send_plain(self, status: int, message: str) -> None:
+        body = (message + "\n").encode()
+        headers = [("Content-Type", "text/plain; charset=utf-8"), ("Connection", "close")]
+        head = h11.Response(status_code=status, headers=headers, reason=_reason(status).encode())
+        self._write(self._h11.send(head))
+        self._write(self._h11.send(h11.Data(data=body)))
+        self._write(self._h11.send(h11.EndOfMessage()))
+
+    # -- reading through h11 ---------------------------------------------------------
+    async def _next_event(self) -> Any:
+        while True:
+            event = self._h11.next_event()
+            if event is not h11.NEED_DATA:
+                return event
+            if self._inbox:
+                self._feed_h11()
+            elif self._eof:
+                self._h11.receive_data(b"")
+            else:
+                await self._wait_for_input()
+
+    def _skip_buffered_body(self) -> bool:
+        """Discard the rest of a request body that is already here (the empty body of a
+        GET, an ignored small one); False when more would have to be waited for."""
+        while self._h11.their_state is h11.SEND_BODY:
+            event = self._h11.next_event()
+            if event is h11.NEED_DATA:
+                if not self._inbox:
+                    return False
+                self._feed_h11()
+        return self._h11.their_state is h11.DONE
+
+    async def read_body_chunk(self) -> bytes:
+        """The next piece of the current request's body; ``b""`` at its end."""
+        if self._body_done or self._hijacked:
+            return b""
+        if self._h11.they_are_waiting_for_100_continue:
+            self._write(self._h11.send(h11.InformationalResponse(status_code=100, headers=[])))
+        try:
+            event = await self._next_event()
+        except h11.RemoteProtocolError as e:
+            raise ConnectionResetError(f"request body ended early: {e}") from None
+        if isinstance(event, h11.Data):
+            return bytes(event.data)
+        self._body_done = True
+        if isinstance(event, h11.EndOfMessage):
+            return b""
+        raise ConnectionResetError("client closed the connection mid-body")
+
+    async def _drain_body(self) -> None:
+        while await self.read_body_chunk():
+            pass
+
+    def _feed_h11(self) -> None:
+        # In slices, so that h11's limit on an incomplete head holds however the bytes
+        # arrived (it only measures what it has not parsed yet).
+        data = bytes(self._inbox[:FEED_SLICE])
+        del self._inbox[:FEED_SLICE]
+        self._resume_reading()
+        self._h11.receive_data(data)
+
+    def _wake_reader(self) -> None:
+        if self._input_waiter is not None and not self._input_waiter.done():
+            self._input_waiter.set_result(None)
+
+    async def _wait_for_input(self) -> None:
+        self._input_waiter = asyncio.get_running_loop().create_future()
+        try:
+            await self._input_waiter
+        finally:
+            self._input_waiter = None
+
+    def _resume_reading(self) -> None:
+        if (
+            self._reading_paused
+            and len(self._inbox) < HIGH_WATER // 2
+            and self._transport is not None
+            and not self._lost
+        ):
+            self._reading_paused = False
+            self._transport.resume_reading()
+
+    # -- writing ----------------------------------------------------------------------
+    def _write(self, data: bytes | None) -> None:
+        if self._lost or self._transport is None or self._transport.is_closing():
+            raise ConnectionResetError("client disconnected")
+        if data:
+            self._transport.write(data)
+
+    async def _drain(self) -> None:
+        if self._writing_paused and not self._lost:
+            self._drain_waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._drain_waiter
+            finally:
+                self._drain_waiter = None
+
+    def _head_items(self, response: StreamResponse) -> list[tuple[str, str]]:
+        names = {k.lower() for k in response.headers}
+        return [(k, v) for k, v in self._default_headers if k.lower() not in names] + list(
+            response.headers.items()
+        )
+
+    async def send_head(self, response: StreamResponse) -> None:
+        """Status line and headers of ``response``."""
+        reason = (response.reason or _reason(response.status)).encode("latin-1")
+        self._write(
+            self._h11.send(
+                h11.Response(
+                    status_code=response.status,
+                    headers=self._head_items(response),
+                    reason=reason,
+                )
+            )
+        )
+
+    async def send_body(self, data: bytes) -> None:
+        """A piece of the response body (dropped for HEAD, whose body is never sent)."""
+        if self._head_request:
+            return
+        self._write(self._h11.send(h11.Data(data=data)))
+        await self._drain()
+
+    async def send_end(self) -> None:
+        """The end of the response body."""
+        self._write(self._h11.send(h11.EndOfMessage()))
+        await self._drain()
+
+    # -- hijacking --------------------------------------------------------------------
+    async def upgrade(self, headers: Mapping[str, str]) -> RawStream:
+        """``101`` and raw bytes from here on (see :meth:`Request.upgrade`)."""
+        await self._drain_body()
+        if self._h11.their_state is not h11.MIGHT_SWITCH_PROTOCOL:
+            raise BadRequest("the request did not ask to upgrade the connection")
+        head = h11.InformationalResponse(
+            status_code=101,
+            headers=[(k, v) for k, v in self._default_headers if k not in headers]
+            + list(headers.items()),
+            reason=b"UPGRADED",
+        )
+        self._write(self._h11.send(head))
+        return self._hijack()
+
+    async def take_over(self, status: int, headers: Mapping[str, str]) -> RawStream:
+        """A status line and headers without body framing, then raw bytes."""
+        await self._drain_body()
+        lines = [f"HTTP/1.1 {status} {_reason(status)}"]
+        merged = dict(self._default_headers)
+        merged.update(headers)
+        lines += [f"{k}: {v}" for k, v in merged.items()]
+        self._write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        return self._hijack()
+
+    def _hijack(self) -> RawStream:
+        # Bytes h11 already buffered past the request belong to the raw stream.
+        leftover, _ = self._h11.trailing_data
+        self._inbox[:0] = leftover
+        self._hijacked = True
+        return RawStream(self)
+
+    async def read_raw(self) -> bytes | None:
+        """Raw client bytes after a hijack; None at end of input."""
+        while not self._inbox:
+            if self._eof:
+                return None
+            await self._wait_for_input()
+        data = bytes(self._inbox)
+        self._inbox.clear()
+        self._resume_reading()
+        return data
+
+    async def write_raw(self, data: bytes) -> None:
+        """Raw bytes to the client after a hijack."""
+        self._write(data)
+        await self._drain()
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""

@@ -1,0 +1,71 @@
+"""Path templates (``/containers/{id}/json``, ``/images/{name:.+}/push``) to handlers.
+
+Routes are tried in the order they were added; the first whose template matches the
+path and whose method matches wins. A path that matches only with other methods is a
+405; no match at all is a 404. HEAD is answered by a GET route unless a HEAD route
+exists for the path.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import MethodNotAllowed, NotFound
+
+_PLACEHOLDER = re.compile(r"\{(\w+)(?::([^{}]+))?\}")
+
+Handler = Callable[[Any], Awaitable[Any]]
+
+
+def compile_template(template: str) -> re.Pattern[str]:
+    """``/a/{x}/{y:.+}`` → a regex with named groups (``{x}`` stops at ``/``)."""
+    out, pos = [], 0
+    for m in _PLACEHOLDER.finditer(template):
+        out.append(re.escape(template[pos : m.start()]))
+        out.append(f"(?P<{m.group(1)}>{m.group(2) or '[^/]+'})")
+        pos = m.end()
+    out.append(re.escape(template[pos:]))
+    return re.compile("".join(out) + r"\Z")
+
+
+@dataclass(frozen=True)
+class Route:
+    """One method + template → handler."""
+
+    method: str
+    template: str
+    pattern: re.Pattern[str]
+    handler: Handler
+
+
+class RouteTable:
+    """The application's routes."""
+
+    def __init__(self) -> None:
+        self.routes: list[Route] = []
+
+    def add(self, method: str, template: str, handler: Handler) -> None:
+        """Register ``handler`` for ``method template``."""
+        self.routes.append(Route(method.upper(), template, compile_template(template), handler))
+
+    def resolve(self, method: str, path: str) -> tuple[Handler, dict[str, str]]:
+        """The handler and path parameters for a request; NotFound / MethodNotAllowed."""
+        fallback: tuple[Handler, dict[str, str]] | None = None
+        path_matched = False
+        for route in self.routes:
+            m = route.pattern.match(path)
+            if m is None:
+                continue
+            path_matched = True
+            if route.method == method:
+                return route.handler, m.groupdict()
+            if method == "HEAD" and route.method == "GET" and fallback is None:
+                fallback = route.handler, m.groupdict()
+        if fallback is not None:
+            return fallback
+        if path_matched:
+            raise MethodNotAllowed(f"method {method} not allowed for {path}")
+        raise NotFound("page not found")

@@ -35,6 +35,8 @@ MAX_HEAD = 256 << 10
 # Unread client bytes above this pause reading from the socket.
 HIGH_WATER = 1 << 20
 FEED_SLICE = 64 << 10
+# How long an unread upload is swallowed after an early answer before the connection closes.
+BODY_LINGER = 5.0
 
 
 class HttpConnection(asyncio.Protocol):
@@ -64,6 +66,7 @@ class HttpConnection(asyncio.Protocol):
         self._hijacked = False
         self._head_request = False
         self._body_done = False
+        self._has_body = False
         self._in_handler = False
         self.cancel_on_disconnect = False
 
@@ -146,16 +149,20 @@ class HttpConnection(asyncio.Protocol):
                 if not isinstance(event, h11.Request):
                     return  # ConnectionClosed (or PAUSED after a broken cycle)
                 await self._one_request(event)
-                if self._hijacked or self._h11.our_state is not h11.DONE:
+                if self._hijacked:
                     return
                 if not self._skip_buffered_body():
-                    # The handler answered without reading the whole body; rather than
-                    # waiting for an upload nobody wants, end the connection.
+                    # The handler answered without reading the whole body (an early 400,
+                    # say): end the connection, but gently, or the client, still writing,
+                    # gets a broken pipe instead of our answer.
+                    await self._linger(BODY_LINGER)
                     return
+                if self._h11.our_state is not h11.DONE:
+                    return  # the answer said "Connection: close" (or was cut short)
                 self._h11.start_next_cycle()
         except asyncio.CancelledError:
             pass  # the client left, or the listener is shutting down
-        except (ConnectionError, h11.LocalProtocolError) as e:
+        except (ConnectionError, h11.ProtocolError) as e:
             log.debug("connection ended: %s", e)
         finally:
             if not self._lost:
@@ -164,6 +171,10 @@ class HttpConnection(asyncio.Protocol):
     async def _one_request(self, event: h11.Request) -> None:
         self._head_request = event.method == b"HEAD"
         self._body_done = False
+        self._has_body = any(
+            (k == b"content-length" and v.strip() != b"0") or k == b"transfer-encoding"
+            for k, v in event.headers
+        )
         self.cancel_on_disconnect = False
         try:
             request = Request(
@@ -334,13 +345,14 @@ class HttpConnection(asyncio.Protocol):
     async def send_head(self, response: StreamResponse) -> None:
         """Status line and headers of ``response``."""
         reason = (response.reason or _reason(response.status)).encode("latin-1")
+        headers = self._head_items(response)
+        if self._has_body and not self._body_done:
+            # Answering before the upload is in: this connection cannot carry another
+            # request (see _linger), so say so rather than let the client reuse it.
+            headers.append(("Connection", "close"))
         self._write(
             self._h11.send(
-                h11.Response(
-                    status_code=response.status,
-                    headers=self._head_items(response),
-                    reason=reason,
-                )
+                h11.Response(status_code=response.status, headers=headers, reason=reason)
             )
         )
 

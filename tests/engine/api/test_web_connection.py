@@ -145,6 +145,26 @@ async def test_expect_100_continue_is_answered_before_the_body_is_read(serve) ->
     writer.close()
 
 
+async def test_an_early_answer_reaches_a_client_still_uploading(serve) -> None:  # type: ignore[no-untyped-def]
+    async def refuse(request: Request) -> Response:
+        return Response(status=400, body=b'{"message":"RUN is not a valid change"}')
+
+    s = await serve(refuse)
+    reader, writer = await s.connect()
+    size = 4 * HIGH_WATER
+    writer.write(
+        f"POST /images/create HTTP/1.1\r\nHost: x\r\nContent-Length: {size}\r\n\r\n".encode()
+    )
+    for _ in range(size // 65536):  # the whole upload goes out: no broken pipe
+        writer.write(b"x" * 65536)
+        await writer.drain()
+    data = await asyncio.wait_for(reader.read(), 10)
+    assert data.startswith(b"HTTP/1.1 400 Bad Request")
+    assert b"Connection: close" in data
+    assert data.endswith(b'RUN is not a valid change"}')
+    writer.close()
+
+
 @pytest.mark.parametrize("how", ["close", "half-close"])
 async def test_a_guarded_handler_is_cancelled_when_its_client_leaves(serve, how: str) -> None:  # type: ignore[no-untyped-def]
     cancelled = asyncio.Event()

@@ -86,11 +86,6 @@ class HostLinks:
             self._ipr = ipr
         return self._ipr
 
-    @property
-    def is_open(self) -> bool:
-        """Whether the socket was opened (some operation needed netlink)."""
-        return self._ipr is not None
-
     def close(self) -> None:
         """Close the socket (kernel state is untouched)."""
         if self._ipr is not None:

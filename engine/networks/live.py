@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import Forbidden, InvalidParameter
+from ..errors import EngineError, Forbidden, InvalidParameter
 from . import nsutil
 from .endpoints import network_mode, validate_endpoint
 from .links import NsLinks
@@ -63,7 +63,11 @@ class LiveOps:
             for ep in svc.endpoints_of_container(c.id):
                 n = svc.networks.get(ep.network_id)
                 if ep.host_ifname and n is not None:
-                    await svc.bridges.ensure_up(n)  # normally done at start already
+                    try:
+                        await svc.bridges.ensure_up(n)  # normally done at start already
+                    except EngineError as e:
+                        log.error("network %s: %s", n.name, e.message)
+                        continue
                     await svc.links.enslave(ep.host_ifname, n.bridge)
             if sb.dns and not svc.dns.serving(c.id):
                 await svc.dns.serve(c.id, path)

@@ -197,11 +197,6 @@ class Nft:
         return self._lib
 
     @property
-    def loaded(self) -> bool:
-        """Whether a script ran (libnftables may be mapped) in this process."""
-        return not self._want_library
-
-    @property
     def backend(self) -> str:
         """``libnftables`` or ``nft``."""
         return "libnftables" if self._library() else "nft"

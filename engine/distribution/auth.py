@@ -15,12 +15,13 @@ import json
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidParameter
 from .errors import RegistryError, from_response
+
+if TYPE_CHECKING:  # the client is handed in; this module must not load httpx at start
+    import httpx
 
 CLIENT_ID = "docker"
 _EXPIRY_MARGIN = 5.0

@@ -13,17 +13,22 @@ from typing import Any
 
 from ..errors import InvalidParameter
 
-_gz: Any
-try:  # isal decodes gzip several times faster than zlib
-    from isal import isal_zlib as _gz
-except ImportError:  # pragma: no cover - isal is a declared dependency
-    _gz = zlib
-
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 # Per call, so one decompress() of a 1 MiB chunk cannot balloon without bound.
 _MAX_OUT = 64 << 20
+
+
+def _gzip_module() -> Any:
+    """isal's zlib (decodes gzip several times faster), imported on the first gzip
+    layer rather than at engine start; zlib when it is missing."""
+    try:
+        from isal import isal_zlib
+
+        return isal_zlib
+    except ImportError:  # pragma: no cover - isal is a declared dependency
+        return zlib
 
 
 def sniff(head: bytes) -> str:
@@ -50,7 +55,7 @@ class Decompressor:
     def _start(self, kind: str) -> None:
         self.kind = kind
         if kind == "gzip":
-            self._obj = _gz.decompressobj(wbits=31)
+            self._obj = _gzip_module().decompressobj(wbits=31)
         elif kind == "zstd":
             import zstandard
 
@@ -82,7 +87,7 @@ class Decompressor:
             # Another gzip member may follow (pigz, concatenated streams).
             data = self._obj.unused_data
             if data:
-                self._obj = _gz.decompressobj(wbits=31)
+                self._obj = _gzip_module().decompressobj(wbits=31)
         return b"".join(out)
 
     def finish(self) -> bytes:

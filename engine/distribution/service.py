@@ -3,6 +3,10 @@
 It owns the registry HTTP transport (pools, token cache), the layer↔blob metadata
 (:mod:`.blobmap`) and the engine-wide limits on concurrent transfers, and works on
 the image service's stores through the interface agreed in INTERFACES.md.
+
+The HTTP side (httpx and the modules built on it: client, pull, push, search) is
+imported on the first registry operation, not at engine start: an engine that never
+talks to a registry never loads it.
 """
 
 from __future__ import annotations
@@ -13,10 +17,8 @@ import json
 import logging
 from collections import Counter
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
-
-import httpx
 
 from ..config import DaemonConfig
 from ..errors import EngineError, InvalidParameter, NotFound
@@ -27,14 +29,13 @@ from ..system.events import EventBus
 from . import platforms, progress
 from .auth import AuthConfig, basic_header, fetch_token
 from .blobmap import BlobMap
-from .client import Repository, Transport, describe_transport_error, first_session
 from .errors import RegistryError, from_response, login_error, pull_error
 from .manifests import MAX_CONFIG_SIZE, ImageManifest, IndexManifest, parse_manifest
 from .progress import Sink
-from .pull import Puller
-from .push import Pusher, not_found
 from .registries import DOCKER_REGISTRY, INDEX_SERVER, RegistryConfig
-from .search import search as search_index
+
+if TYPE_CHECKING:
+    from .client import Repository, Transport
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ class DistributionService:
         self.events = events
         self.images = images
         self.registries = RegistryConfig(config)
-        self.transport = Transport(self.registries)
+        self._transport: Transport | None = None
         self.blobmap = BlobMap(db)
         db.ensure_schema(_INFLIGHT_SCHEMA)
         self.download_slots = asyncio.Semaphore(max(1, config.max_concurrent_downloads))
@@ -74,7 +75,17 @@ class DistributionService:
 
     async def shutdown(self) -> None:
         """Close the registry connections."""
-        await self.transport.aclose()
+        if self._transport is not None:
+            await self._transport.aclose()
+
+    @property
+    def transport(self) -> Transport:
+        """The registry HTTP transport, made (and httpx imported) on first use."""
+        if self._transport is None:
+            from .client import Transport
+
+            self._transport = Transport(self.registries)
+        return self._transport
 
     # -- helpers shared by pull and push -------------------------------------------------
     @contextlib.asynccontextmanager
@@ -152,6 +163,8 @@ class DistributionService:
         plat = platforms.parse_platform(platform) if platform else None
         if ref.tag or ref.digest:
             return [await self._pull_one(ref, plat, auth, sink)]
+        from .client import first_session
+
         # A bare name pulls every tag of the repository, as dockerd does.
         repo = await first_session(self.transport, ref.domain, ref.path, auth, ("pull",))
         try:
@@ -165,6 +178,8 @@ class DistributionService:
     async def _pull_one(
         self, ref: Reference, plat: platforms.Platform | None, auth: AuthConfig, sink: Sink
     ) -> Any:
+        from .pull import Puller
+
         old_id, _ = self.images.lookup(ref.string())
         puller = Puller(self, auth, sink, plat)
         image = await puller.pull(ref)
@@ -184,6 +199,8 @@ class DistributionService:
     # -- push ----------------------------------------------------------------------------
     async def push(self, name: str, tag: str, auth: AuthConfig, sink: Sink) -> None:
         """``POST /images/{name}/push?tag=``: one tag, or every tag of the repository."""
+        from .push import Pusher, not_found
+
         ref = parse_reference(name)
         if tag:
             ref = ref.with_tag(tag)
@@ -220,6 +237,10 @@ class DistributionService:
     # -- login ---------------------------------------------------------------------------
     async def login(self, body: dict[str, Any]) -> dict[str, str]:
         """``POST /auth``: check credentials against the registry."""
+        import httpx
+
+        from .client import describe_transport_error
+
         auth = AuthConfig.from_dict(body)
         domain = _login_domain(auth.serveraddress)
         last: EngineError | None = None
@@ -260,6 +281,8 @@ class DistributionService:
     # -- inspect and search --------------------------------------------------------------
     async def inspect(self, name: str, auth: AuthConfig) -> dict[str, Any]:
         """``GET /distribution/{name}/json``: the descriptor and its platforms."""
+        from .client import first_session
+
         ref = parse_reference(name).with_default_tag()
         repo = await first_session(self.transport, ref.domain, ref.path, auth, ("pull",))
         try:
@@ -286,6 +309,8 @@ class DistributionService:
         self, term: str, limit: int | None, filters: dict[str, list[str]], auth: AuthConfig
     ) -> list[dict[str, Any]]:
         """``GET /images/search``."""
+        from .search import search as search_index
+
         return await search_index(self.transport, term, limit, filters, auth)
 
 

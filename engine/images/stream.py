@@ -19,9 +19,6 @@ from collections import deque
 from collections.abc import AsyncIterator
 from typing import Any, cast
 
-import isal.igzip
-import zstandard
-
 from ..errors import InvalidParameter
 
 _LIMIT = 8 << 20  # bytes buffered between the loop and the thread
@@ -208,12 +205,21 @@ class DigestReader:
         if compression == "auto":
             compression = detect_compression(self._raw.peek(10))
         self.compression = compression
+        # Errors that mean "corrupt input"; the zstd one is added with its module.
+        self._corrupt: tuple[type[BaseException], ...] = (OSError, EOFError, lzma.LZMAError)
         inner: Any
+        # isal and zstandard are imported here, on the first compressed layer, not when
+        # the engine starts (most loads and commits never need them).
         if compression == "none":
             inner = self._raw
         elif compression == "gzip":
+            import isal.igzip
+
             inner = isal.igzip.IGzipFile(fileobj=self._raw, mode="rb")
         elif compression == "zstd":
+            import zstandard
+
+            self._corrupt += (zstandard.ZstdError,)
             inner = zstandard.ZstdDecompressor().stream_reader(
                 self._raw, read_across_frames=True, closefd=False
             )
@@ -229,7 +235,7 @@ class DigestReader:
         """Up to ``n`` uncompressed bytes."""
         try:
             return self._out.read(n)
-        except (OSError, EOFError, lzma.LZMAError, zstandard.ZstdError) as e:
+        except self._corrupt as e:
             raise InvalidParameter(f"corrupt {self.compression} stream: {e}") from e
 
     def finish(self) -> None:

@@ -22,6 +22,14 @@ BASE_HOSTS = (
 )
 
 
+def wants_host_gateway(extra_hosts: list[str] | None) -> bool:
+    """Whether an ``--add-host`` entry names ``host-gateway`` (the default bridge's
+    address, which must then exist on the host)."""
+    return any(
+        e.partition("=" if "=" in e else ":")[2] == "host-gateway" for e in extra_hosts or []
+    )
+
+
 def hosts_text(
     hostname: str,
     domainname: str,

@@ -1,9 +1,12 @@
 """Links, addresses and routes through pyroute2's asyncio netlink API.
 
-:class:`HostLinks` holds one netlink socket in the host namespace for the engine's life
-(bridges, host ends of veth pairs). Inside a container's namespace we open a short-lived
-netlink socket created there (see :mod:`.nsutil`) and configure ``lo``, the container
-end of the veth, its address and the default route with it. No ``ip`` processes.
+:class:`HostLinks` holds one netlink socket in the host namespace (bridges, host ends of
+veth pairs), opened on first use: pyroute2 costs ~10 MiB once imported, so an engine
+that never plugs a container into a bridge never loads it (read-only questions — host
+networks, our leftover links — are answered by :mod:`.hostnets` without it). Inside a
+container's namespace we open a short-lived netlink socket created there (see
+:mod:`.nsutil`) and configure the container end of the veth, its address and the
+default route with it. No ``ip`` processes.
 
 Every link the engine creates carries an interface alias ``portside/<default bridge>``
 so leftovers can be found and removed by owner, whatever their names.
@@ -12,17 +15,16 @@ so leftovers can be found and removed by owner, whatever their names.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import os
 import socket
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pyroute2 import AsyncIPRoute
-from pyroute2.netlink.exceptions import NetlinkError
+from . import hostnets, nsutil
 
-from . import nsutil
+if TYPE_CHECKING:
+    from pyroute2 import AsyncIPRoute
 
 log = logging.getLogger(__name__)
 # pyroute2 logs every netlink message at debug level; the engine log is not the place.
@@ -34,12 +36,19 @@ NETLINK_ROUTE = 0
 NETLINK_SOCKET = (socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_ROUTE)
 
 
-@dataclass
-class HostNet:
-    """One IPv4 network the host already uses (an address's subnet or a route)."""
+def _new_iproute(sock: socket.socket | None = None) -> AsyncIPRoute:
+    """An AsyncIPRoute; the first call imports pyroute2."""
+    from pyroute2 import AsyncIPRoute
 
-    net: ipaddress.IPv4Network
-    dev: str
+    return AsyncIPRoute(use_socket=sock) if sock is not None else AsyncIPRoute()
+
+
+def _netlink_error() -> type[Exception]:
+    """pyroute2's NetlinkError (an ``except`` clause evaluates this only when an
+    exception is being matched, by which time pyroute2 is loaded)."""
+    from pyroute2.netlink.exceptions import NetlinkError
+
+    return NetlinkError
 
 
 def _sysctl(path: str, value: str) -> None:
@@ -61,9 +70,21 @@ class HostLinks:
         self._lock = asyncio.Lock()
 
     async def open(self) -> None:
-        """Open the host netlink socket."""
-        self._ipr = AsyncIPRoute()
-        await self._ipr.setup_endpoint()
+        """Open the host netlink socket (every operation does this when needed)."""
+        async with self._lock:
+            await self._open()
+
+    async def _open(self) -> AsyncIPRoute:
+        """The socket, opened (and pyroute2 imported) on first use; hold ``_lock``."""
+        if self._ipr is None:
+            ipr = _new_iproute()
+            try:
+                await ipr.setup_endpoint()
+            except BaseException:
+                ipr.close()
+                raise
+            self._ipr = ipr
+        return self._ipr
 
     def close(self) -> None:
         """Close the socket (kernel state is untouched)."""
@@ -71,25 +92,22 @@ class HostLinks:
             self._ipr.close()
             self._ipr = None
 
-    @property
-    def ipr(self) -> AsyncIPRoute:
-        assert self._ipr is not None, "HostLinks.open() was not called"
-        return self._ipr
-
     # -- queries -------------------------------------------------------------------
     async def index(self, name: str) -> int | None:
         """The ifindex of ``name`` or None."""
         async with self._lock:
-            found = await self.ipr.link_lookup(ifname=name)
+            ipr = await self._open()
+            found = await ipr.link_lookup(ifname=name)
         return found[0] if found else None
 
     async def alias_of(self, name: str) -> str | None:
         """The interface alias of ``name`` (None when missing or unset)."""
         async with self._lock:
+            ipr = await self._open()
             try:
-                msgs = await self.ipr.link("get", ifname=name)
-            except NetlinkError as e:
-                if e.code in (ENODEV, ENOENT):
+                msgs = await ipr.link("get", ifname=name)
+            except _netlink_error() as e:
+                if getattr(e, "code", None) in (ENODEV, ENOENT):
                     return None
                 raise
         for m in msgs:
@@ -97,33 +115,8 @@ class HostLinks:
         return None
 
     async def owned_links(self) -> list[str]:
-        """Names of every link carrying our owner alias."""
-        out = []
-        async with self._lock:
-            async for m in await self.ipr.get_links():
-                if m.get("ifalias") == self.owner:
-                    out.append(m.get("ifname"))
-        return out
-
-    async def host_networks(self) -> list[HostNet]:
-        """IPv4 networks in use on the host: every address's subnet and every
-        non-default route, so a new bridge subnet never shadows any of them."""
-        names: dict[int, str] = {}
-        out: list[HostNet] = []
-        async with self._lock:
-            async for m in await self.ipr.get_links():
-                names[m["index"]] = m.get("ifname") or ""
-            async for a in await self.ipr.get_addr(family=socket.AF_INET):
-                net = ipaddress.IPv4Network(f"{a.get('address')}/{a['prefixlen']}", strict=False)
-                out.append(HostNet(net, names.get(a["index"], "")))
-            async for r in await self.ipr.get_routes(family=socket.AF_INET, table=254):
-                if not r["dst_len"]:
-                    continue
-                dst = r.get("dst")
-                if dst:
-                    net = ipaddress.IPv4Network(f"{dst}/{r['dst_len']}", strict=False)
-                    out.append(HostNet(net, names.get(r.get("oif") or 0, "")))
-        return out
+        """Names of every link carrying our owner alias (read from sysfs: no netlink)."""
+        return hostnets.owned_links(self.owner)
 
     # -- bridges ---------------------------------------------------------------------
     async def ensure_bridge(self, name: str, gateway: str, prefixlen: int, mtu: int) -> int:
@@ -132,26 +125,27 @@ class HostLinks:
         A bridge of that name that is not ours is refused rather than taken over.
         """
         async with self._lock:
-            found = await self.ipr.link_lookup(ifname=name)
+            ipr = await self._open()
+            found = await ipr.link_lookup(ifname=name)
             if found:
                 idx = found[0]
-                msgs = await self.ipr.link("get", index=idx)
+                msgs = await ipr.link("get", index=idx)
                 alias = msgs[0].get("ifalias") if msgs else None
                 kind = msgs[0].get(("linkinfo", "kind")) if msgs else None
                 if alias != self.owner or kind not in (None, "bridge"):
                     raise FileExistsError(f"interface {name} exists and is not Portside's")
             else:
-                await self.ipr.link("add", ifname=name, kind="bridge", mtu=mtu)
-                idx = (await self.ipr.link_lookup(ifname=name))[0]
-                await self.ipr.link("set", index=idx, ifalias=self.owner)
+                await ipr.link("add", ifname=name, kind="bridge", mtu=mtu)
+                idx = (await ipr.link_lookup(ifname=name))[0]
+                await ipr.link("set", index=idx, ifalias=self.owner)
             have = set()
-            async for a in await self.ipr.get_addr(family=socket.AF_INET, index=idx):
+            async for a in await ipr.get_addr(family=socket.AF_INET, index=idx):
                 have.add((a.get("address"), a["prefixlen"]))
             if (gateway, prefixlen) not in have:
                 for addr, plen in have:  # a stale address from an older subnet
-                    await self.ipr.addr("del", index=idx, address=addr, prefixlen=plen)
-                await self.ipr.addr("add", index=idx, address=gateway, prefixlen=prefixlen)
-            await self.ipr.link("set", index=idx, state="up")
+                    await ipr.addr("del", index=idx, address=addr, prefixlen=plen)
+                await ipr.addr("add", index=idx, address=gateway, prefixlen=prefixlen)
+            await ipr.link("set", index=idx, state="up")
         # Published ports on 127.0.0.1 are DNATed to the bridge; the kernel drops
         # packets with a loopback source on a non-loopback device unless this is set.
         _sysctl(f"/proc/sys/net/ipv4/conf/{name}/route_localnet", "1")
@@ -159,18 +153,21 @@ class HostLinks:
 
     async def delete(self, name: str) -> bool:
         """Delete a link by name if it exists and is ours; True when deleted."""
+        if hostnets.alias_of(name) is None:
+            return False  # gone already (a veth dies with its namespace): no netlink needed
         async with self._lock:
-            found = await self.ipr.link_lookup(ifname=name)
+            ipr = await self._open()
+            found = await ipr.link_lookup(ifname=name)
             if not found:
                 return False
-            msgs = await self.ipr.link("get", index=found[0])
+            msgs = await ipr.link("get", index=found[0])
             if not msgs or msgs[0].get("ifalias") != self.owner:
                 log.warning("not deleting %s: it is not Portside's", name)
                 return False
             try:
-                await self.ipr.link("del", index=found[0])
-            except NetlinkError as e:
-                if e.code not in (ENODEV, ENOENT):
+                await ipr.link("del", index=found[0])
+            except _netlink_error() as e:
+                if getattr(e, "code", None) not in (ENODEV, ENOENT):
                     raise
                 return False
         return True
@@ -184,18 +181,19 @@ class HostLinks:
         fd = os.open(ns_path, os.O_RDONLY | os.O_CLOEXEC)
         try:
             async with self._lock:
-                br = await self.ipr.link_lookup(ifname=bridge)
+                ipr = await self._open()
+                br = await ipr.link_lookup(ifname=bridge)
                 if not br:
                     raise FileNotFoundError(f"bridge {bridge} does not exist")
-                await self.ipr.link(
+                await ipr.link(
                     "add",
                     ifname=host_name,
                     kind="veth",
                     mtu=mtu,
                     peer={"ifname": peer_name, "net_ns_fd": fd, "address": mac, "mtu": mtu},
                 )
-                idx = (await self.ipr.link_lookup(ifname=host_name))[0]
-                await self.ipr.link("set", index=idx, master=br[0], state="up", ifalias=self.owner)
+                idx = (await ipr.link_lookup(ifname=host_name))[0]
+                await ipr.link("set", index=idx, master=br[0], state="up", ifalias=self.owner)
         finally:
             os.close(fd)
 
@@ -203,11 +201,12 @@ class HostLinks:
         """Put an existing host veth back on its bridge (live restore after a bridge was
         re-created); False when the veth is gone."""
         async with self._lock:
-            idx = await self.ipr.link_lookup(ifname=name)
-            br = await self.ipr.link_lookup(ifname=bridge)
+            ipr = await self._open()
+            idx = await ipr.link_lookup(ifname=name)
+            br = await ipr.link_lookup(ifname=bridge)
             if not idx or not br:
                 return False
-            await self.ipr.link("set", index=idx[0], master=br[0], state="up")
+            await ipr.link("set", index=idx[0], master=br[0], state="up")
         return True
 
 
@@ -226,8 +225,8 @@ class NsLinks:
     @classmethod
     async def from_socket(cls, sock: socket.socket) -> NsLinks:
         """Wrap a netlink socket already created inside a namespace."""
-        ipr = AsyncIPRoute(use_socket=sock)
         try:
+            ipr = _new_iproute(sock)
             await ipr.setup_endpoint()
         except BaseException:
             sock.close()
@@ -248,11 +247,6 @@ class NsLinks:
         """Interface names inside the namespace."""
         return [m.get("ifname") async for m in await self.ipr.get_links()]
 
-    async def loopback_up(self) -> None:
-        """Bring ``lo`` up (127.0.0.1 and the embedded DNS address live on it)."""
-        # lo is always ifindex 1 in a network namespace; no lookup needed.
-        await self.ipr.link("set", index=1, state="up")
-
     async def configure(self, ifname: str, ip: str, prefixlen: int) -> None:
         """Address ``ifname`` and bring it up."""
         idx = (await self.ipr.link_lookup(ifname=ifname))[0]
@@ -263,8 +257,8 @@ class NsLinks:
         """Replace the default route (None removes it)."""
         try:
             await self.ipr.route("del", dst="0.0.0.0/0")
-        except NetlinkError as e:
-            if e.code not in (ESRCH, ENOENT):
+        except _netlink_error() as e:
+            if getattr(e, "code", None) not in (ESRCH, ENOENT):
                 raise
         if gateway:
             await self.ipr.route("add", dst="0.0.0.0/0", gateway=gateway)

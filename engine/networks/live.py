@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import Forbidden, InvalidParameter
+from ..errors import EngineError, Forbidden, InvalidParameter
 from . import nsutil
 from .endpoints import network_mode, validate_endpoint
 from .links import NsLinks
@@ -36,7 +36,13 @@ class LiveOps:
         async def teardown(self, cid: str, c: Any = None, forget: bool = False) -> None: ...
 
         async def _attach(
-            self, c: Any, ns: NsLinks, sb: Sandbox, n: Network, cfg: dict[str, Any], ifname: str
+            self,
+            c: Any,
+            ns: NsLinks | None,
+            sb: Sandbox,
+            n: Network,
+            cfg: dict[str, Any],
+            ifname: str,
         ) -> Endpoint: ...
 
         async def _drop(self, ep: Endpoint, cname: str | None = None) -> None: ...
@@ -57,17 +63,25 @@ class LiveOps:
             for ep in svc.endpoints_of_container(c.id):
                 n = svc.networks.get(ep.network_id)
                 if ep.host_ifname and n is not None:
+                    try:
+                        await svc.bridges.ensure_up(n)  # normally done at start already
+                    except EngineError as e:
+                        log.error("network %s: %s", n.name, e.message)
+                        continue
                     await svc.links.enslave(ep.host_ifname, n.bridge)
             if sb.dns and not svc.dns.serving(c.id):
                 await svc.dns.serve(c.id, path)
             svc.reservations.readopt(c.id, sb.port_mappings())
             if sb.ports:
-                await svc.table.sync()
+                await svc.bridges.sync_firewall()
 
     async def sweep_dead(self) -> None:
         """At start-up: release sandboxes whose container died while we were down,
-        orphan namespaces and orphan endpoints/veths (a crash mid-setup)."""
+        orphan namespaces and orphan endpoints/veths (a crash mid-setup). Links nothing
+        uses any more are the service's to remove, after live bridges came up."""
         svc = self.svc
+        if not svc.sandboxes and not svc.endpoints and not _entries(svc.netns_dir):
+            return  # nothing was running: skip the /proc scan
         loop = asyncio.get_running_loop()
         live = await loop.run_in_executor(None, nsutil.live_netns_inodes)
         for sb in list(svc.sandboxes.values()):
@@ -84,11 +98,6 @@ class LiveOps:
         for ep in list(svc.endpoints.values()):
             if ep.container_id not in svc.sandboxes:
                 await self._drop(ep)
-        bridges = {n.bridge for n in svc.networks.values() if n.bridge}
-        veths = {ep.host_ifname for ep in svc.endpoints.values()}
-        for name in await svc.links.owned_links():
-            if name not in bridges and name not in veths:
-                await svc.links.delete(name)
 
     # -- connect / disconnect --------------------------------------------------------
     async def connect(self, c: Any, n: Network, cfg: dict[str, Any]) -> None:
@@ -119,14 +128,15 @@ class LiveOps:
             if sb is not None and sb.owned and sb.path:
                 used = {e.ifname for e in svc.endpoints_of_container(c.id)}
                 ifname = next(f"eth{i}" for i in range(1000) if f"eth{i}" not in used)
-                ns = await NsLinks.open(Path(sb.path))
+                ns = await NsLinks.open(Path(sb.path)) if n.is_bridge else None
                 try:
                     ep = await self._attach(c, ns, sb, n, cfg, ifname)
                 finally:
-                    ns.close()
+                    if ns is not None:
+                        ns.close()
                 self._write_etc(c, False)
                 if sb.ports:
-                    await svc.table.sync()
+                    await svc.bridges.sync_firewall()
             nets[n.name] = endpoint_settings(n, ep, cfg)
 
     async def disconnect(self, c: Any, n: Network, force: bool = False) -> None:
@@ -156,7 +166,7 @@ class LiveOps:
                 if sb is not None and sb.owned:
                     self._write_etc(c, False)
                 if sb is not None and sb.ports:
-                    await svc.table.sync()
+                    await svc.bridges.sync_firewall()
             del nets[key]
 
     async def _reroute(self, c: Any, path: Path) -> None:
@@ -173,3 +183,11 @@ class LiveOps:
                 e.default_route = True
                 svc.store.update_endpoint(e)
                 return
+
+
+def _entries(d: Path) -> bool:
+    """Whether directory ``d`` exists and has entries."""
+    try:
+        return any(d.iterdir())
+    except OSError:
+        return False

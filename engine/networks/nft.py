@@ -9,14 +9,14 @@ is touched, so other engines' tables and the host's own firewall are left alone,
 cleanup is one ``delete table``.
 
 Rules are applied through libnftables (ctypes, in-process, ~2 ms) when the library is
-present and through ``nft -f -`` otherwise.
+present and through ``nft -f -`` otherwise. The library is loaded on the first script, not
+when the engine starts: an engine with no bridge up has no table and never maps it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ctypes
-import ctypes.util
 import logging
 import re
 from collections.abc import Callable
@@ -163,6 +163,8 @@ class _LibNft:
 
 
 def _find_libnftables() -> str | None:
+    import ctypes.util  # runs ldconfig -p when the soname is not found directly
+
     for name in ("libnftables.so.1", ctypes.util.find_library("nftables")):
         if not name:
             continue
@@ -180,22 +182,29 @@ class Nft:
     def __init__(self, use_library: bool = True) -> None:
         self._exec = ThreadPoolExecutor(max_workers=1, thread_name_prefix="portside-nft")
         self._lib: _LibNft | None = None
-        path = _find_libnftables() if use_library else None
-        if path:
-            try:
-                self._lib = _LibNft(path)
-            except OSError as e:
-                log.info("libnftables unusable (%s); using the nft command", e)
+        self._want_library = use_library  # until the first script decides
+
+    def _library(self) -> _LibNft | None:
+        """libnftables, loaded on first use (None: use the nft command)."""
+        if self._want_library:
+            self._want_library = False
+            path = _find_libnftables()
+            if path:
+                try:
+                    self._lib = _LibNft(path)
+                except OSError as e:
+                    log.info("libnftables unusable (%s); using the nft command", e)
+        return self._lib
 
     @property
     def backend(self) -> str:
         """``libnftables`` or ``nft``."""
-        return "libnftables" if self._lib else "nft"
+        return "libnftables" if self._library() else "nft"
 
     async def run(self, script: str) -> str:
         """Apply ``script`` as one transaction; SystemError_ with nft's message on failure."""
-        if self._lib is not None:
-            lib = self._lib
+        lib = self._library()
+        if lib is not None:
             rc, out, err = await asyncio.get_running_loop().run_in_executor(
                 self._exec, lib.run, script
             )

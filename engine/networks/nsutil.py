@@ -17,8 +17,10 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import errno
+import fcntl
 import os
 import socket
+import struct
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -27,6 +29,9 @@ from typing import Any, TypeVar
 CLONE_NEWNET = 0x40000000
 MS_BIND = 4096
 MNT_DETACH = 2
+SIOCGIFFLAGS, SIOCSIFFLAGS = 0x8913, 0x8914
+IFF_UP = 0x1
+_IFREQ_FLAGS = struct.Struct("16sh22x")  # struct ifreq: name, ifr_flags, rest of the union
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.unshare.argtypes = [ctypes.c_int]
@@ -82,8 +87,20 @@ def _home() -> int:
     return os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
 
 
+def _loopback_up() -> None:
+    """Bring ``lo`` of the calling thread's namespace up (the kernel then gives it
+    127.0.0.1/8, where the embedded DNS server listens too). One ioctl, as ``ifconfig lo
+    up`` does: a container without a bridge network needs no netlink library at all."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as s:
+        got = fcntl.ioctl(s, SIOCGIFFLAGS, _IFREQ_FLAGS.pack(b"lo", 0))
+        flags = _IFREQ_FLAGS.unpack(got)[1]
+        if not flags & IFF_UP:
+            fcntl.ioctl(s, SIOCSIFFLAGS, _IFREQ_FLAGS.pack(b"lo", flags | IFF_UP))
+
+
 def create_netns(path: Path, sockets: tuple[tuple[int, int, int], ...] = ()) -> list[socket.socket]:
-    """Create a network namespace bind-mounted at ``path`` (which must not exist).
+    """Create a network namespace bind-mounted at ``path`` (which must not exist), with
+    ``lo`` up.
 
     ``sockets`` lists (family, type, proto) of sockets to create inside it while the
     thread is there anyway (netlink for configuring it, the DNS server's), saving a
@@ -103,7 +120,12 @@ def create_netns(path: Path, sockets: tuple[tuple[int, int, int], ...] = ()) -> 
                 err = _fail("bind-mount netns on", path)
                 path.unlink(missing_ok=True)
                 raise err
-            return _open_all(sockets)
+            try:
+                _loopback_up()
+                return _open_all(sockets)
+            except BaseException:
+                remove_netns(path)  # nothing refers to it yet
+                raise
         finally:
             _back_home(home)
     finally:

@@ -26,7 +26,7 @@ from ..errors import Conflict, EngineError, InvalidParameter, NotFound
 from . import ipam, nsutil
 from .dns import DNS_SOCKETS
 from .endpoints import container_dir, network_mode, networking_config, validate_endpoint
-from .etchosts import hosts_text, resolv_text, write_in_place
+from .etchosts import hosts_text, resolv_text, wants_host_gateway, write_in_place
 from .links import NETLINK_SOCKET, NsLinks
 from .live import LiveOps
 from .model import Endpoint, Network, Sandbox, endpoint_settings
@@ -163,33 +163,45 @@ class SandboxManager(LiveOps):
             return
         wanted = self._wanted(c)
         dns = any(n.user_defined for n, _ in wanted)
+        # Only bridge networks need netlink inside the namespace (lo comes up with it):
+        # --network none never loads the netlink library.
+        bridged = any(n.is_bridge for n, _ in wanted)
         path = svc.netns_path(c.id)
         socks = await nsutil.in_ns_thread(
-            nsutil.create_netns, path, (NETLINK_SOCKET, *(DNS_SOCKETS if dns else ()))
+            nsutil.create_netns,
+            path,
+            ((NETLINK_SOCKET,) if bridged else ()) + (DNS_SOCKETS if dns else ()),
         )
+        dns_socks = socks[1:] if bridged else socks
         hc = c.host_config
         sb = Sandbox(c.id, secrets.token_hex(32), str(path), dns=dns)
         sb.upstreams = list(hc.get("Dns") or svc.config.dns or [])
         svc.sandboxes[c.id] = sb
         svc.store.save_sandbox(sb)
-        try:
-            ns = await NsLinks.from_socket(socks[0])
-        except BaseException:
-            for s in socks[1:]:
-                s.close()
-            raise
+        ns = None
+        if bridged:
+            try:
+                ns = await NsLinks.from_socket(socks[0])
+            except BaseException:
+                for s in dns_socks:
+                    s.close()
+                raise
         attached: list[tuple[Network, dict[str, Any], Endpoint]] = []
         try:
-            await ns.loopback_up()
             for i, (n, cfg) in enumerate(wanted):
                 ep = await self._attach(c, ns, sb, n, cfg, f"eth{i}" if n.is_bridge else "")
                 attached.append((n, cfg, ep))
+        except BaseException:
+            for s in dns_socks:
+                s.close()
+            raise
         finally:
-            ns.close()
+            if ns is not None:
+                ns.close()
         if dns:
-            await svc.dns.serve(c.id, path, socks[1:])
+            await svc.dns.serve(c.id, path, dns_socks)
         else:
-            for s in socks[1:]:
+            for s in dns_socks:
                 s.close()
         mappings = []
         if mode != "none" and self.publish_target(c.id) is not None:
@@ -197,6 +209,10 @@ class SandboxManager(LiveOps):
             mappings = svc.reservations.reserve(c.id, c.name, wanted_p)
             sb.ports = [m.to_json() for m in mappings]
             svc.store.save_sandbox(sb)
+        default = svc.by_name("bridge")
+        if default is not None and wants_host_gateway(hc.get("ExtraHosts")):
+            # host-gateway is the default bridge's address: it must be on the host.
+            await svc.bridges.ensure_up(default)
         self._write_etc(c, dns)
         _set_netns(namespaces, str(path))
         self._publish_settings(c, sb, attached, mappings)
@@ -239,15 +255,26 @@ class SandboxManager(LiveOps):
         return str(addr)
 
     async def _attach(
-        self, c: Any, ns: NsLinks, sb: Sandbox, n: Network, cfg: dict[str, Any], ifname: str
+        self,
+        c: Any,
+        ns: NsLinks | None,
+        sb: Sandbox,
+        n: Network,
+        cfg: dict[str, Any],
+        ifname: str,
     ) -> Endpoint:
-        """One endpoint: address allocated and recorded, veth plugged and configured."""
+        """One endpoint: address allocated and recorded, veth plugged and configured
+        (``ns``, the namespace's netlink, is needed for bridge networks only)."""
         svc = self.svc
+        if n.is_bridge:
+            # Before allocating: bringing the bridge up may still change its subnet.
+            await svc.bridges.ensure_up(n)
         ip = self._allocate(n, cfg) if n.is_bridge else None
         ep = self._new_endpoint(c, n, cfg, ifname, ip)
         self._register(ep, c)
         if not n.is_bridge:
             return ep
+        assert ns is not None, "a bridge endpoint needs the namespace's netlink socket"
         try:
             await svc.links.add_veth(ep.host_ifname, Path(sb.path), ifname, n.bridge, n.mtu, ep.mac)
             await ns.configure(ifname, ep.ip, ep.prefixlen)
@@ -365,7 +392,7 @@ class SandboxManager(LiveOps):
         """The container runs: its published ports enter the firewall table."""
         sb = self.svc.sandboxes.get(c.id)
         if sb is not None and sb.ports:
-            await self.svc.table.sync()
+            await self.svc.bridges.sync_firewall()
 
     # -- stop / remove ---------------------------------------------------------------
     async def teardown(self, cid: str, c: Any = None, forget: bool = False) -> None:
@@ -397,7 +424,7 @@ class SandboxManager(LiveOps):
             svc.reap_links(veths)
         svc.store.delete_sandbox(cid)
         if sb is not None and sb.ports:
-            await svc.table.sync()
+            await svc.bridges.sync_firewall()
         if c is not None:
             _clear_settings(c)
 

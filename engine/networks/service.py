@@ -1,6 +1,9 @@
 """NetworkService: networks (create/list/inspect/remove/prune), connect/disconnect,
 the kernel objects behind them and the state the firewall and DNS server read.
 
+Bridges and the nft table come up with the first container that needs them
+(:mod:`.bridges`): an idle engine creates nothing in the kernel.
+
 Container plumbing (namespaces, veths, addresses, published ports) is in
 :mod:`.sandbox`; the containers service reaches it through :class:`.hook.NetworkHook`.
 """
@@ -19,7 +22,8 @@ from ..errors import Conflict, EngineError, Forbidden, InvalidParameter, NotFoun
 from ..store.db import Database
 from ..system.events import EventBus
 from . import filters as filt
-from . import ipam
+from . import hostnets
+from .bridges import Bridges
 from .dns import DnsServer, Resolver
 from .etchosts import host_resolvers
 from .links import HostLinks
@@ -71,6 +75,7 @@ class NetworkService:
         self._names_cache: dict[str, dict[str, list[str]]] | None = None
         self._rename_task: asyncio.Task[None] | None = None
         self._reapers: set[asyncio.Task[None]] = set()
+        self.bridges = Bridges(self)
 
     # -- wiring --------------------------------------------------------------------
     def bind_containers(self, containers: Any) -> None:
@@ -80,35 +85,34 @@ class NetworkService:
 
     # -- service lifecycle ---------------------------------------------------------
     async def start(self) -> None:
-        """Load state, make sure every bridge exists, drop sandboxes of containers that
-        died while the engine was down, and render the firewall table."""
-        await self.links.open()
+        """Load state and drop sandboxes of containers that died while the engine was
+        down. Bridges that still-running containers are plugged into come up again (live
+        restore); kernel state an earlier run left and nothing uses is removed. With no
+        container running on a bridge, nothing is created (:mod:`.bridges`)."""
         for n in self.store.networks():
             self.networks[n.id] = n
         for ep in self.store.endpoints():
             self.endpoints[ep.id] = ep
         for sb in self.store.sandboxes():
             self.sandboxes[sb.container_id] = sb
-        self._ensure_predefined()
-        if self.config.raw.get("ip-forward", True):
-            _sysctl("/proc/sys/net/ipv4/ip_forward", "1")
-        for n in list(self.networks.values()):
-            if n.is_bridge:
-                try:
-                    await self._ensure_bridge(n)
-                except EngineError as e:
-                    log.error("network %s: %s", n.name, e.message)
+        await self._ensure_predefined()
         await self.sandbox.sweep_dead()
-        try:
-            await self.table.sync()
-        except EngineError as e:
-            # Containers still run without it; publishing ports will report the error.
-            log.error("cannot install the firewall table: %s", e.message)
+        for n in self.bridges.in_use():
+            try:
+                await self.bridges.ensure_up(n)
+            except EngineError as e:
+                log.error("network %s: %s", n.name, e.message)
+        if self.bridges.left_behind():
+            try:
+                await self.bridges.remove_unused()
+            except EngineError as e:
+                log.error("cannot remove what an earlier run left: %s", e.message)
         self._rename_task = asyncio.ensure_future(self._follow_renames())
 
     async def shutdown(self) -> None:
         """Close sockets; kernel state stays for the containers that keep running.
-        With no container left, bridges and the table go too: nothing is left behind."""
+        With no container left on a bridge, bridges and the table go too: nothing is
+        left behind."""
         if self._rename_task:
             self._rename_task.cancel()
         for task in list(self._reapers):
@@ -116,15 +120,15 @@ class NetworkService:
         self.dns.close()
         self.reservations.close()
         try:
-            if not self.sandboxes:
-                for name in await self.links.owned_links():
-                    await self.links.delete(name)
-                await self.table.delete()
+            if not self.bridges.in_use():
+                self.bridges.up.clear()
+                if self.bridges.left_behind():
+                    await self.bridges.remove_unused()
         except Exception:
             log.exception("network cleanup at shutdown failed")
         self.links.close()
 
-    def _ensure_predefined(self) -> None:
+    async def _ensure_predefined(self) -> None:
         by_name = {n.name: n for n in self.networks.values()}
         for name in PREDEFINED:
             if name in by_name:
@@ -154,35 +158,14 @@ class NetworkService:
         bridge.ipam_config = (
             [{"Subnet": bridge.subnet, "Gateway": bridge.gateway}] if bridge.subnet else []
         )
-        self.store.save_network(bridge)
-
-    async def _ensure_bridge(self, n: Network) -> None:
-        """Create the Linux bridge of ``n``; choose its subnet first when it has none or
-        when an automatically chosen one now collides with the host."""
-        async with ipam.SubnetLock():
-            if not n.subnet or not n.user_subnet:
-                host = await self.links.host_networks()
-                others = [h.net for h in host if h.dev != n.bridge]
-                mine = [
-                    ipaddress.IPv4Network(o.subnet)
-                    for o in self.networks.values()
-                    if o.subnet and o.id != n.id
-                ]
-                clash = bool(n.subnet) and any(
-                    ipaddress.ip_network(n.subnet).overlaps(o) for o in [*others, *mine]
-                )
-                busy = any(ep.network_id == n.id for ep in self.endpoints.values())
-                if not n.subnet or (clash and not busy and not self.config.bridge_subnet):
-                    net = ipam.choose_subnet([*others, *mine], ipam.resolver_addresses())
-                    n.subnet = str(net)
-                    n.gateway = str(next(net.hosts()))
-                    n.ipam_config = [{"Subnet": n.subnet, "Gateway": n.gateway}]
-                    self.store.save_network(n)
-            prefix = ipaddress.ip_network(n.subnet).prefixlen
+        if not bridge.subnet:
+            # First start on this data-root: choose now so inspect shows a subnet; it is
+            # checked against the host again when the bridge comes up.
             try:
-                await self.links.ensure_bridge(n.bridge, n.gateway, prefix, n.mtu)
-            except FileExistsError as e:
-                raise Conflict(str(e)) from None
+                await self.bridges.choose_subnet(bridge)
+            except EngineError as e:
+                log.warning("default bridge: %s (chosen when a container needs it)", e.message)
+        self.store.save_network(bridge)
 
     # -- lookup --------------------------------------------------------------------
     def by_name(self, name: str) -> Network | None:
@@ -223,16 +206,15 @@ class NetworkService:
         async with self._net_lock:
             if self.by_name(n.name) is not None:
                 raise Conflict(f"network with name {n.name} already exists")
+            alias = hostnets.alias_of(n.bridge)
+            if alias is not None and alias != self.owner:
+                raise Conflict(f"interface {n.bridge} exists and is not Portside's")
+            if not n.subnet:
+                # Chosen now so inspect shows it (as dockerd); the bridge itself comes
+                # up with the first container.
+                await self.bridges.choose_subnet(n)
             self.store.save_network(n)
             self.networks[n.id] = n
-            try:
-                await self._ensure_bridge(n)
-                await self.table.sync()
-            except BaseException:
-                self.networks.pop(n.id, None)
-                self.store.delete_network(n.id)
-                await self.links.delete(n.bridge)
-                raise
         self.events.publish("network", "create", n.id, {"name": n.name, "type": n.driver})
         return {"Id": n.id, "Warning": warning}
 
@@ -264,10 +246,12 @@ class NetworkService:
                 raise Conflict(
                     f"error while removing network: network {n.name} id {n.id} has active endpoints"
                 )
-            await self.links.delete(n.bridge)
-            self.store.delete_network(n.id)
-            self.networks.pop(n.id, None)
-            await self.table.sync()
+
+            def forget() -> None:
+                self.store.delete_network(n.id)
+                self.networks.pop(n.id, None)
+
+            await self.bridges.remove(n, forget)
         self.events.publish("network", "destroy", n.id, {"name": n.name, "type": n.driver})
 
     async def prune(self, filters: dict[str, list[str]]) -> dict[str, Any]:
@@ -315,7 +299,7 @@ class NetworkService:
         nets = [
             NftNetwork(n.bridge, n.subnet, n.internal, n.masquerade)
             for n in self.networks.values()
-            if n.is_bridge and n.subnet
+            if n.is_bridge and n.subnet and n.id in self.bridges.up
         ]
         ports = []
         for sb in self.sandboxes.values():
@@ -416,14 +400,3 @@ class NetworkService:
     async def list_tables(self) -> list[str]:
         """nft tables (diagnostics)."""
         return await self.nft.list_tables()
-
-
-def _sysctl(path: str, value: str) -> None:
-    try:
-        with open(path) as f:
-            if f.read().strip() == value:
-                return
-        with open(path, "w") as f:
-            f.write(value)
-    except OSError as e:
-        log.warning("cannot set %s=%s: %s", path, value, e)

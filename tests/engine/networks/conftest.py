@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from portside.engine.networks import ipam, nsutil
+from portside.engine.networks import hostnets, ipam, nsutil
 from portside.engine.networks.links import NETLINK_SOCKET, HostLinks, NsLinks
 
 
@@ -58,7 +58,7 @@ class Lab:
         """A fresh bridge on a subnet nothing on the host uses."""
         name = f"lb{self.tag}{len(self.bridges)}"
         async with ipam.SubnetLock():
-            used = [h.net for h in await self.links.host_networks()]
+            used = [h.net for h in hostnets.host_networks()]
             used += [b.net for b in self.bridges]
             net = ipam.choose_subnet(used, ipam.resolver_addresses())
             gw = str(next(net.hosts()))
@@ -68,7 +68,7 @@ class Lab:
         return b
 
     async def box(self, b: Bridge) -> Box:
-        """A namespace with lo up and eth0 on ``b`` (address, default route)."""
+        """A namespace (lo comes up with it) and eth0 on ``b`` (address, default route)."""
         i = len(self.boxes)
         path = self.base / f"ns{i}"
         (sock,) = await nsutil.in_ns_thread(nsutil.create_netns, path, (NETLINK_SOCKET,))
@@ -78,7 +78,6 @@ class Lab:
         self.boxes.append(box)
         ns = await NsLinks.from_socket(sock)
         try:
-            await ns.loopback_up()
             await self.links.add_veth(veth, path, "eth0", b.name, 1500, ipam.mac_for(ip))
             await ns.configure("eth0", ip, b.net.prefixlen)
             await ns.default_route(b.gateway)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
+from asyncio.subprocess import PIPE
 
 import pytest
 from conftest import fetch, fetch_from, links_with, read
@@ -22,6 +24,12 @@ async def test_netns_is_a_bind_mount_and_goes_away(tmp_path):
         assert inode and inode != os.stat("/proc/self/ns/net").st_ino
         assert str(path) in read("/proc/self/mountinfo")
         assert nsutil.pids_in_netns(inode) == []
+        # lo comes up with the namespace (an ioctl in nsutil, no netlink library)
+        proc = await asyncio.create_subprocess_exec(
+            "nsenter", f"--net={path}", "ip", "-o", "link", "show", "lo", stdout=PIPE
+        )
+        lo, _ = await proc.communicate()
+        assert b",UP," in lo
         # Creating it again must fail rather than silently share one namespace.
         with pytest.raises(FileExistsError):
             await nsutil.in_ns_thread(nsutil.create_netns, path, ())

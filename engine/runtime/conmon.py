@@ -53,6 +53,28 @@ class ConmonLaunch:
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
+def conmon_env() -> dict[str, str]:
+    """The environment every conmon starts with (the caller adds the ``_OCI_*`` pipes).
+
+    Nothing of the engine's own environment but ``PATH`` (conmon hands its
+    environment on to the runtime), plus ``LD_BIND_NOW=1``. Why: the long-lived
+    monitor is a fork of the process the dynamic linker set up, and fork does not
+    copy the page-table entries of read-only file mappings. conmon itself is linked
+    ``-z now`` but libc's internal calls (to ``realloc``, ...) are bound lazily; when
+    the first such call happens after the fork (conmon shrinks any ``g_strdup_printf``
+    result of 50-99 bytes, e.g. ``/sys/fs/cgroup/memory/portside/<id>``), the monitor
+    runs ld.so's symbol lookup and maps ld.so's code and the symbol tables of conmon,
+    glib, libsystemd and libc: about 0.4 MiB more RSS in every container's monitor.
+    Bound up front, the monitor never runs the linker. The runtime inherits the
+    variable too (runc binds its few symbols eagerly, harmless); the container's
+    processes get only their spec's environment.
+    """
+    return {
+        "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
+        "LD_BIND_NOW": "1",
+    }
+
+
 def _argv(conmon: str, c: ConmonLaunch) -> list[str]:
     argv = [
         conmon,
@@ -104,7 +126,7 @@ async def launch(conmon: str, c: ConmonLaunch, limit: float = 60) -> tuple[int, 
     sync_r, sync_w = os.pipe()
     start_r, start_w = os.pipe()
     env = {
-        "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
+        **conmon_env(),
         "_OCI_SYNCPIPE": str(sync_w),
         "_OCI_STARTPIPE": str(start_r),
         **c.extra_env,

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SystemError_
+from .conmon import conmon_env
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +142,7 @@ class ExecProcess:
         attach_r, attach_w = os.pipe2(os.O_CLOEXEC) if x.attach else (-1, -1)
         child_fds = [sync_w, start_r] + ([attach_w] if x.attach else [])
         env = {
-            "PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin"),
+            **conmon_env(),
             "_OCI_SYNCPIPE": str(sync_w),
             "_OCI_STARTPIPE": str(start_r),
         }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import struct
+import sys
 from typing import Any
 
 from ..errors import InvalidParameter
@@ -80,6 +81,13 @@ def check_filters(filters: dict[str, list[str]], allowed: set[str]) -> None:
             raise InvalidParameter(f"invalid filter '{key}'")
 
 
+def _interned_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # Bodies often become state that lives as long as the object (a container keeps its
+    # Config and HostConfig: ~110 keys from the docker CLI). Interned, every container
+    # shares one copy of each key instead of holding ~6 KiB of its own.
+    return {sys.intern(k): v for k, v in pairs}
+
+
 async def json_body(request: web.Request, *, required: bool = True) -> Any:
     """The request's JSON body; malformed JSON is a 400 that says where it broke."""
     raw = await request.read()
@@ -88,7 +96,7 @@ async def json_body(request: web.Request, *, required: bool = True) -> Any:
             raise InvalidParameter("request body is empty; expected JSON")
         return None
     try:
-        return json.loads(raw)
+        return json.loads(raw, object_pairs_hook=_interned_keys)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise InvalidParameter(f"invalid JSON in request body: {e}") from e
 

@@ -13,8 +13,10 @@ engine_pkgs=(crun runc conmon nftables iproute2 tini)
 gui_pkgs=(libegl1 libgl1 libfontconfig1 libxkbcommon0 libxkbcommon-x11-0 libxcb-cursor0 libdbus-1-3
           libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-image0
           libxcb-render-util0 libglib2.0-0)
-# Test-only: images built offline, a real registry, a virtual screen, debootstrap for a Debian image.
-test_pkgs=(busybox-static docker-registry skopeo xvfb xauth debootstrap sqlite3 apache2-utils procps)
+# Test-only: images built offline, a real registry, a virtual screen, debootstrap for a Debian image,
+# and Debian's docker-compose (1.29, docker-py based) as one more unchanged client.
+test_pkgs=(busybox-static docker-registry skopeo xvfb xauth debootstrap sqlite3 apache2-utils procps
+           docker-compose)
 base_pkgs=(python3 python3-venv python3-dev gcc git ca-certificates)
 
 need_root() {

@@ -96,10 +96,20 @@ class CopyExtractor(LayerExtractor):
         parts = pathsafe.clean(e.name)
         self._parent(parts)
         self._check_writable(self._loc_of(parts))
-        mount = self.view.mount_at(self._cparts(parts))
+        cparts = self._cparts(parts)
+        mount = self.view.mount_at(cparts)
         if mount is not None:
             self._onto_mount(e, mount, stream)
             return
+        if e.type != DIR:
+            inner = self.view.mount_under(cparts)
+            if inner is not None:
+                # Replacing the directory would drop the mount point from under a mount
+                # the container still has; dockerd's unlink fails with EBUSY here.
+                raise InvalidParameter(
+                    f'cannot overwrite directory "{_show(cparts)}" with non-directory: '
+                    f'"{_show(inner.destination)}" is a mount point (device or resource busy)'
+                )
         super()._entry(e, stream)
         if e.type == SYMLINK:
             st = os.stat(parts[-1], dir_fd=self._parent(parts), follow_symlinks=False)

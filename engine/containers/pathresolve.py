@@ -100,6 +100,11 @@ class RootView:
         n = len(parts)
         return {d[n] for d in self._by_dest if len(d) == n + 1 and d[:n] == parts}
 
+    def mount_under(self, parts: tuple[str, ...]) -> MountSource | None:
+        """A mount whose destination lies strictly below ``parts`` (None if none)."""
+        n = len(parts)
+        return next((m for d, m in self._by_dest.items() if len(d) > n and d[:n] == parts), None)
+
     def mount_of(self, parts: tuple[str, ...]) -> MountSource | None:
         """The innermost mount holding container path ``parts``."""
         for i in range(len(parts), 0, -1):

@@ -214,3 +214,19 @@ def test_upload_through_container_symlinks_stays_inside(shared_engine, ctr):
     assert r.status_code == 400
     res = e.docker("exec", name, "test", "-e", "/d/y", check=False)
     assert res.returncode != 0
+
+
+def test_replacing_a_directory_that_holds_a_mount_point_is_refused(shared_engine, ctr):
+    e = shared_engine
+    name, _vol, _ro, srv = ctr
+    upper = Path(inspect(e, name)["GraphDriver"]["Data"]["UpperDir"])
+    r = _put(e, name, "/", _tar({"srv": b"a file where /srv was\n"}))
+    assert r.status_code == 400
+    assert r.json()["message"] == (
+        'cannot overwrite directory "/srv" with non-directory: "/srv/b" is a mount point '
+        "(device or resource busy)"
+    )
+    assert not (upper / "srv").exists() or (upper / "srv").is_dir()
+    assert e.docker("exec", name, "cat", "/srv/b/inner").stdout == "bound\n"
+    assert e.docker("exec", name, "test", "-d", "/srv").returncode == 0
+    assert (srv / "inner").read_text() == "bound\n"

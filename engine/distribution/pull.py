@@ -146,11 +146,14 @@ class Puller:
         await self.sink(progress.status(f"Pulling from {ref.path}", ref.digest or ref.tag or ""))
         diff_ids = list(res.config["rootfs"]["diff_ids"])
         try:
-            with self.svc.pinned(diff_ids):
+            # Pins keep another failing pull's rollback off these layers; the hold keeps
+            # rmi/prune off them: a layer found "Already exists" belongs to no image
+            # until ours is registered. Both are taken before any layers.has() check.
+            with self.svc.pinned(diff_ids), self.images.hold_layers(diff_ids):
                 await self._layers(repo, res)
                 image = await self._register(ref, res)
         except BaseException:
-            await self._rollback()  # outside our own pins, which would protect our layers
+            await self._rollback()  # outside our own pins/hold, which protect our layers
             raise
         await self.sink(progress.status(f"Digest: {res.top_digest}"))
         return image

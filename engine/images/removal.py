@@ -163,12 +163,19 @@ def _chain_ids(diff_ids: list[str]) -> dict[str, str]:
 
 
 async def _free_layers(svc: ImageService, diff_ids: list[str]) -> dict[str, int]:
-    """Remove the image's layers no other image uses; returns chain id -> size."""
-    used = svc.referenced_layers()
+    """Remove the image's layers no other image uses or a pull/load holds, top-most
+    first (as Docker releases a chain); returns chain id -> size.
+
+    Whether a layer is used is asked again right before each removal: removing one
+    waits on the disk, and meanwhile a pull may have taken a hold on another layer and
+    found it present. Between that check and ``LayerStore.remove`` renaming the layer
+    away and forgetting it there is no await, so a hold taken later finds it missing.
+    """
     freed: dict[str, int] = {}
     sizes: dict[str, int] = {}
-    for d in set(diff_ids) - used:
-        sizes[d] = await svc.layers.remove(d)
+    for d in dict.fromkeys(reversed(diff_ids)):
+        if d not in svc.referenced_layers():
+            sizes[d] = await svc.layers.remove(d)
     for chain, d in _chain_ids(diff_ids).items():
         if d in sizes:
             freed[chain] = sizes.pop(d)

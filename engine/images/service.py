@@ -178,7 +178,8 @@ class ImageService:
         return out
 
     def referenced_layers(self) -> set[str]:
-        """Diff-ids used by any image (hidden ones too) or held by a running load."""
+        """Diff-ids used by any image (hidden ones too) or held by a running load,
+        import, commit or pull (see :meth:`hold_layers`)."""
         used: set[str] = set(self._holds)
         for row in self.catalog.rows.values():
             used.update((row["config"].get("rootfs") or {}).get("diff_ids") or [])

@@ -263,7 +263,9 @@ class ThrottleProxy:
     """A TCP proxy on loopback that limits registry→client bytes to ``rate`` B/s.
 
     Tests that must interrupt a pull midway point the engine at the proxy's port so
-    the download reliably lasts long enough to be killed.
+    the download reliably lasts long enough to be killed. :meth:`pause` holds every
+    registry→client byte back until :meth:`resume`, so a test can act while a
+    download is certainly still in progress, without guessing how long it lasts.
     """
 
     def __init__(self, target_port: int, rate: int = 4 << 20):
@@ -275,6 +277,8 @@ class ThrottleProxy:
         self._sock.listen(32)
         self.port = self._sock.getsockname()[1]
         self._stop = threading.Event()
+        self._open = threading.Event()  # cleared by pause(): throttled data waits
+        self._open.set()
         self._thread = threading.Thread(target=self._accept, daemon=True)
 
     @property
@@ -287,9 +291,18 @@ class ThrottleProxy:
         self._thread.start()
         return self
 
+    def pause(self) -> None:
+        """Hold back registry→client data (what is already sent stays sent)."""
+        self._open.clear()
+
+    def resume(self) -> None:
+        """Let registry→client data flow again."""
+        self._open.set()
+
     def stop(self) -> None:
         """Stop accepting; open connections die with their threads' sockets."""
         self._stop.set()
+        self._open.set()  # a paused pipe must see the stop
         try:
             self._sock.close()
         except OSError:
@@ -312,6 +325,10 @@ class ThrottleProxy:
                 data = src.recv(chunk)
                 if not data:
                     break
+                if throttled:
+                    self._open.wait()
+                    if self._stop.is_set():
+                        break
                 dst.sendall(data)
                 # Read the rate each time: tests lift the limit once they are done waiting.
                 if throttled and self.rate:

@@ -132,8 +132,10 @@ class DistributionService:
 
     async def release_unused(self, layers: list[str], blobs: list[str]) -> None:
         """Undo a failed pull: remove its new layers and blobs nobody else uses."""
-        used = self.images.referenced_layers()
         for diff_id in layers:
+            # Asked afresh for each layer: a load, import or commit may take a hold on one
+            # while an earlier removal is awaited.
+            used = self.images.referenced_layers()
             if diff_id not in used and diff_id not in self._claims and diff_id not in self._pins:
                 await self.images.layers.remove(diff_id)
         for digest in blobs:

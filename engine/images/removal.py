@@ -144,7 +144,9 @@ async def _delete_helper(
         reclaimed = sum(removed.values())
         await svc.content.delete(image_id)
         records.append({"Deleted": image_id})
-        records.extend({"Deleted": cid} for cid in _chain_ids(img.diff_ids) if cid in removed)
+        # Top-most layer first, as dockerd lists a released chain.
+        chains = reversed(list(_chain_ids(img.diff_ids)))
+        records.extend({"Deleted": cid} for cid in chains if cid in removed)
         svc.publish("delete", image_id, image_id)
         return reclaimed
     records.append({"Deleted": image_id})

@@ -165,8 +165,9 @@ async def test_layers_are_refcounted(world):
     assert records == [{"Untagged": "a:latest"}, {"Deleted": a.id}]
     assert layer_dirs(world) == {digest(BASE)[7:], digest(APP)[7:]}
     records = await world.svc.delete("b")
-    assert {"Deleted": b.id} in records
-    assert {"Deleted": digest(BASE)} in records  # first layer's chain id is its diff-id
+    deleted = [r["Deleted"] for r in records if "Deleted" in r]
+    # the image, then its layers' chain ids top-most first (the first one's is its diff-id)
+    assert deleted[0] == b.id and deleted[-1] == digest(BASE) and len(deleted) == 3
     assert layer_dirs(world) == set()
     assert not world.svc.content.has(b.id)
 

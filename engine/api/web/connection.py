@@ -336,16 +336,18 @@ class HttpConnection(asyncio.Protocol):
             finally:
                 self._drain_waiter = None
 
-    def _head_items(self, response: StreamResponse) -> list[tuple[str, str]]:
-        names = {k.lower() for k in response.headers}
+    def _head_items(self, headers: Mapping[str, str]) -> list[tuple[str, str]]:
+        """The listener's default headers (unless ``headers`` has them, in any case),
+        then ``headers``: the one merge every kind of answer uses."""
+        names = {k.lower() for k in headers}
         return [(k, v) for k, v in self._default_headers if k.lower() not in names] + list(
-            response.headers.items()
+            headers.items()
         )
 
     async def send_head(self, response: StreamResponse) -> None:
         """Status line and headers of ``response``."""
         reason = (response.reason or _reason(response.status)).encode("latin-1")
-        headers = self._head_items(response)
+        headers = self._head_items(response.headers)
         if self._has_body and not self._body_done:
             # Answering before the upload is in: this connection cannot carry another
             # request (see _linger), so say so rather than let the client reuse it.
@@ -376,8 +378,7 @@ class HttpConnection(asyncio.Protocol):
             raise BadRequest("the request did not ask to upgrade the connection")
         head = h11.InformationalResponse(
             status_code=101,
-            headers=[(k, v) for k, v in self._default_headers if k not in headers]
-            + list(headers.items()),
+            headers=self._head_items(headers),
             reason=b"UPGRADED",
         )
         self._write(self._h11.send(head))
@@ -387,9 +388,7 @@ class HttpConnection(asyncio.Protocol):
         """A status line and headers without body framing, then raw bytes."""
         await self._drain_body()
         lines = [f"HTTP/1.1 {status} {_reason(status)}"]
-        merged = dict(self._default_headers)
-        merged.update(headers)
-        lines += [f"{k}: {v}" for k, v in merged.items()]
+        lines += [f"{k}: {v}" for k, v in self._head_items(headers)]
         self._write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
         return self._hijack()
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from support.engine import PortsideEngine
+from support.engine import PortsideEngine, start_daemon
 
 
 def rss_of(pids: list[int]) -> int:
@@ -134,39 +134,25 @@ class DockerdPeer(Peer):
     def __init__(self, network_args: tuple[str, ...] = ("--bridge=none",)) -> None:
         self.base = Path(tempfile.mkdtemp(prefix="bench-dockerd-"))
         self.sock = self.base / "docker.sock"
-        log = open(self.base / "log", "wb")
-        self.proc = subprocess.Popen(
-            [
-                "dockerd",
-                "-H",
-                f"unix://{self.sock}",
-                "--data-root",
-                str(self.base / "data"),
-                "--exec-root",
-                str(self.base / "exec"),
-                "--pidfile",
-                str(self.base / "pid"),
-                *network_args,
-                "--iptables=false",
-                "--ip6tables=false",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if (
-                subprocess.run(
-                    ["docker", "version"], env=self.env(), capture_output=True
-                ).returncode
-                == 0
-            ):
-                return
-            time.sleep(0.2)
-        message = (self.base / "log").read_text()[-2000:]
-        self.stop()
-        raise RuntimeError("dockerd did not start: " + message)
+        cmd = [
+            "dockerd",
+            "-H",
+            f"unix://{self.sock}",
+            "--data-root",
+            str(self.base / "data"),
+            "--exec-root",
+            str(self.base / "exec"),
+            "--pidfile",
+            str(self.base / "pid"),
+            *network_args,
+            "--iptables=false",
+            "--ip6tables=false",
+        ]
+        try:
+            self.proc = start_daemon(cmd, self.base / "log", self.sock, "dockerd", 60)
+        except RuntimeError:
+            self.stop()
+            raise
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
@@ -189,11 +175,13 @@ class DockerdPeer(Peer):
             env=self.env(),
             capture_output=True,
         )
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        proc = getattr(self, "proc", None)  # absent when dockerd never answered
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
         subprocess.run(
             [
                 "sh",

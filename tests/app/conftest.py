@@ -27,7 +27,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from support.engine import _kill_leftovers, _unmount_under
+from support.engine import _kill_leftovers, _unmount_under, start_daemon
 
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
 os.environ.setdefault("QT_API", "pyside6")  # qasync must pick PySide6, whatever else exists
@@ -343,19 +343,7 @@ class Dockerd:
             "--cgroup-parent",
             f"/portside-test-{self.base.name}",
         ]
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"dockerd exited {self.proc.returncode}:\n{self.log()}")
-            if _pings(self.socket):
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"dockerd did not answer:\n{self.log()}")
+        self.proc = start_daemon(cmd, self.log_path, self.socket, "dockerd", timeout)
 
     def log(self) -> str:
         try:
@@ -400,25 +388,6 @@ class Dockerd:
         _kill_leftovers(self.base)
         _unmount_under(self.base)
         shutil.rmtree(self.base, ignore_errors=True)
-
-
-def _pings(path: Path) -> bool:
-    """Whether an engine answers ``/_ping`` on the unix socket ``path``.
-
-    A plain socket, closed on every path: httpx's sync unix transport leaks the socket
-    of each refused connection, which ``strict_warnings`` would report.
-    """
-    import socket
-
-    try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.settimeout(2)
-            s.connect(str(path))
-            s.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
-            head = s.recv(64)
-            return head.startswith(b"HTTP/1.") and b" 200 " in head
-    except OSError:
-        return False
 
 
 @pytest.fixture(scope="module")

@@ -26,6 +26,48 @@ import httpx
 REPO = Path(__file__).resolve().parents[2]
 
 
+def pings(path: Path) -> bool:
+    """Whether an engine answers ``/_ping`` with 200 on the unix socket ``path``.
+
+    A plain socket, closed on every path: httpx's sync unix transport leaks the socket
+    of each refused connection, which the app tests' ``strict_warnings`` would report.
+    """
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(2)
+        try:
+            s.connect(str(path))
+            s.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
+            return s.recv(64).startswith((b"HTTP/1.0 200", b"HTTP/1.1 200"))
+        except OSError:
+            return False
+
+
+def start_daemon(
+    cmd: list[str], log_path: Path, sock: Path, what: str, timeout: float
+) -> subprocess.Popen[bytes]:
+    """Start a Docker-API daemon (ours or dockerd) logging to ``log_path``, in its own
+    session, and wait until it answers on ``sock``; RuntimeError with its log if not."""
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited {proc.returncode}:\n{_tail(log_path)}")
+        if pings(sock):
+            return proc
+        time.sleep(0.05)
+    proc.kill()  # the caller's cleanup still removes what it made
+    proc.wait()
+    raise RuntimeError(f"{what} did not answer within {timeout}s:\n{_tail(log_path)}")
+
+
+def _tail(path: Path, size: int = 4000) -> str:
+    try:
+        return path.read_text(errors="replace")[-size:]
+    except OSError:
+        return ""
+
+
 class PortsideEngine:
     """One isolated engine process and the helpers tests use to drive it."""
 
@@ -79,31 +121,11 @@ class PortsideEngine:
             "--log-level",
             self.log_level,
         ]
-        log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"portsided exited {self.proc.returncode}:\n{self.log()}")
-            if self.ping():
-                return
-            time.sleep(0.05)
-        raise RuntimeError(f"portsided did not answer within {timeout}s:\n{self.log()}")
+        self.proc = start_daemon(cmd, self.log_path, self.socket, "portsided", timeout)
 
     def ping(self) -> bool:
-        """Whether ``/_ping`` answers 200 (a plain socket: httpx's sync unix transport leaks
-        its socket when the connection is refused, which strict-warning tests catch)."""
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
-            s.settimeout(2)
-            try:
-                s.connect(str(self.socket))
-                s.sendall(b"GET /_ping HTTP/1.0\r\nHost: portside\r\n\r\n")
-                return s.recv(64).startswith((b"HTTP/1.0 200", b"HTTP/1.1 200"))
-            except OSError:
-                return False
+        """Whether ``/_ping`` answers 200."""
+        return pings(self.socket)
 
     def stop(self) -> None:
         """SIGTERM the daemon (containers keep running)."""

@@ -101,25 +101,20 @@ def test_udp_port(shared_engine):
         e.docker("rm", "-f", c)
 
 
-def test_ports_survive_kill9_and_restart_without_duplicates(engine_with_busybox):
-    e = engine_with_busybox
+def _published_on_a_new_network(e, *cmd: str) -> tuple[str, str, int]:
+    """A new user network and a busybox container on it running ``cmd``, with port 80
+    published on a free 127.0.0.1 port: ``(network, container, port)``."""
     net, c = uniq("net"), uniq("c")
     port = free_port()
     e.docker("network", "create", net)
-    e.docker(
-        "run",
-        "-d",
-        "--network",
-        net,
-        "-p",
-        f"127.0.0.1:{port}:80",
-        "--name",
-        c,
-        "busybox",
-        "sh",
-        "-c",
-        HTTPD,
-    )
+    e.docker("run", "-d", "--network", net, "-p", f"127.0.0.1:{port}:80", "--name", c,
+             "busybox", *cmd)  # fmt: skip
+    return net, c, port
+
+
+def test_ports_survive_kill9_and_restart_without_duplicates(engine_with_busybox):
+    e = engine_with_busybox
+    net, c, port = _published_on_a_new_network(e, "sh", "-c", HTTPD)
     assert http_get(f"http://127.0.0.1:{port}/").startswith("hi from ")
     before_ip = inspect(e, c)["NetworkSettings"]["Networks"][net]["IPAddress"]
     e.kill9()
@@ -176,22 +171,7 @@ def test_everything_is_removed_with_its_networks_and_containers(engine_with_busy
 
 def test_container_that_died_while_the_engine_was_down_is_released(engine_with_busybox):
     e = engine_with_busybox
-    net, c = uniq("net"), uniq("c")
-    port = free_port()
-    e.docker("network", "create", net)
-    e.docker(
-        "run",
-        "-d",
-        "--network",
-        net,
-        "-p",
-        f"127.0.0.1:{port}:80",
-        "--name",
-        c,
-        "busybox",
-        "sleep",
-        "600",
-    )
+    net, c, port = _published_on_a_new_network(e, "sleep", "600")
     key = inspect(e, c)["NetworkSettings"]["SandboxKey"]
     inode = nsutil.netns_inode(Path(key))
     assert inode

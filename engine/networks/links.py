@@ -100,20 +100,6 @@ class HostLinks:
             found = await ipr.link_lookup(ifname=name)
         return found[0] if found else None
 
-    async def alias_of(self, name: str) -> str | None:
-        """The interface alias of ``name`` (None when missing or unset)."""
-        async with self._lock:
-            ipr = await self._open()
-            try:
-                msgs = await ipr.link("get", ifname=name)
-            except _netlink_error() as e:
-                if getattr(e, "code", None) in (ENODEV, ENOENT):
-                    return None
-                raise
-        for m in msgs:
-            return m.get("ifalias")
-        return None
-
     async def owned_links(self) -> list[str]:
         """Names of every link carrying our owner alias (read from sysfs: no netlink)."""
         return hostnets.owned_links(self.owner)

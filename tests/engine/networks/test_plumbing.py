@@ -9,7 +9,7 @@ from asyncio.subprocess import PIPE
 
 import pytest
 from conftest import fetch, fetch_from, links_with, read
-from portside.engine.networks import nsutil
+from portside.engine.networks import hostnets, nsutil
 from portside.engine.networks.links import NsLinks
 
 
@@ -57,7 +57,7 @@ async def test_veth_address_route_and_traffic(lab):
     finally:
         ns.close()
     # The host end is on the bridge and carries the owner alias.
-    assert await lab.links.alias_of(box.veth) == lab.owner
+    assert hostnets.alias_of(box.veth) == lab.owner
     master = read(f"/sys/class/net/{box.veth}/master/uevent")
     assert f"INTERFACE={b.name}" in master
     port = await lab.tcp_server(box)

@@ -205,13 +205,19 @@ def cpu_resources(hc: dict[str, Any]) -> dict[str, Any]:
 
 
 def pids_resources(hc: dict[str, Any]) -> dict[str, Any] | None:
-    """OCI ``linux.resources.pids``; 0 or negative PidsLimit means unlimited (-1)."""
+    """OCI ``linux.resources.pids``, or None for no limit.
+
+    0 or a negative PidsLimit means "unlimited"; at create dockerd then sets no pids
+    limit at all rather than -1. crun 1.8 writes a -1 literally into cgroup v1's
+    ``pids.max`` (the kernel wants ``max``) and fails every container the docker CLI
+    creates, since the CLI always sends ``PidsLimit: 0``.
+    """
     limit = hc.get("PidsLimit")
     if limit is None:
         return None
     if not isinstance(limit, int) or isinstance(limit, bool):
         raise InvalidParameter(f"invalid value for PidsLimit: {limit!r}")
-    return {"limit": limit if limit > 0 else -1}
+    return {"limit": limit} if limit > 0 else None
 
 
 def _device_numbers(path: str) -> tuple[int, int]:

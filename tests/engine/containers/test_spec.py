@@ -283,7 +283,10 @@ def test_resources(rootfs: Path) -> None:
     assert r["blockIO"] == {"weight": 300}
     quota = make(rootfs, host_config={"CpuPeriod": 50000, "CpuQuota": 25000})["linux"]["resources"]
     assert quota["cpu"] == {"period": 50000, "quota": 25000}
-    assert make(rootfs, host_config={"PidsLimit": 0})["linux"]["resources"]["pids"] == {"limit": -1}
+    # The docker CLI always sends PidsLimit 0: no pids limit at all, as dockerd does.
+    for unlimited in (0, -1):
+        resources = make(rootfs, host_config={"PidsLimit": unlimited})["linux"]["resources"]
+        assert "pids" not in resources
     assert "memory" not in make(rootfs)["linux"]["resources"]
 
 

@@ -14,9 +14,10 @@ gui_pkgs=(libegl1 libgl1 libfontconfig1 libxkbcommon0 libxkbcommon-x11-0 libxcb-
           libxcb-icccm4 libxcb-keysyms1 libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-image0
           libxcb-render-util0 libglib2.0-0)
 # Test-only: images built offline, a real registry, a virtual screen, debootstrap for a Debian image,
-# and Debian's docker-compose (1.29, docker-py based) as one more unchanged client.
+# Debian's docker-compose (1.29, docker-py based) as one more unchanged client, dockerd (docker.io)
+# as the reference engine, and for Portside Machine: QEMU, qemu-img and OpenSSH's sshd.
 test_pkgs=(busybox-static docker-registry skopeo xvfb xauth debootstrap sqlite3 apache2-utils procps
-           docker-compose)
+           docker-compose docker.io qemu-system-x86 qemu-utils openssh-server openssh-client)
 base_pkgs=(python3 python3-venv python3-dev gcc git ca-certificates)
 
 need_root() {
@@ -35,13 +36,18 @@ apt_install() {
     echo "Installing: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    # Packages such as docker.io and openssh-server start their daemons when installed; none of
+    # them may run on their own here (tests start private ones), so service starts are refused
+    # for the duration of the install.
+    local policy=/usr/sbin/policy-rc.d own_policy=0
+    if [ ! -e "$policy" ]; then
+      printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && own_policy=1
+    fi
+    local rc=0
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || rc=$?
+    if [ "$own_policy" = 1 ]; then rm -f "$policy"; fi
+    return "$rc"
   fi
-}
-
-ensure_docker_cli() {
-  # Tests drive the real docker CLI; Debian ships it as docker.io.
-  command -v docker >/dev/null 2>&1 || apt_install docker.io
 }
 
 ensure_venv() {
@@ -69,7 +75,6 @@ case "$cmd" in
   test)
     need_root "$@"
     apt_install "${base_pkgs[@]}" "${engine_pkgs[@]}" "${gui_pkgs[@]}" "${test_pkgs[@]}"
-    ensure_docker_cli
     ensure_venv "app,vm,dev"
     "$venv/bin/ruff" check .
     "$venv/bin/ruff" format --check .

@@ -7,7 +7,12 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-TOP = {"engine": "portside.engine", "app": "portside.app", "vm": "portside.vm"}
+TOP = {
+    "engine": "portside.engine",
+    "app": "portside.app",
+    "vm": "portside.vm",
+    "resources": "portside.resources",
+}
 
 
 def _package_dirs() -> set[str]:

@@ -1,0 +1,1 @@
+"""The guest bundle: built offline from Debian packages, verified against its manifest."""

@@ -1,0 +1,1 @@
+"""QEMU: the command line, QMP, the accelerator choice and the process of one machine."""

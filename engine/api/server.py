@@ -22,7 +22,17 @@ from . import (
     routes_volumes,
 )
 from .router import Router, check_version, split_version
-from .web import HTTPError, Request, Response, RouteTable, StreamResponse, UnixListener
+from .web import (
+    ConnectionLimits,
+    HTTPError,
+    Request,
+    Response,
+    RouteTable,
+    StreamResponse,
+    UnixListener,
+    fold_accept_errors,
+    raise_fd_limit,
+)
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +105,11 @@ class ApiApp:
 async def serve(engine: Engine, socket_paths: list[Path]) -> UnixListener:
     """Listen on the unix sockets (mode 0660); ``await listener.close()`` to stop."""
     app = ApiApp(engine)
-    listener = UnixListener(app.handle, app, COMMON_HEADERS)
+    fold_accept_errors(asyncio.get_running_loop())
+    # A quarter of the descriptors for clients: containers' monitors, logs and layers
+    # need the rest.
+    limits = ConnectionLimits(max_connections=max(64, min(4096, raise_fd_limit() // 4)))
+    listener = UnixListener(app.handle, app, COMMON_HEADERS, limits)
     try:
         for path in socket_paths:
             path.parent.mkdir(parents=True, exist_ok=True)

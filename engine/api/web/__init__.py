@@ -10,14 +10,16 @@ Modules: :mod:`.message` (requests), :mod:`.response`, :mod:`.routing` (path tem
 :mod:`.connection` (one client connection), :mod:`.listener` (unix sockets, shutdown).
 """
 
+from .connection import ConnectionLimits
 from .errors import HTTPError, MethodNotAllowed, NotFound, PayloadTooLarge
-from .listener import UnixListener
+from .listener import UnixListener, fold_accept_errors, raise_fd_limit
 from .message import Headers, Query, Request
 from .response import Response, StreamResponse
 from .routing import RouteTable
 from .stream import RawStream
 
 __all__ = [
+    "ConnectionLimits",
     "HTTPError",
     "Headers",
     "MethodNotAllowed",
@@ -30,4 +32,6 @@ __all__ = [
     "RouteTable",
     "StreamResponse",
     "UnixListener",
+    "fold_accept_errors",
+    "raise_fd_limit",
 ]

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
@@ -39,6 +40,32 @@ FEED_SLICE = 64 << 10
 BODY_LINGER = 5.0
 
 
+@dataclass(frozen=True)
+class ConnectionLimits:
+    """How long the server waits for a client, and how many clients it serves at once.
+
+    Without these a slowloris client (a head sent a byte at a time, an upload that stalls)
+    holds a connection, and its file descriptor, forever. The timeouts cover only what the
+    server waits for from the client between requests and inside a request's head and
+    body; a running handler (``wait``, ``logs -f``, ``events``) and a hijacked stream
+    (``attach``) are never timed out.
+    """
+
+    # A kept-alive connection with no new request is closed after this (Go's IdleTimeout).
+    idle_timeout: float = 120.0
+    # From the first byte of a request to the end of its head (Go's ReadHeaderTimeout).
+    head_timeout: float = 30.0
+    # The longest pause inside a request body before the upload counts as abandoned.
+    body_timeout: float = 120.0
+    # Connections served at once; more are answered 503 and closed rather than refused at
+    # accept(), which would leave clients hanging and the log full of EMFILE tracebacks.
+    max_connections: int = 4096
+
+
+class _Stalled(Exception):
+    """The client sent nothing for longer than the limit allows."""
+
+
 class HttpConnection(asyncio.Protocol):
     """Serves HTTP/1.1 requests on one connection with ``handler``."""
 
@@ -48,7 +75,9 @@ class HttpConnection(asyncio.Protocol):
         app: Any,
         default_headers: Mapping[str, str],
         on_close: Callable[[HttpConnection], None],
+        limits: ConnectionLimits | None = None,
     ) -> None:
+        self._limits = limits or ConnectionLimits()
         self._handler = handler
         self._app = app
         self._default_headers = list(default_headers.items())
@@ -68,6 +97,7 @@ class HttpConnection(asyncio.Protocol):
         self._body_done = False
         self._has_body = False
         self._in_handler = False
+        self._seen = False  # bytes of the current request head have arrived
         self.cancel_on_disconnect = False
 
     # -- asyncio.Protocol -------------------------------------------------------------
@@ -142,9 +172,12 @@ class HttpConnection(asyncio.Protocol):
         try:
             while True:
                 try:
-                    event = await self._next_event()
+                    event = await self._next_request()
                 except h11.RemoteProtocolError as e:
                     await self._refuse(e)
+                    return
+                except _Stalled as e:
+                    await self._time_out(str(e))
                     return
                 if not isinstance(event, h11.Request):
                     return  # ConnectionClosed (or PAUSED after a broken cycle)
@@ -223,6 +256,15 @@ class HttpConnection(asyncio.Protocol):
                 return
             await self._linger()
 
+    async def _time_out(self, why: str) -> None:
+        """A client that is mid-head gets a 408; an idle kept-alive one is just closed."""
+        log.debug("closing a connection: %s", why)
+        if self._h11.their_state is h11.IDLE and self._h11.our_state is h11.IDLE and self._seen:
+            try:
+                await self._send_plain(408, f"request timeout: {why}")
+            except (ConnectionError, h11.LocalProtocolError):
+                return
+
     async def _linger(self, limit: float = 1.0) -> None:
         """Half-close and discard what the client still sends for a moment: closing a
         socket with unread input resets it, and the client would lose our answer."""
@@ -234,9 +276,7 @@ class HttpConnection(asyncio.Protocol):
         while not self._eof and loop.time() < deadline:
             self._inbox.clear()
             self._resume_reading()
-            try:
-                await asyncio.wait_for(self._wait_for_input(), deadline - loop.time())
-            except TimeoutError:
+            if not await self._wait_for_input(deadline - loop.time()):
                 break
 
     async def _send_plain(self, status: int, message: str) -> None:
@@ -248,7 +288,31 @@ class HttpConnection(asyncio.Protocol):
         self._write(self._h11.send(h11.EndOfMessage()))
 
     # -- reading through h11 ---------------------------------------------------------
-    async def _next_event(self) -> Any:
+    async def _next_request(self) -> Any:
+        """The next request head: idle until its first byte, then ``head_timeout``."""
+        loop = asyncio.get_running_loop()
+        self._seen = False
+        deadline = loop.time() + self._limits.idle_timeout
+        while True:
+            event = self._h11.next_event()
+            if event is not h11.NEED_DATA:
+                return event
+            if self._inbox:
+                if not self._seen:
+                    self._seen = True
+                    deadline = loop.time() + self._limits.head_timeout
+                self._feed_h11()
+            elif self._eof:
+                self._h11.receive_data(b"")
+            else:
+                left = deadline - loop.time()
+                if left <= 0 or not await self._wait_for_input(left):
+                    raise _Stalled(
+                        "request head not complete in time" if self._seen else "idle connection"
+                    )
+
+    async def _next_event(self, gap: float) -> Any:
+        """The next h11 event, waiting at most ``gap`` seconds for each piece of input."""
         while True:
             event = self._h11.next_event()
             if event is not h11.NEED_DATA:
@@ -257,8 +321,8 @@ class HttpConnection(asyncio.Protocol):
                 self._feed_h11()
             elif self._eof:
                 self._h11.receive_data(b"")
-            else:
-                await self._wait_for_input()
+            elif not await self._wait_for_input(gap):
+                raise _Stalled(f"no request body data for {gap:g} s")
 
     def _skip_buffered_body(self) -> bool:
         """Discard the rest of a request body that is already here (the empty body of a
@@ -278,9 +342,12 @@ class HttpConnection(asyncio.Protocol):
         if self._h11.they_are_waiting_for_100_continue:
             self._write(self._h11.send(h11.InformationalResponse(status_code=100, headers=[])))
         try:
-            event = await self._next_event()
+            event = await self._next_event(self._limits.body_timeout)
         except h11.RemoteProtocolError as e:
             raise ConnectionResetError(f"request body ended early: {e}") from None
+        except _Stalled as e:
+            # The handler sees a client that went away; the connection then closes.
+            raise ConnectionResetError(str(e)) from None
         if isinstance(event, h11.Data):
             return bytes(event.data)
         self._body_done = True
@@ -304,10 +371,15 @@ class HttpConnection(asyncio.Protocol):
         if self._input_waiter is not None and not self._input_waiter.done():
             self._input_waiter.set_result(None)
 
-    async def _wait_for_input(self) -> None:
+    async def _wait_for_input(self, within: float | None = None) -> bool:
+        """Wait for client bytes or end of input; False when ``within`` seconds passed first."""
         self._input_waiter = asyncio.get_running_loop().create_future()
         try:
-            await self._input_waiter
+            if within is None:
+                await self._input_waiter
+                return True
+            done, _ = await asyncio.wait({self._input_waiter}, timeout=within)
+            return bool(done)
         finally:
             self._input_waiter = None
 

@@ -1,31 +1,77 @@
-"""Unix-socket listeners and a shutdown that lets running requests finish briefly."""
+"""Unix-socket listeners, a cap on connections, and a shutdown that lets running requests
+finish briefly."""
 
 from __future__ import annotations
 
 import asyncio
+import errno
+import logging
 import os
+import resource
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .connection import Handler, HttpConnection
+from .connection import ConnectionLimits, Handler, HttpConnection
+
+log = logging.getLogger(__name__)
+
+# dockerd's (Go's) listen backlog: bursts of new connections (the docker CLI opens one per
+# command, docker-py a pool per thread) queue in the kernel instead of being refused.
+BACKLOG = 4096
+
+_TOO_MANY_BODY = b'{"message":"too many connections to the engine, retry"}\n'
+_TOO_MANY = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+    b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(_TOO_MANY_BODY), _TOO_MANY_BODY)
+)
+
+
+class _Refusal(asyncio.Protocol):
+    """A connection over the limit: one 503 in Docker's error shape, then closed."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.WriteTransport)
+        transport.write(_TOO_MANY)
+        transport.close()
 
 
 class UnixListener:
     """Serves ``handler`` on any number of unix sockets; :meth:`close` stops them all."""
 
     def __init__(
-        self, handler: Handler, app: Any = None, default_headers: Mapping[str, str] | None = None
+        self,
+        handler: Handler,
+        app: Any = None,
+        default_headers: Mapping[str, str] | None = None,
+        limits: ConnectionLimits | None = None,
     ) -> None:
         self._handler = handler
         self._app = app
         self._default_headers = dict(default_headers or {})
+        self._limits = limits or ConnectionLimits()
         self._servers: list[asyncio.AbstractServer] = []
         self._connections: set[HttpConnection] = set()
+        self._refusing = False
 
-    def _connection(self) -> HttpConnection:
+    def _connection(self) -> asyncio.Protocol:
+        if len(self._connections) >= self._limits.max_connections:
+            if not self._refusing:  # one log line per episode, not one per connection
+                self._refusing = True
+                log.warning(
+                    "%d connections open: answering new ones 503 until some close",
+                    len(self._connections),
+                )
+            return _Refusal()
+        if self._refusing:
+            self._refusing = False
+            log.info("connections below the limit again: accepting")
         conn = HttpConnection(
-            self._handler, self._app, self._default_headers, self._connections.discard
+            self._handler,
+            self._app,
+            self._default_headers,
+            self._connections.discard,
+            self._limits,
         )
         self._connections.add(conn)
         return conn
@@ -33,7 +79,7 @@ class UnixListener:
     async def listen(self, path: Path, mode: int = 0o660) -> None:
         """Accept connections on ``path`` (a stale socket file there is replaced)."""
         loop = asyncio.get_running_loop()
-        server = await loop.create_unix_server(self._connection, str(path))
+        server = await loop.create_unix_server(self._connection, str(path), backlog=BACKLOG)
         os.chmod(path, mode)
         self._servers.append(server)
 
@@ -56,3 +102,41 @@ class UnixListener:
             conn.abort()
         for server in self._servers:
             await server.wait_closed()
+
+
+_OUT_OF_RESOURCES = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
+
+
+def raise_fd_limit() -> int:
+    """Raise the soft open-files limit to the hard one, as Go does for dockerd; the new
+    soft limit. Every connection and every container's monitor costs descriptors."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):
+            pass
+    return soft
+
+
+def fold_accept_errors(loop: asyncio.AbstractEventLoop, every: float = 60.0) -> None:
+    """Log running out of descriptors at accept() once a minute instead of asyncio's
+    traceback per retry (about a megabyte a second of log under a connection flood)."""
+    last: list[float] = []
+
+    def handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        exc = context.get("exception")
+        if (
+            isinstance(exc, OSError)
+            and exc.errno in _OUT_OF_RESOURCES
+            and "accept" in str(context.get("message", ""))
+        ):
+            now = loop.time()
+            if not last or now - last[0] >= every:
+                last[:] = [now]
+                log.error("accepting connections failed (%s): new clients wait", exc.strerror)
+            return
+        loop.default_exception_handler(context)
+
+    loop.set_exception_handler(handler)

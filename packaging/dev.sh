@@ -78,6 +78,7 @@ case "$cmd" in
     ensure_venv "app,vm,dev"
     "$venv/bin/ruff" check .
     "$venv/bin/ruff" format --check .
+    "$venv/bin/mypy" engine app vm resources
     export QT_QPA_PLATFORM=offscreen
     exec "$venv/bin/pytest" -q -p no:cacheprovider "${@:2}"
     ;;

@@ -96,9 +96,29 @@ async def json_body(request: web.Request, *, required: bool = True) -> Any:
             raise InvalidParameter("request body is empty; expected JSON")
         return None
     try:
-        return json.loads(raw, object_pairs_hook=_interned_keys)
+        body = json.loads(raw, object_pairs_hook=_interned_keys)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise InvalidParameter(f"invalid JSON in request body: {e}") from e
+    except RecursionError:
+        # Go's decoder stops at 10,000 levels with this text; Python's at ~1,000.
+        raise InvalidParameter("invalid JSON in request body: exceeded max depth") from None
+    if b"\\u" in raw:
+        body = _replace_lone_surrogates(body)
+    return body
+
+
+def _replace_lone_surrogates(value: Any) -> Any:
+    """Go decodes an unpaired ``\\udc80`` escape as U+FFFD; Python keeps a lone surrogate,
+    which no file name, database row or UTF-8 answer can hold."""
+    if isinstance(value, str):
+        if any("\ud800" <= ch <= "\udfff" for ch in value):
+            return "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in value)
+        return value
+    if isinstance(value, list):
+        return [_replace_lone_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {_replace_lone_surrogates(k): _replace_lone_surrogates(v) for k, v in value.items()}
+    return value
 
 
 def json_object(request_body: Any, what: str = "request body") -> dict[str, Any]:

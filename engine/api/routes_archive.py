@@ -25,6 +25,8 @@ def _path(request: web.Request) -> str:
     path = qstr(request, "path")
     if not path:
         raise InvalidParameter("Path cannot be empty")
+    if "\x00" in path:
+        raise InvalidParameter(f"invalid path {path!r}: it contains a NUL byte")
     return path
 
 

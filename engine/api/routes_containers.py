@@ -6,7 +6,7 @@ Streams (logs, attach, stats, top, wait) are in routes_containers_io.py.
 from __future__ import annotations
 
 from ..errors import InvalidParameter
-from . import routes_containers_io, web
+from . import gotypes, routes_containers_io, web
 from .context import engine_of
 from .http import json_body, json_object, ok_json, qbool, qfilters, qint, qstr
 from .router import Router
@@ -21,6 +21,7 @@ async def create(request: web.Request) -> web.Response:
     body = json_object(await json_body(request), "container config")
     if not body:
         raise InvalidParameter("config cannot be empty in order to create a container")
+    gotypes.check(body, gotypes.CONTAINER_CREATE)
     name = qstr(request, "name")
     result = await engine_of(request).containers.create(body, name or None)
     return ok_json(result, status=201)
@@ -95,6 +96,7 @@ async def rename(request: web.Request) -> web.Response:
 async def update(request: web.Request) -> web.Response:
     """``POST /containers/{id}/update``."""
     body = json_object(await json_body(request), "update config")
+    gotypes.check(body, gotypes.CONTAINER_UPDATE)
     return ok_json(await engine_of(request).containers.update(_ref(request), body))
 
 

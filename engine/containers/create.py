@@ -5,17 +5,18 @@ Pure functions (no I/O) so every validation rule is cheap to test.
 
 from __future__ import annotations
 
-import os
 import re
 import secrets
 from typing import Any
 
 from ..errors import InvalidParameter
+from . import spec_resources
 
 NAME_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 RESTART_NAMES = ("", "no", "always", "unless-stopped", "on-failure")
 BUILTIN_NETWORKS = ("", "default", "bridge", "none", "host")
-MIN_MEMORY = 6 * 1024 * 1024
+# cgroup v1's largest cpu.shares (the kernel's MAX_SHARES).
+MAX_CPU_SHARES = 262144
 
 _LEFT = (
     "admiring adoring affectionate amazing awesome blissful bold brave busy charming "
@@ -88,42 +89,32 @@ def validate_restart_policy(policy: dict[str, Any] | None) -> dict[str, Any]:
     return {"Name": name or "no", "MaximumRetryCount": count}
 
 
-def validate_resources(hc: dict[str, Any]) -> None:
-    """Resource fields Docker checks at create and update time."""
-    for key in ("Memory", "MemorySwap", "NanoCpus", "CpuShares", "CpuQuota", "CpuPeriod"):
-        v = hc.get(key)
-        if v is not None and not isinstance(v, int):
-            raise InvalidParameter(f"invalid value for {key}: must be an integer")
-    mem = hc.get("Memory") or 0
-    if mem < 0:
+def validate_resources(hc: dict[str, Any]) -> list[str]:
+    """Resource fields Docker checks at create and update time; their warnings.
+
+    Value types were checked against Go's when the body was decoded (``api/gotypes``).
+    """
+    if (hc.get("Memory") or 0) < 0:
         raise InvalidParameter("invalid memory limit: cannot be negative")
-    if 0 < mem < MIN_MEMORY:
-        raise InvalidParameter("Minimum memory limit allowed is 6MB")
-    nano = hc.get("NanoCpus") or 0
-    if nano:
-        if hc.get("CpuQuota") or hc.get("CpuPeriod"):
-            raise InvalidParameter(
-                "Conflicting options: Nano CPUs and CPU Period cannot both be set"
-            )
-        ncpu = os.cpu_count() or 1
-        if nano < 0 or nano > ncpu * 1_000_000_000:
-            raise InvalidParameter(
-                f"Range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available"
-            )
-    if (hc.get("CpuShares") or 0) < 0:
+    shares = hc.get("CpuShares") or 0
+    if shares < 0:
         raise InvalidParameter("invalid CPU shares: cannot be negative")
-    pids = hc.get("PidsLimit")
-    if pids is not None and not isinstance(pids, int):
-        raise InvalidParameter("invalid value for PidsLimit: must be an integer")
+    if shares > MAX_CPU_SHARES:
+        # The kernel's ceiling (cgroup v1 cpu.shares; v2's weight maps from it): the
+        # runtime would fail at every start.
+        raise InvalidParameter(
+            f"invalid CPU shares {shares}: the maximum allowed is {MAX_CPU_SHARES}"
+        )
+    return spec_resources.validate_resources(hc)
 
 
-def validate_host_config(hc: dict[str, Any]) -> dict[str, Any]:
-    """Normalise and check the HostConfig of a create request."""
+def validate_host_config(hc: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """The HostConfig of a create request, normalised and checked, and its warnings."""
     hc = dict(hc or {})
     hc["RestartPolicy"] = validate_restart_policy(hc.get("RestartPolicy"))
     if hc.get("AutoRemove") and hc["RestartPolicy"]["Name"] not in ("", "no"):
         raise InvalidParameter("can't create 'AutoRemove' container with restart policy")
-    validate_resources(hc)
+    warnings = validate_resources(hc)
     mode = hc.get("NetworkMode") or "default"
     if not isinstance(mode, str):
         raise InvalidParameter("invalid NetworkMode")
@@ -142,7 +133,7 @@ def validate_host_config(hc: dict[str, Any]) -> dict[str, Any]:
     if kind not in ("json-file", "k8s-file", "local"):
         raise InvalidParameter(f'logging driver "{kind}" is not supported (only json-file)')
     hc["LogConfig"] = {"Type": "json-file", "Config": dict(log_config.get("Config") or {})}
-    return hc
+    return hc, warnings
 
 
 def _strs(v: Any, what: str) -> list[str] | None:

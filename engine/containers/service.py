@@ -136,7 +136,7 @@ class ContainerService(Lifecycle, Streams, Edits):
             raise InvalidParameter("Config.Image must name the image to create the container from")
         if not _looks_like_id(ref):
             parse_reference(ref)  # 400 "invalid reference format..." before any lookup
-        hc = create_mod.validate_host_config(body.get("HostConfig") or {})
+        hc, warnings = create_mod.validate_host_config(body.get("HostConfig") or {})
         mode = hc["NetworkMode"]
         if mode not in create_mod.BUILTIN_NETWORKS and not self.hooks:
             raise NotFound(f"network {mode} not found")
@@ -174,7 +174,7 @@ class ContainerService(Lifecycle, Streams, Edits):
             raise
         self.store.save(c)
         self._event(c, "create")
-        return {"Id": cid, "Warnings": []}
+        return {"Id": cid, "Warnings": warnings}
 
     # -- list / inspect ------------------------------------------------------------
     async def _size(self, c: Container) -> tuple[int, int]:

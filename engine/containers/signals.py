@@ -15,7 +15,7 @@ def parse_signal(value: str | int | None, default: int = signal.SIGKILL) -> int:
         sig = value
     else:
         v = value.strip().upper()
-        if v.isdigit():
+        if v.isascii() and v.isdigit():  # "³".isdigit() is true, and int("³") fails
             sig = int(v)
         else:
             name = v if v.startswith("SIG") else "SIG" + v

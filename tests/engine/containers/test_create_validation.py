@@ -1,0 +1,131 @@
+"""Hostile and out-of-range values get a 400 at the door, as dockerd answers them, and
+leave nothing behind — never a stored container that breaks every later inspect, nor a
+500 from deep inside."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from support.engine import PortsideEngine
+
+
+def _create(engine: PortsideEngine, body: dict[str, object] | bytes):  # type: ignore[no-untyped-def]
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return engine.api(
+        "POST",
+        "/containers/create",
+        content=content,
+        headers={"Content-Type": "application/json"},
+    )
+
+
+def _count(engine: PortsideEngine) -> int:
+    return len(engine.api("GET", "/containers/json?all=1").json())
+
+
+@pytest.mark.parametrize(
+    ("host_config", "message"),
+    [
+        (
+            {"Memory": 2**70},
+            "json: cannot unmarshal number 1180591620717411303424 into Go struct field "
+            "HostConfig.HostConfig.Memory of type int64",
+        ),
+        (
+            {"CpusetCpus": 1},
+            "json: cannot unmarshal number into Go struct field "
+            "HostConfig.HostConfig.CpusetCpus of type string",
+        ),
+        (
+            {"BlkioWeight": 70000},
+            "json: cannot unmarshal number 70000 into Go struct field "
+            "HostConfig.HostConfig.BlkioWeight of type uint16",
+        ),
+        (
+            {"Binds": "/tmp:/tmp"},
+            "json: cannot unmarshal string into Go struct field "
+            "HostConfig.HostConfig.Binds of type []string",
+        ),
+        ({"CpuShares": 300000}, "invalid CPU shares 300000: the maximum allowed is 262144"),
+        (
+            {"Memory": 64 << 20, "MemorySwap": 32 << 20},
+            "Minimum memoryswap limit should be larger than memory limit, see usage",
+        ),
+        (
+            {"OomScoreAdj": 5000},
+            "Invalid value 5000, range for oom score adj is [-1000, 1000]",
+        ),
+    ],
+)
+def test_bad_resources_are_400_and_nothing_is_created(
+    shared_engine: PortsideEngine, host_config: dict[str, object], message: str
+) -> None:
+    before = _count(shared_engine)
+    r = _create(shared_engine, {"Image": "busybox", "Cmd": ["true"], "HostConfig": host_config})
+    assert r.status_code == 400, r.text
+    assert r.json() == {"message": message}
+    assert _count(shared_engine) == before
+
+
+def test_wrongly_typed_config_fields_are_400(shared_engine: PortsideEngine) -> None:
+    r = _create(shared_engine, {"Image": "busybox", "Cmd": ["true"], "Tty": "yes"})
+    assert r.status_code == 400
+    assert r.json()["message"] == (
+        "json: cannot unmarshal string into Go struct field ContainerConfigWrapper.Tty of type bool"
+    )
+    # Docker's StrSlice: a plain string is a one-element command.
+    r = _create(shared_engine, {"Image": "busybox", "Cmd": "true"})
+    assert r.status_code == 201, r.text
+    shared_engine.api("DELETE", f"/containers/{r.json()['Id']}")
+
+
+def test_the_docker_cli_shows_dockers_swap_message(shared_engine: PortsideEngine) -> None:
+    out = shared_engine.docker(
+        "create", "--memory", "64m", "--memory-swap", "32m", "busybox", check=False
+    )
+    assert out.returncode == 1
+    assert "Minimum memoryswap limit should be larger than memory limit" in out.stderr
+
+
+def test_json_nested_beyond_any_use_is_400(shared_engine: PortsideEngine) -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    r = _create(shared_engine, deep)
+    assert r.status_code == 400
+    assert r.json() == {"message": "invalid JSON in request body: exceeded max depth"}
+
+
+def test_a_lone_surrogate_becomes_the_replacement_character(shared_engine: PortsideEngine) -> None:
+    raw = b'{"Name": "vol\\udc80x"}'
+    r = shared_engine.api(
+        "POST", "/volumes/create", content=raw, headers={"Content-Type": "application/json"}
+    )
+    assert r.status_code == 400
+    assert "invalid characters for a local volume name" in r.json()["message"]
+    r = _create(shared_engine, b'{"Image": "busybox", "Cmd": ["true"], "Hostname": "h\\udc80"}')
+    assert r.status_code == 201, r.text
+    cid = r.json()["Id"]
+    assert shared_engine.api("GET", f"/containers/{cid}/json").json()["Config"]["Hostname"] == (
+        "h\ufffd"
+    )
+    shared_engine.api("DELETE", f"/containers/{cid}")
+
+
+def test_a_non_ascii_digit_is_not_a_signal(shared_engine: PortsideEngine) -> None:
+    cid = _create(shared_engine, {"Image": "busybox", "Cmd": ["sleep", "30"]}).json()["Id"]
+    try:
+        r = shared_engine.api("POST", f"/containers/{cid}/kill?signal=%C2%B3")
+        assert r.status_code == 400
+        assert r.json() == {"message": "Invalid signal: ³"}
+    finally:
+        shared_engine.api("DELETE", f"/containers/{cid}?force=1")
+
+
+def test_a_nul_byte_in_an_archive_path_is_400(shared_engine: PortsideEngine) -> None:
+    cid = _create(shared_engine, {"Image": "busybox", "Cmd": ["true"]}).json()["Id"]
+    try:
+        for method in ("HEAD", "GET", "PUT"):
+            r = shared_engine.api(method, f"/containers/{cid}/archive?path=/etc%00x", content=b"")
+            assert r.status_code == 400, (method, r.status_code)
+    finally:
+        shared_engine.api("DELETE", f"/containers/{cid}?force=1")

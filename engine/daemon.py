@@ -65,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         asyncio.run(run(config))
     except EngineError as e:
-        log.error("%s", e.message)
+        # The whole trace only at debug level: the message is what an operator needs.
+        log.error("%s", e.message, exc_info=log.isEnabledFor(logging.DEBUG))
         return 1
     except KeyboardInterrupt:
         pass

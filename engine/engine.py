@@ -20,6 +20,7 @@ from .networks.hook import attach_network_hook
 from .networks.service import NetworkService
 from .runtime.detect import select_runtime
 from .store.db import Database
+from .store.space import SpaceReserve
 from .system.events import EventBus
 from .volumes.hook import attach_volumes_hook
 from .volumes.service import VolumeService
@@ -59,7 +60,9 @@ class Engine:
             fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise EngineError(f"data-root {cfg.data_root} is in use by another engine") from None
-        self.db = Database(cfg.data_root / "portside.db")
+        reserve = SpaceReserve(cfg.data_root / "reserve")
+        reserve.ensure()
+        self.db = Database(cfg.data_root / "portside.db", reserve)
         self.runtime = select_runtime(cfg)
         self.images = ImageService(cfg, self.db, self.events)
         await self.images.start()

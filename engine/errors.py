@@ -7,6 +7,8 @@ and a route never needs to guess which status an error deserves.
 
 from __future__ import annotations
 
+import os
+
 
 class EngineError(Exception):
     """Base of every error the API reports to clients (500 unless a subclass says)."""
@@ -58,3 +60,18 @@ class SystemError_(EngineError):
     """The host failed us: runtime, filesystem or kernel error (500)."""
 
     status = 500
+
+
+class NoSpace(SystemError_):
+    """The data-root's filesystem is full (500, worded as Go's ENOSPC error)."""
+
+    def __init__(self, what: str = "") -> None:
+        super().__init__(f"{what}: no space left on device" if what else "no space left on device")
+
+
+def os_error_text(op: str, e: OSError) -> str:
+    """An OSError as Go words it (``mkdir /x: no space left on device``): dockerd's
+    messages carry Go's text, and clients and users know it."""
+    reason = os.strerror(e.errno) if e.errno else str(e)
+    reason = reason[:1].lower() + reason[1:]
+    return f"{op} {e.filename}: {reason}" if e.filename else f"{op}: {reason}"

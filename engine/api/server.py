@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 import logging
 from pathlib import Path
 
 from .. import API_VERSION, __version__
 from ..engine import Engine
-from ..errors import EngineError, NotModified
+from ..errors import EngineError, NoSpace, NotModified, os_error_text
 from . import (
     routes_archive,
     routes_attach,
@@ -97,6 +98,14 @@ class ApiApp:
             # error of ours worth a traceback in the log.
             log.debug("%s %s: client disconnected", request.method, request.path)
             raise
+        except OSError as e:
+            if e.errno != errno.ENOSPC:
+                log.exception("unhandled error in %s %s", request.method, request.path)
+                return _error(500, f"internal error: {type(e).__name__}: {e}")
+            # Go's wording, which is what clients and users know from dockerd.
+            message = os_error_text("write", e)
+            log.error("%s %s: %s", request.method, request.path, message)
+            return _error(NoSpace.status, message)
         except Exception as e:  # the last line of defence: report, never crash the daemon
             log.exception("unhandled error in %s %s", request.method, request.path)
             return _error(500, f"internal error: {type(e).__name__}: {e}")

@@ -22,6 +22,7 @@ from ..errors import Conflict, EngineError, InvalidParameter, NotModified, Syste
 from ..runtime import conmon
 from .model import (
     CREATED,
+    DEAD,
     EXITED,
     PAUSED,
     REMOVING,
@@ -109,7 +110,7 @@ class Lifecycle:
             raise NotModified("container already started")
         if c.state.status == PAUSED:
             raise Conflict("cannot start a paused container, try unpause instead")
-        if c.state.status == REMOVING:
+        if c.state.status in (REMOVING, DEAD):
             raise Conflict(f"container {c.id} is marked for removal and cannot be started")
         _, state_lock = self._locks(c.id)
         async with state_lock:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import EngineError
 from ..runtime import conmon
-from .model import CREATED, EXITED, PAUSED, RESTARTING, RUNNING, Container
+from .model import CREATED, EXITED, PAUSED, REMOVING, RESTARTING, RUNNING, Container
 from .runner import call_hooks
 
 if TYPE_CHECKING:
@@ -36,6 +36,9 @@ async def restore_all(svc: ContainerService) -> None:
 async def _restore_one(svc: ContainerService, c: Container) -> None:
     runner = svc.runner
     paths = runner.paths(c.id)
+    if c.state.status == REMOVING:
+        await svc.finish_removal(c)
+        return
     if c.state.status == RESTARTING:
         c.state.status = EXITED
         await svc._after_exit(c, 0.0)

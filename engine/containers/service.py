@@ -16,6 +16,7 @@ runtime creates the container), ``on_start(container)``, ``on_stop(container)``
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import shutil
 from collections.abc import Callable
@@ -34,7 +35,16 @@ from . import filters as filt
 from . import rootfs, views
 from .edits import Edits
 from .lifecycle import Lifecycle
-from .model import CREATED, EXITED, PAUSED, REMOVING, RUNNING, Container, now_rfc3339
+from .model import (
+    CREATED,
+    DEAD,
+    EXITED,
+    PAUSED,
+    REMOVING,
+    RUNNING,
+    Container,
+    now_rfc3339,
+)
 from .restore import restore_all
 from .runner import Runner, call_hooks
 from .store import ContainerStore, name_conflict
@@ -158,10 +168,11 @@ class ContainerService(Lifecycle, Streams, Edits):
             host_config=hc,
         )
         c.extra["networking_config"] = body.get("NetworkingConfig") or {}
-        self.runner.make_dirs(cid)
         try:
+            self.runner.make_dirs(cid)
             self.store.insert(c)
-        except EngineError:
+        except BaseException:
+            # A full disk or a database error: a create that fails leaves no directory.
             shutil.rmtree(self.runner.paths(cid).root, ignore_errors=True)
             raise
         self._containers[cid] = c
@@ -267,19 +278,47 @@ class ContainerService(Lifecycle, Streams, Edits):
                 if w:
                     w.close()
                 await self.runner.cleanup(c)
-            c.state.status = REMOVING
             c.extra["remove_volumes"] = volumes
-            await self._forget(c)
+            # Recorded before any file goes, so that an engine killed mid-removal finishes
+            # it at its next start instead of bringing back a half-deleted container.
+            c.state.status = REMOVING
+            self.store.save(c)
+            try:
+                await self._forget(c)
+            except BaseException:
+                # What is left can be removed again, never started (dockerd's "Dead").
+                c.state.status = DEAD
+                with contextlib.suppress(EngineError):
+                    self.store.save(c)
+                raise
         self._event(c, "destroy")
         self._resolve_waiters(c.id, ("removed", "not-running", "next-exit"), c.state.exit_code)
         self._waiters.pop(c.id, None)
 
+    async def finish_removal(self, c: Container) -> None:
+        """Complete a removal that an engine crash interrupted (found as REMOVING at start);
+        if that fails too, the container is left Dead for ``docker rm`` to retry."""
+        log.info("finishing the interrupted removal of container %s", c.id[:12])
+        try:
+            if c.runtime_created:
+                await self.runner.cleanup(c)
+            await self._forget(c)
+        except Exception:
+            log.exception("removing container %s failed; it is left Dead", c.id[:12])
+            c.state.status = DEAD
+            with contextlib.suppress(EngineError):
+                self.store.save(c)
+            return
+        self._event(c, "destroy")
+
     async def _forget(self, c: Container) -> None:
-        await call_hooks(self.hooks, "on_remove", c)
+        # Files before rows: on a full disk, deleting the container's own layer is what
+        # makes room for the metadata writes that follow.
         paths = self.runner.paths(c.id)
         rootfs.unmount(paths.rootfs)
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, lambda: shutil.rmtree(paths.root, ignore_errors=True))
+        await call_hooks(self.hooks, "on_remove", c)
         self.store.delete(c.id)
         self._containers.pop(c.id, None)
         self._exit_events.pop(c.id, None)

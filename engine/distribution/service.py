@@ -71,7 +71,7 @@ class DistributionService:
         """Drop blobs a killed pull stored but never attached to a layer."""
         for row in self.db.query("SELECT digest FROM dist_inflight"):
             await self._drop_orphan_blob(row[0])
-        self.db.execute("DELETE FROM dist_inflight")
+        self.db.tidy("DELETE FROM dist_inflight")
 
     async def shutdown(self) -> None:
         """Close the registry connections."""

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import DaemonConfig
-from ..errors import Conflict, EngineError, Forbidden, InvalidParameter, NotFound
+from ..errors import Conflict, EngineError, Forbidden, InvalidParameter, NoSpace, NotFound
 from ..store.db import Database
 from ..system.events import EventBus
 from . import filters as filt
@@ -165,7 +165,12 @@ class NetworkService:
                 await self.bridges.choose_subnet(bridge)
             except EngineError as e:
                 log.warning("default bridge: %s (chosen when a container needs it)", e.message)
-        self.store.save_network(bridge)
+        try:
+            self.store.save_network(bridge)
+        except NoSpace as e:
+            # In effect in memory; stored at a later start with room (a full disk must
+            # never keep the engine from starting and freeing space).
+            log.warning("default bridge settings not stored: %s", e.message)
 
     # -- lookup --------------------------------------------------------------------
     def by_name(self, name: str) -> Network | None:

@@ -10,18 +10,39 @@ Each service owns its tables and creates them with :meth:`Database.ensure_schema
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from ..errors import NoSpace
+from .space import SpaceReserve
+
+log = logging.getLogger(__name__)
+
+
+def _is_full(e: sqlite3.OperationalError) -> bool:
+    return getattr(e, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+
 
 class Database:
-    """The engine's metadata database (``<data-root>/portside.db``)."""
+    """The engine's metadata database (``<data-root>/portside.db``).
 
-    def __init__(self, path: Path) -> None:
+    A write that fails because the disk is full gives back the data root's space
+    reserve (``space.py``) and is tried once more; when there is no reserve left it
+    raises ``NoSpace`` (a 500 worded as Go's ENOSPC). A transaction cannot be replayed,
+    so one that fails that way is rolled back and raises ``NoSpace`` with the reserve
+    released: the client's retry finds room.
+    """
+
+    def __init__(self, path: Path, reserve: SpaceReserve | None = None) -> None:
         self.path = path
+        self.reserve = reserve
+        # Missing at start (a disk that filled while the engine was away): taken once
+        # there is room.
+        self._reserve_gone = reserve is not None and not reserve.held
         path.parent.mkdir(parents=True, exist_ok=True)
         self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self.conn.row_factory = sqlite3.Row
@@ -48,17 +69,79 @@ class Database:
         self._depth = 1
         try:
             yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
+        except BaseException as e:
+            self._rollback()
+            if isinstance(e, sqlite3.OperationalError) and _is_full(e):
+                self._release_reserve()
+                raise NoSpace(str(self.path)) from e
             raise
         else:
-            self.conn.execute("COMMIT")
+            self._commit()
         finally:
             self._depth = 0
+        self._retake_reserve()
+
+    def _commit(self) -> None:
+        try:
+            self.conn.execute("COMMIT")
+            return
+        except sqlite3.OperationalError as e:
+            if not _is_full(e):
+                self._rollback()
+                raise
+            if self._release_reserve() and self.conn.in_transaction:
+                try:
+                    self.conn.execute("COMMIT")
+                    return
+                except sqlite3.OperationalError as again:
+                    if not _is_full(again):
+                        self._rollback()
+                        raise
+            self._rollback()
+            raise NoSpace(str(self.path)) from e
+
+    def _rollback(self) -> None:
+        # SQLite may already have rolled back on its own (after SQLITE_FULL, for one).
+        if self.conn.in_transaction:
+            self.conn.execute("ROLLBACK")
+
+    def _release_reserve(self) -> bool:
+        if self.reserve is None or not self.reserve.release():
+            return False
+        self._reserve_gone = True
+        return True
+
+    def _retake_reserve(self) -> None:
+        if self._reserve_gone and self.reserve is not None:
+            self.reserve.ensure_now_and_then()
+            self._reserve_gone = not self.reserve.held
 
     def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
         """Run one statement (autocommits outside :meth:`transaction`)."""
-        return self.conn.execute(sql, params)
+        try:
+            cursor = self.conn.execute(sql, params)
+        except sqlite3.OperationalError as e:
+            if not _is_full(e) or self._depth:
+                raise  # inside a transaction, the transaction answers for it
+            if not self._release_reserve():
+                raise NoSpace(str(self.path)) from e
+            try:
+                cursor = self.conn.execute(sql, params)
+            except sqlite3.OperationalError as again:
+                if _is_full(again):
+                    raise NoSpace(str(self.path)) from again
+                raise
+        if self._reserve_gone and not self._depth:
+            self._retake_reserve()
+        return cursor
+
+    def tidy(self, sql: str, params: Any = ()) -> None:
+        """A housekeeping write that may wait for a later start: on a full disk it is
+        skipped with a warning, so that the engine always starts and can free space."""
+        try:
+            self.execute(sql, params)
+        except NoSpace as e:
+            log.warning("skipped until there is room (%s): %s", e.message, sql)
 
     def query(self, sql: str, params: Any = ()) -> list[sqlite3.Row]:
         """All rows of a query."""

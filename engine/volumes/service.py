@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import DaemonConfig
-from ..errors import Conflict, EngineError, NotFound
+from ..errors import Conflict, EngineError, NotFound, os_error_text
 from ..store.db import Database
 from ..system.events import EventBus
 from . import copyup
@@ -155,7 +155,7 @@ class VolumeService:
             try:
                 self.driver.create(name)
             except OSError as e:
-                raise EngineError(f"create {name}: {e}") from e
+                raise EngineError(f"create {name}: {os_error_text('mkdir', e)}") from e
             with self.db.transaction():
                 self.store.insert(rec)
                 if reference:

@@ -9,6 +9,8 @@ import pexpect
 import pytest
 from iohelp import demux, events, inspect, raw_request, read_all, spawn, uniq, wait_for
 
+pytestmark = pytest.mark.runtime_matrix
+
 
 @pytest.fixture(scope="module")
 def worker(shared_engine):

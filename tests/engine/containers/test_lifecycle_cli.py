@@ -10,6 +10,8 @@ import time
 import pytest
 from support.waiting import wait_for as _wait_for
 
+pytestmark = pytest.mark.runtime_matrix
+
 
 def _inspect(engine, ref: str) -> dict:  # type: ignore[no-untyped-def]
     return json.loads(engine.docker("inspect", ref).stdout)[0]

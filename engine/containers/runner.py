@@ -160,6 +160,7 @@ class Runner:
                     # (conmon would otherwise close the pty master).
                     leave_stdin_open=not c.config.get("StdinOnce") or bool(c.config.get("Tty")),
                     log_level=self.config.log_level,
+                    command=c.path,
                 ),
             )
         except BaseException:

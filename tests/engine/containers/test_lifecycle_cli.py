@@ -283,7 +283,10 @@ def test_start_failures_use_dockers_exit_codes(shared_engine):
     finally:
         e.docker("rm", "-f", "nocmd", check=False)
     res = e.docker("run", "--rm", "--name", "noexec", "busybox", "/etc", check=False)
-    assert res.returncode == 126 and "permission denied" in res.stderr
+    assert res.returncode == 126 and 'exec: "/etc": permission denied' in res.stderr
+    res = e.docker("run", "--rm", "busybox", "/no/such", check=False)
+    assert res.returncode == 127
+    assert 'exec: "/no/such": stat /no/such: no such file or directory' in res.stderr
     # a --rm container that cannot start is removed, as dockerd does
     assert "noexec" not in e.docker("ps", "-a", "--format", "{{.Names}}").stdout
 

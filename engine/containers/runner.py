@@ -16,7 +16,7 @@ from typing import Any
 
 from ..config import DaemonConfig
 from ..errors import Conflict, EngineError, NotFound
-from ..runtime import conmon
+from ..runtime import conmon, live_update
 from ..runtime.detect import RuntimeInfo
 from ..runtime.oci import OciRuntime
 from . import etcfiles, rootfs
@@ -169,6 +169,10 @@ class Runner:
         c.state.pid = pid
         c.conmon_pid = conmon_pid
         c.runtime_created = True
+
+    async def update(self, c: Container, resources: dict[str, Any]) -> None:
+        """Apply OCI ``linux.resources`` to the running container ``c``."""
+        await live_update.update(self.oci, c.id, cgroups_path(c.id), resources)
 
     async def cleanup(self, c: Container) -> None:
         """Delete the runtime container and unmount the rootfs (after exit)."""

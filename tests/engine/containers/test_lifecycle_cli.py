@@ -212,6 +212,36 @@ def test_update_resources(shared_engine):
         e.docker("rm", "-f", "upd", check=False)
 
 
+def test_update_pids_limit_and_back_to_unlimited(shared_engine):
+    e = shared_engine
+    e.docker("run", "-d", "--name", "pids", "--pids-limit", "20", "busybox", "sleep", "1000")
+
+    def pids_max() -> str:
+        return e.docker(
+            "exec",
+            "pids",
+            "sh",
+            "-c",
+            "cat /sys/fs/cgroup/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids/pids.max",
+        ).stdout.strip()
+
+    try:
+        assert pids_max() == "20"
+        e.docker("update", "--pids-limit", "-1", "pids")  # the CLI's "unlimited"
+        assert pids_max() == "max"
+        e.docker("update", "--pids-limit", "30", "pids")
+        assert pids_max() == "30"
+        # 0 means unlimited too (dockerd's API); nothing else in the body changes
+        r = e.api("POST", "/containers/pids/update", json={"PidsLimit": 0})
+        assert r.status_code == 200, r.text
+        assert pids_max() == "max"
+        # a restart applies the stored setting from scratch
+        e.docker("restart", "-t", "0", "pids")
+        assert pids_max() == "max"
+    finally:
+        e.docker("rm", "-f", "pids", check=False)
+
+
 def test_prune_removes_only_stopped(shared_engine):
     e = shared_engine
     e.docker("create", "--name", "p-created", "--label", "prune=yes", "busybox", "true")

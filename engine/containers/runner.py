@@ -16,7 +16,7 @@ from typing import Any
 
 from ..config import DaemonConfig
 from ..errors import Conflict, EngineError, NotFound
-from ..runtime import conmon, live_update
+from ..runtime import cgroups, conmon, live_update
 from ..runtime.detect import RuntimeInfo
 from ..runtime.oci import OciRuntime
 from . import etcfiles, rootfs
@@ -180,6 +180,7 @@ class Runner:
             await self.oci.delete(c.id)
         except EngineError as e:
             log.warning("runtime delete of %s failed: %s", c.id[:12], e.message)
+        cgroups.remove_leftovers(cgroups_path(c.id))
         rootfs.unmount(self.paths(c.id).rootfs)
         c.runtime_created = False
         c.conmon_pid = 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 from support.waiting import wait_for as _wait_for
@@ -319,6 +320,29 @@ def test_start_failures_use_dockers_exit_codes(shared_engine):
     assert 'exec: "/no/such": stat /no/such: no such file or directory' in res.stderr
     # a --rm container that cannot start is removed, as dockerd does
     assert "noexec" not in e.docker("ps", "-a", "--format", "{{.Names}}").stdout
+
+
+def test_a_create_failing_in_cgroup_setup_leaves_no_cgroup(shared_engine):
+    """/dev/null is no block device: the runtime fails writing blkio.throttle.read_bps_device
+    after it made the container's cgroups (crun then left them in every hierarchy)."""
+    e = shared_engine
+    res = e.docker(
+        "run",
+        "--name",
+        "badbps",
+        "--device-read-bps",
+        "/dev/null:1mb",
+        "busybox",
+        "true",
+        check=False,
+    )
+    try:
+        assert res.returncode == 125 and "OCI runtime create failed" in res.stderr
+        cid = _inspect(e, "badbps")["Id"]
+        root = Path("/sys/fs/cgroup")
+        assert [*root.glob(f"*/portside/{cid}"), *root.glob(f"portside/{cid}")] == []
+    finally:
+        e.docker("rm", "-f", "badbps", check=False)
 
 
 def test_join_another_containers_namespaces(shared_engine):

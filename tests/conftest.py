@@ -1,4 +1,10 @@
-"""Fixtures shared by every test: real engines, the docker CLI, test images."""
+"""Fixtures shared by every test: real engines, the docker CLI, test images.
+
+Tests marked ``runtime_matrix`` run once per OCI runtime of the matrix
+(``support.runtimes``): their engines are started with ``--runtime crun`` or
+``--runtime runc`` and the test ids end in ``[crun]``/``[runc]``. Every other test gets an
+engine that chooses its runtime itself — the default path users get.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,38 @@ from pathlib import Path
 import pytest
 from support.engine import PortsideEngine
 from support.images import busybox_archive
+from support.runtimes import RuntimeMatrix, runtime_matrix
+
+MATRIX: RuntimeMatrix = runtime_matrix()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "runtime_matrix: run the test's engines once per OCI runtime (crun, runc)"
+    )
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return MATRIX.header()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "runtime" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
+        "runtime_matrix"
+    ):
+        # Module scope: a module's shared engine is started once per runtime.
+        metafunc.parametrize(
+            "runtime", MATRIX.runtimes, indirect=True, ids=MATRIX.runtimes, scope="module"
+        )
+
+
+@pytest.fixture(scope="module")
+def runtime(request: pytest.FixtureRequest) -> str | None:
+    """The OCI runtime the test's engines must use; None lets the engine choose."""
+    name: str | None = getattr(request, "param", None)
+    if name is not None and name in MATRIX.problems:
+        pytest.fail(f"the {name} leg cannot run on this host: {MATRIX.problems[name]}")
+    return name
 
 
 def _needs_root() -> None:
@@ -24,10 +62,10 @@ def busybox_tar() -> Path:
 
 
 @pytest.fixture
-def engine() -> Iterator[PortsideEngine]:
+def engine(runtime: str | None) -> Iterator[PortsideEngine]:
     """A fresh engine for one test, removed with everything it made."""
     _needs_root()
-    e = PortsideEngine()
+    e = PortsideEngine(runtime=runtime)
     try:
         e.start()
         yield e
@@ -43,10 +81,10 @@ def engine_with_busybox(engine: PortsideEngine, busybox_tar: Path) -> PortsideEn
 
 
 @pytest.fixture(scope="module")
-def shared_engine(busybox_tar: Path) -> Iterator[PortsideEngine]:
+def shared_engine(busybox_tar: Path, runtime: str | None) -> Iterator[PortsideEngine]:
     """One engine for a module whose tests do not disturb each other (faster)."""
     _needs_root()
-    e = PortsideEngine()
+    e = PortsideEngine(runtime=runtime)
     try:
         e.start()
         e.docker("load", "-i", str(busybox_tar))

@@ -66,9 +66,7 @@ class Edits:
                 )
             merged["RestartPolicy"] = policy
         if c.running and changes:
-            await self.runner.oci.update(  # type: ignore[attr-defined]
-                c.id, resources_of(changes)
-            )
+            await self.runner.update(c, resources_of(changes))  # type: ignore[attr-defined]
         c.host_config = merged
         self.store.save(c)  # type: ignore[attr-defined]
         self._event(c, "update")  # type: ignore[attr-defined]

@@ -182,6 +182,7 @@ class ExecService:
                     terminal=s.tty,
                     stdin=attach and s.open_stdin,
                     attach=attach,
+                    command=str((process.get("args") or [""])[0]),
                 )
             )
             await proc.spawn(info.conmon_path or "conmon")

@@ -16,7 +16,7 @@ from typing import Any
 
 from ..config import DaemonConfig
 from ..errors import Conflict, EngineError, NotFound
-from ..runtime import conmon
+from ..runtime import cgroups, conmon, live_update
 from ..runtime.detect import RuntimeInfo
 from ..runtime.oci import OciRuntime
 from . import etcfiles, rootfs
@@ -160,6 +160,7 @@ class Runner:
                     # (conmon would otherwise close the pty master).
                     leave_stdin_open=not c.config.get("StdinOnce") or bool(c.config.get("Tty")),
                     log_level=self.config.log_level,
+                    command=c.path,
                 ),
             )
         except BaseException:
@@ -169,12 +170,17 @@ class Runner:
         c.conmon_pid = conmon_pid
         c.runtime_created = True
 
+    async def update(self, c: Container, resources: dict[str, Any]) -> None:
+        """Apply OCI ``linux.resources`` to the running container ``c``."""
+        await live_update.update(self.oci, c.id, cgroups_path(c.id), resources)
+
     async def cleanup(self, c: Container) -> None:
         """Delete the runtime container and unmount the rootfs (after exit)."""
         try:
             await self.oci.delete(c.id)
         except EngineError as e:
             log.warning("runtime delete of %s failed: %s", c.id[:12], e.message)
+        cgroups.remove_leftovers(cgroups_path(c.id))
         rootfs.unmount(self.paths(c.id).rootfs)
         c.runtime_created = False
         c.conmon_pid = 0

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import SystemError_
+from . import messages
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class ConmonLaunch:
     leave_stdin_open: bool = False
     log_level: str = "info"
     extra_env: dict[str, str] = field(default_factory=dict)
+    command: str = ""  # the process's argv[0], for the runtime's errors in Docker's wording
 
 
 def conmon_env() -> dict[str, str]:
@@ -167,7 +169,8 @@ async def launch(conmon: str, c: ConmonLaunch, limit: float = 60) -> tuple[int, 
         raise SystemError_(f"conmon sent an unreadable reply: {line!r}") from None
     pid = int(msg.get("data", -1))
     if pid <= 0:
-        raise SystemError_(_runtime_message(msg.get("message") or "container create failed"))
+        text = messages.error_text(str(msg.get("message") or "")) or "container create failed"
+        raise SystemError_(f"OCI runtime create failed: {messages.docker_wording(text, c.command)}")
     conmon_pid = read_pidfile(c.conmon_pidfile)
     if conmon_pid is None:
         raise SystemError_("conmon did not write its pid file")
@@ -197,14 +200,6 @@ async def _read_line(fd: int) -> bytes:
     finally:
         loop.remove_reader(fd)
     return buf.split(b"\n", 1)[0]
-
-
-def _runtime_message(msg: str) -> str:
-    """runc prints logrus lines; keep the ``msg`` text when there is one."""
-    msg = msg.strip()
-    if 'msg="' in msg:
-        msg = msg.split('msg="', 1)[1].rsplit('"', 1)[0]
-    return f"OCI runtime create failed: {msg}"
 
 
 def read_pidfile(path: Path) -> int | None:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SystemError_
+from . import messages
 from .conmon import conmon_env
 
 log = logging.getLogger(__name__)
@@ -48,6 +49,7 @@ class ExecLaunch:
     terminal: bool = False
     stdin: bool = False
     attach: bool = True
+    command: str = ""  # the process's argv[0], for the runtime's errors in Docker's wording
 
     @property
     def exit_dir(self) -> Path:
@@ -232,7 +234,7 @@ class ExecProcess:
             raise SystemError_(f"conmon failed to run the exec process: {detail or 'no reply'}")
         value = int(msg.get("data", -1))
         if value <= 0:
-            raise ExecFailed(_runtime_message(str(msg.get("message") or "exec failed")))
+            raise ExecFailed(_exec_failure(str(msg.get("message") or ""), self.launch.command))
         self.pid = value
         # Reap the intermediate conmon in the background (it has exited by now).
         self._reaper = asyncio.ensure_future(self._first_conmon_exit())
@@ -292,13 +294,8 @@ class ExecFailed(SystemError_):
         return 126
 
 
-def _runtime_message(msg: str) -> str:
-    """runc prints logrus lines; keep the message text, shaped like Docker's."""
-    msg = msg.strip()
-    if 'msg="' in msg:
-        msg = msg.split('msg="', 1)[1].rsplit('"', 1)[0]
-    msg = msg.replace('\\"', '"')
-    for prefix in ("runc exec failed: ", "crun: "):
-        if msg.startswith(prefix):
-            msg = msg[len(prefix) :]
-    return f"OCI runtime exec failed: {msg}: unknown"
+def _exec_failure(message: str, command: str) -> str:
+    """Docker's "OCI runtime exec failed: …: unknown" around the runtime's error."""
+    text = messages.error_text(message) or "exec failed"
+    text = messages.docker_wording(text.removeprefix("runc exec failed: "), command, exec_=True)
+    return f"OCI runtime exec failed: {text}: unknown"

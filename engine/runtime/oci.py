@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SystemError_
+from . import messages
 
 
 class RuntimeError_(SystemError_):
@@ -47,7 +48,8 @@ class OciRuntime:
             await proc.wait()
             raise RuntimeError_(f"{self.name} {args[0]} timed out") from None
         if proc.returncode != 0:
-            msg = _clean(err.decode(errors="replace")) or f"exit status {proc.returncode}"
+            msg = messages.error_text(err.decode(errors="replace"))
+            msg = msg or f"exit status {proc.returncode}"
             raise RuntimeError_(f"{self.name} {args[0]}: {msg}", msg)
         return out.decode(errors="replace")
 
@@ -100,14 +102,3 @@ class OciRuntime:
 def _missing(stderr: str) -> bool:
     low = stderr.lower()
     return "does not exist" in low or "not found" in low or "no such" in low
-
-
-def _clean(err: str) -> str:
-    """The useful part of runc's logrus-style or crun's plain error line."""
-    lines = [ln.strip() for ln in err.strip().splitlines() if ln.strip()]
-    if not lines:
-        return ""
-    last = lines[-1]
-    if 'msg="' in last:
-        last = last.split('msg="', 1)[1].rsplit('"', 1)[0]
-    return last

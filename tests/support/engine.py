@@ -76,8 +76,11 @@ class PortsideEngine:
         base: Path | None = None,
         extra_config: dict[str, Any] | None = None,
         log_level: str = "debug",
+        runtime: str | None = None,
     ):
         self.log_level = log_level
+        # None: the engine picks its runtime itself (crun where it works, else runc)
+        self.runtime = runtime
         self.base = Path(tempfile.mkdtemp(prefix="pse-", dir=base or "/tmp"))
         self.tag = uuid.uuid4().hex[:6]
         self.data_root = self.base / "data"
@@ -120,6 +123,7 @@ class PortsideEngine:
             str(self.config_file),
             "--log-level",
             self.log_level,
+            *(["--runtime", self.runtime] if self.runtime else []),
         ]
         self.proc = start_daemon(cmd, self.log_path, self.socket, "portsided", timeout)
 

@@ -9,6 +9,8 @@ import time
 
 import pytest
 
+pytestmark = pytest.mark.runtime_matrix
+
 
 def _create(engine, body: dict, name: str | None = None):  # type: ignore[no-untyped-def]
     params = {"name": name} if name else None

@@ -7,7 +7,10 @@ import subprocess
 import time
 
 import pexpect
+import pytest
 from iohelp import demux, events, inspect, raw_request, read_all, spawn, uniq, wait_for
+
+pytestmark = pytest.mark.runtime_matrix
 
 
 def test_run_it_shell_arithmetic_resize_and_exit_code(shared_engine):

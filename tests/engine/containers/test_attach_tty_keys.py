@@ -11,6 +11,8 @@ from portside.engine.containers.tty import (
 )
 from portside.engine.errors import InvalidParameter
 
+pytestmark = pytest.mark.runtime_matrix
+
 
 def test_parse_detach_keys():
     assert parse_detach_keys(None) == b"\x10\x11"

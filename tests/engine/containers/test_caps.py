@@ -6,6 +6,8 @@ import pytest
 from portside.engine.containers import caps
 from portside.engine.errors import InvalidParameter
 
+pytestmark = pytest.mark.runtime_matrix
+
 
 def test_default_set_is_dockers_fourteen() -> None:
     assert caps.resolve_caps(None, None) == list(caps.DEFAULT_CAPS)

@@ -7,7 +7,10 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
 from iohelp import events, inspect, uniq
+
+pytestmark = pytest.mark.runtime_matrix
 
 
 def test_commit_then_run(shared_engine):

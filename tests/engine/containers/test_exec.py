@@ -9,6 +9,8 @@ import pexpect
 import pytest
 from iohelp import demux, events, inspect, raw_request, read_all, spawn, uniq, wait_for
 
+pytestmark = pytest.mark.runtime_matrix
+
 
 @pytest.fixture(scope="module")
 def worker(shared_engine):
@@ -51,6 +53,23 @@ def test_exec_missing_command_is_127(shared_engine, worker):
     res = shared_engine.docker("exec", worker, "no-such-binary", check=False)
     assert res.returncode == 127
     assert "executable file not found" in res.stdout + res.stderr
+
+
+def test_exec_failures_in_dockers_wording_whatever_the_runtime(shared_engine, worker):
+    def fails(*args: str) -> tuple[int, str]:
+        res = shared_engine.docker("exec", *args, check=False)
+        return res.returncode, (res.stdout + res.stderr).strip()
+
+    assert fails(worker, "/etc") == (
+        126,
+        'OCI runtime exec failed: exec failed: unable to start container process: exec: "/etc": '
+        "permission denied: unknown",
+    )
+    code, out = fails(worker, "/no/such")
+    assert code == 127 and 'exec: "/no/such": stat /no/such: no such file or directory' in out
+    code, out = fails("-w", "/no/such", worker, "true")
+    assert code == 127
+    assert 'chdir to cwd ("/no/such") set in config.json failed: no such file or directory' in out
 
 
 def test_exec_it_shell(shared_engine, worker):

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from iohelp import events, inspect, uniq, wait_for
+
+pytestmark = pytest.mark.runtime_matrix
 
 
 def _health(engine, name: str) -> dict:  # type: ignore[no-untyped-def]

@@ -6,9 +6,12 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 from support.waiting import wait_for as _wait_for
+
+pytestmark = pytest.mark.runtime_matrix
 
 
 def _inspect(engine, ref: str) -> dict:  # type: ignore[no-untyped-def]
@@ -210,6 +213,36 @@ def test_update_resources(shared_engine):
         e.docker("rm", "-f", "upd", check=False)
 
 
+def test_update_pids_limit_and_back_to_unlimited(shared_engine):
+    e = shared_engine
+    e.docker("run", "-d", "--name", "pids", "--pids-limit", "20", "busybox", "sleep", "1000")
+
+    def pids_max() -> str:
+        return e.docker(
+            "exec",
+            "pids",
+            "sh",
+            "-c",
+            "cat /sys/fs/cgroup/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids/pids.max",
+        ).stdout.strip()
+
+    try:
+        assert pids_max() == "20"
+        e.docker("update", "--pids-limit", "-1", "pids")  # the CLI's "unlimited"
+        assert pids_max() == "max"
+        e.docker("update", "--pids-limit", "30", "pids")
+        assert pids_max() == "30"
+        # 0 means unlimited too (dockerd's API); nothing else in the body changes
+        r = e.api("POST", "/containers/pids/update", json={"PidsLimit": 0})
+        assert r.status_code == 200, r.text
+        assert pids_max() == "max"
+        # a restart applies the stored setting from scratch
+        e.docker("restart", "-t", "0", "pids")
+        assert pids_max() == "max"
+    finally:
+        e.docker("rm", "-f", "pids", check=False)
+
+
 def test_prune_removes_only_stopped(shared_engine):
     e = shared_engine
     e.docker("create", "--name", "p-created", "--label", "prune=yes", "busybox", "true")
@@ -281,9 +314,35 @@ def test_start_failures_use_dockers_exit_codes(shared_engine):
     finally:
         e.docker("rm", "-f", "nocmd", check=False)
     res = e.docker("run", "--rm", "--name", "noexec", "busybox", "/etc", check=False)
-    assert res.returncode == 126 and "permission denied" in res.stderr
+    assert res.returncode == 126 and 'exec: "/etc": permission denied' in res.stderr
+    res = e.docker("run", "--rm", "busybox", "/no/such", check=False)
+    assert res.returncode == 127
+    assert 'exec: "/no/such": stat /no/such: no such file or directory' in res.stderr
     # a --rm container that cannot start is removed, as dockerd does
     assert "noexec" not in e.docker("ps", "-a", "--format", "{{.Names}}").stdout
+
+
+def test_a_create_failing_in_cgroup_setup_leaves_no_cgroup(shared_engine):
+    """/dev/null is no block device: the runtime fails writing blkio.throttle.read_bps_device
+    after it made the container's cgroups (crun then left them in every hierarchy)."""
+    e = shared_engine
+    res = e.docker(
+        "run",
+        "--name",
+        "badbps",
+        "--device-read-bps",
+        "/dev/null:1mb",
+        "busybox",
+        "true",
+        check=False,
+    )
+    try:
+        assert res.returncode == 125 and "OCI runtime create failed" in res.stderr
+        cid = _inspect(e, "badbps")["Id"]
+        root = Path("/sys/fs/cgroup")
+        assert [*root.glob(f"*/portside/{cid}"), *root.glob(f"portside/{cid}")] == []
+    finally:
+        e.docker("rm", "-f", "badbps", check=False)
 
 
 def test_join_another_containers_namespaces(shared_engine):

@@ -6,6 +6,10 @@ import json
 import subprocess
 import time
 
+import pytest
+
+pytestmark = pytest.mark.runtime_matrix
+
 
 def _events(engine, since: float, until: float) -> list[dict]:  # type: ignore[no-untyped-def]
     r = engine.api(

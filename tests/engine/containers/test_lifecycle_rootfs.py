@@ -11,6 +11,8 @@ import pytest
 from portside.engine.containers import etcfiles, rootfs
 from portside.engine.errors import SystemError_
 
+pytestmark = pytest.mark.runtime_matrix
+
 
 def _layers(base: Path, n: int, name_len: int = 64) -> list[Path]:
     out = []

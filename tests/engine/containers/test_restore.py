@@ -8,8 +8,11 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
 from support.engine import PortsideEngine
 from support.waiting import wait_for
+
+pytestmark = pytest.mark.runtime_matrix
 
 
 def _wait_for(pred):  # type: ignore[no-untyped-def]
@@ -152,7 +155,7 @@ def test_restart_always_and_manual_stop(shared_engine):
 
 def test_two_engines_side_by_side(engine_with_busybox, busybox_tar):
     a = engine_with_busybox
-    b = PortsideEngine()
+    b = PortsideEngine(runtime=a.runtime)
     try:
         b.start()
         b.docker("load", "-i", str(busybox_tar))

@@ -9,6 +9,8 @@ from portside.engine.containers import seccomp
 from portside.engine.containers.caps import DEFAULT_CAPS
 from portside.engine.errors import InvalidParameter
 
+pytestmark = pytest.mark.runtime_matrix
+
 
 def allowed(profile: dict) -> set[str]:
     """Syscalls allowed unconditionally (no argument filter)."""

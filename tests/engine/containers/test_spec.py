@@ -22,6 +22,8 @@ from portside.engine.containers.spec import (
 )
 from portside.engine.errors import InvalidParameter
 
+pytestmark = pytest.mark.runtime_matrix
+
 
 @pytest.fixture
 def rootfs(tmp_path: Path) -> Path:

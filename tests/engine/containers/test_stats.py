@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from portside.engine.containers import stats
 
+pytestmark = pytest.mark.runtime_matrix
+
 ROOT = Path("/sys/fs/cgroup")
 UNIFIED = (ROOT / "cgroup.controllers").exists()
 V1_CONTROLLERS = ("cpu", "cpuacct", "memory", "pids", "blkio")

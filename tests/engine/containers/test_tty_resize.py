@@ -7,6 +7,10 @@ import os
 import struct
 import termios
 
+import pytest
+
+pytestmark = pytest.mark.runtime_matrix
+
 
 def _winsize(pid: int) -> tuple[int, int]:
     fd = os.open(f"/proc/{pid}/fd/0", os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK)

@@ -9,6 +9,8 @@ import pytest
 from portside.engine.containers.usermap import resolve_user, secure_join
 from portside.engine.errors import InvalidParameter
 
+pytestmark = pytest.mark.runtime_matrix
+
 PASSWD = """\
 root:x:0:0:root:/root:/bin/sh
 daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin

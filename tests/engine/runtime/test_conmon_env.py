@@ -8,7 +8,10 @@ import json
 import uuid
 from pathlib import Path
 
+import pytest
 from support.waiting import wait_for
+
+pytestmark = pytest.mark.runtime_matrix
 
 # What conmon may see; anything else came from the engine's environment.
 ALLOWED = {"PATH", "LD_BIND_NOW", "_OCI_SYNCPIPE", "_OCI_STARTPIPE", "_OCI_ATTACHPIPE"}

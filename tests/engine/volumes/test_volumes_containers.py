@@ -17,6 +17,8 @@ from portside.engine.volumes.local import is_mount_point
 from support.engine import PortsideEngine
 from support.images import busybox_rootfs_tar, docker_archive
 
+pytestmark = pytest.mark.runtime_matrix
+
 
 def uniq(prefix: str = "v") -> str:
     return f"{prefix}{uuid.uuid4().hex[:10]}"

@@ -1,6 +1,7 @@
-"""build_spec → real ``runc run`` on a busybox rootfs (no engine involved).
+"""build_spec → a real ``crun run`` / ``runc run`` on a busybox rootfs (no engine involved).
 
-Each container gets a unique id, its own bundle and is always ``runc delete -f``-ed.
+Runs once per runtime of the matrix. Each container gets a unique id, its own bundle and is
+always ``<runtime> delete -f``-ed.
 """
 
 from __future__ import annotations
@@ -24,12 +25,11 @@ from portside.engine.containers.caps import DEFAULT_CAPS, KNOWN_CAPS, available_
 from portside.engine.containers.spec import SpecInput, build_spec, find_init_binary
 from support.images import busybox_rootfs_tar
 
-RUNC = shutil.which("runc")
 CGROUP_PARENT = f"portside-spectest-{os.getpid()}"
 
 pytestmark = [
-    pytest.mark.skipif(os.geteuid() != 0, reason="runc needs root"),
-    pytest.mark.skipif(RUNC is None, reason="runc is not installed"),
+    pytest.mark.skipif(os.geteuid() != 0, reason="the runtimes need root"),
+    pytest.mark.runtime_matrix,
 ]
 
 
@@ -38,16 +38,17 @@ def cap_mask(names: list[str] | tuple[str, ...]) -> int:
 
 
 class Runner:
-    """Runs one container per call with runc, in the test's own runc root."""
+    """Runs one container per call with one OCI runtime, in the test's own state root."""
 
-    def __init__(self, base: Path, rootfs: Path) -> None:
+    def __init__(self, binary: str, base: Path, rootfs: Path) -> None:
+        self.binary = binary
         self.base = base
         self.rootfs = rootfs
         self.state = base / "state"
 
-    def _runc(self, *args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
+    def _rt(self, *args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [RUNC or "runc", "--root", str(self.state), *args],
+            [self.binary, "--root", str(self.state), *args],
             capture_output=True,
             text=True,
             timeout=60,
@@ -74,9 +75,9 @@ class Runner:
         cid = "spec-" + uuid.uuid4().hex[:12]
         bundle, _ = self.spec(cid, args, **kw)
         try:
-            return self._runc("run", "--bundle", str(bundle), cid)
+            return self._rt("run", "--bundle", str(bundle), cid)
         finally:
-            self._runc("delete", "-f", cid)
+            self._rt("delete", "-f", cid)
 
     def sh(self, script: str, **kw: Any) -> str:
         r = self.run(["sh", "-c", script], **kw)
@@ -87,13 +88,13 @@ class Runner:
         """Start a container in the background; returns its id and a stopper."""
         cid = "spec-" + uuid.uuid4().hex[:12]
         bundle, _ = self.spec(cid, args, **kw)
-        # The container inherits runc's stdio: give it files, not pipes we would wait on.
+        # The container inherits the runtime's stdio: give it files, not pipes we would wait on.
         log = self.base / f"{cid}.log"
         try:
             with open(log, "w") as out:
                 rc = subprocess.run(
                     [
-                        RUNC or "runc",
+                        self.binary,
                         "--root",
                         str(self.state),
                         "run",
@@ -108,33 +109,36 @@ class Runner:
                     timeout=60,
                 ).returncode
         except BaseException:
-            self._runc("delete", "-f", cid)
+            self._rt("delete", "-f", cid)
             raise
         if rc != 0:
-            self._runc("delete", "-f", cid)
+            self._rt("delete", "-f", cid)
         assert rc == 0, log.read_text()
 
         def stop() -> None:
-            self._runc("kill", cid, "KILL")
-            self._runc("delete", "-f", cid)
+            self._rt("kill", cid, "KILL")
+            self._rt("delete", "-f", cid)
 
         return cid, stop
 
 
 @pytest.fixture(scope="module")
-def runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runner]:
-    base = tmp_path_factory.mktemp("runc")
+def runner(tmp_path_factory: pytest.TempPathFactory, runtime: str) -> Iterator[Runner]:
+    binary = shutil.which(runtime)
+    if binary is None:
+        pytest.fail(f"{runtime} is not installed")
+    base = tmp_path_factory.mktemp(runtime)
     rootfs = base / "rootfs"
     rootfs.mkdir()
     with tarfile.open(fileobj=io.BytesIO(busybox_rootfs_tar())) as tar:
         tar.extractall(rootfs, filter="tar")
-    r = Runner(base, rootfs)
+    r = Runner(binary, base, rootfs)
     try:
         yield r
     finally:
         for state in r.state.glob("*") if r.state.exists() else []:
-            r._runc("delete", "-f", state.name)
-        # runc removes each container's cgroup; the shared parent is ours to remove.
+            r._rt("delete", "-f", state.name)
+        # The runtime removes each container's cgroup; the shared parent is ours to remove.
         root = Path("/sys/fs/cgroup")
         for d in [root / CGROUP_PARENT, *root.glob(f"*/{CGROUP_PARENT}")]:
             if d.is_dir():
@@ -165,7 +169,8 @@ def test_default_user_caps_and_seccomp(runner: Runner) -> None:
 
 def test_user_nobody(runner: Runner) -> None:
     out = runner.sh("id; grep -E '^Cap(Eff|Bnd)' /proc/self/status; echo $HOME", user="nobody")
-    assert out.splitlines()[-1] == "/nonexistent"  # runc sets HOME from the passwd entry
+    # the runtime sets HOME from the passwd entry
+    assert out.splitlines()[-1] == "/nonexistent"
     assert out.splitlines()[0] == "uid=65534(nobody) gid=65534(nogroup) groups=65534(nogroup)"
     assert int(status_field(out, "CapEff"), 16) == 0
     assert int(status_field(out, "CapBnd"), 16) == cap_mask(DEFAULT_CAPS)
@@ -230,7 +235,7 @@ def test_memory_cpu_and_pids_limits_land_in_the_cgroup(runner: Runner) -> None:
     assert str(80 << 20) in out.split()
 
 
-def test_rlimits_are_clamped_so_runc_can_apply_them(runner: Runner) -> None:
+def test_rlimits_are_clamped_so_the_runtime_can_apply_them(runner: Runner) -> None:
     import resource
 
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -251,7 +256,7 @@ def test_privileged_has_all_engine_caps_and_no_seccomp(runner: Runner) -> None:
     assert int(out.splitlines()[-1]) > 10
 
 
-def test_custom_profile_with_unknown_syscalls_is_accepted_by_runc(runner: Runner) -> None:
+def test_custom_profile_with_unknown_syscalls_is_accepted(runner: Runner) -> None:
     profile = {
         "defaultAction": "SCMP_ACT_ALLOW",
         "syscalls": [
@@ -311,7 +316,7 @@ async def test_stats_and_top_of_a_running_container(runner: Runner) -> None:
         ["sh", "-c", "x=$(seq 1 50000); while :; do :; done"], host_config={"Memory": 128 << 20}
     )
     try:
-        state = json.loads(runner._runc("state", cid).stdout)
+        state = json.loads(runner._rt("state", cid).stdout)
         pid = state["pid"]
         await asyncio.sleep(0.5)
         path = f"/{CGROUP_PARENT}/{cid}"

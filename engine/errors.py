@@ -58,3 +58,28 @@ class SystemError_(EngineError):
     """The host failed us: runtime, filesystem or kernel error (500)."""
 
     status = 500
+
+
+class NotSupported(EngineError):
+    """A feature of dockerd this engine does not offer (501)."""
+
+    status = 501
+
+
+class Unavailable(EngineError):
+    """The operation needs a mode the engine is not in, such as swarm (503)."""
+
+    status = 503
+
+
+# dockerd's own words for a node outside a swarm: clients match on the 503 and show the text.
+NOT_A_SWARM_MANAGER = (
+    'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" '
+    "to connect this node to swarm and try again."
+)
+NOT_IN_A_SWARM = "This node is not part of a swarm"
+
+
+def not_a_swarm_manager() -> Unavailable:
+    """dockerd's 503 for every cluster object (nodes, services, secrets, ...)."""
+    return Unavailable(NOT_A_SWARM_MANAGER)

@@ -12,18 +12,12 @@ import importlib
 import importlib.util
 from collections.abc import AsyncIterator
 
-from ..errors import EngineError, InvalidParameter
+from ..errors import InvalidParameter, NotSupported
 from ..images import views
 from . import web
 from .context import engine_of
 from .http import ndjson_response, ok_json, qbool, qfilters, qstr, write_json_line
 from .router import Router, api_version
-
-
-class NotImplementedYet(EngineError):
-    """A feature this engine does not offer (yet) (501)."""
-
-    status = 501
 
 
 async def request_chunks(request: web.Request) -> AsyncIterator[bytes]:
@@ -149,7 +143,7 @@ async def create_image(request: web.Request) -> web.StreamResponse:
         raise InvalidParameter("fromImage or fromSrc is required")
     module = f"{__package__}.routes_distribution"
     if importlib.util.find_spec(module) is None:
-        raise NotImplementedYet("pulling from registries is not available yet")
+        raise NotSupported("pulling from registries is not available yet")
     distribution = importlib.import_module(module)
     return await distribution.pull(request)
 

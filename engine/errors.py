@@ -75,3 +75,28 @@ def os_error_text(op: str, e: OSError) -> str:
     reason = os.strerror(e.errno) if e.errno else str(e)
     reason = reason[:1].lower() + reason[1:]
     return f"{op} {e.filename}: {reason}" if e.filename else f"{op}: {reason}"
+
+
+class NotSupported(EngineError):
+    """A feature of dockerd this engine does not offer (501)."""
+
+    status = 501
+
+
+class Unavailable(EngineError):
+    """The operation needs a mode the engine is not in, such as swarm (503)."""
+
+    status = 503
+
+
+# dockerd's own words for a node outside a swarm: clients match on the 503 and show the text.
+NOT_A_SWARM_MANAGER = (
+    'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" '
+    "to connect this node to swarm and try again."
+)
+NOT_IN_A_SWARM = "This node is not part of a swarm"
+
+
+def not_a_swarm_manager() -> Unavailable:
+    """dockerd's 503 for every cluster object (nodes, services, secrets, ...)."""
+    return Unavailable(NOT_A_SWARM_MANAGER)

@@ -130,6 +130,22 @@ def json_object(request_body: Any, what: str = "request body") -> dict[str, Any]
     return request_body
 
 
+def go_fields(body: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    """Rename keys of ``body`` to the spelling of ``fields``, ignoring case.
+
+    dockerd decodes bodies with Go's encoding/json, which matches keys to struct fields
+    case-insensitively, and clients rely on it (docker-py sends ``detachKeys`` in an exec
+    config). A key already spelled exactly is kept as it is.
+    """
+    canonical = {f.lower(): f for f in fields}
+    out = dict(body)
+    for key in body:
+        name = canonical.get(key.lower())
+        if name is not None and name != key and name not in body:
+            out[name] = out.pop(key)
+    return out
+
+
 def ok_json(data: Any, status: int = 200) -> web.Response:
     """A JSON response with Docker's compact encoding."""
     return web.Response(

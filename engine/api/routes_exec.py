@@ -12,15 +12,31 @@ from ..runtime.conmon_exec import ExecFailed
 from . import web
 from .context import engine_of
 from .hijack import Hijacked
-from .http import json_body, json_object, ok_json, qint
+from .http import go_fields, json_body, json_object, ok_json, qint
 from .router import Router, api_version
 
 log = logging.getLogger(__name__)
 
+# The fields of moby's ExecOptions, the body of an exec create.
+EXEC_CONFIG_FIELDS = (
+    "User",
+    "Privileged",
+    "Tty",
+    "ConsoleSize",
+    "AttachStdin",
+    "AttachStderr",
+    "AttachStdout",
+    "Detach",
+    "DetachKeys",
+    "Env",
+    "WorkingDir",
+    "Cmd",
+)
+
 
 async def create(request: web.Request) -> web.Response:
     """``POST /containers/{id}/exec`` → ``{"Id"}``."""
-    body = json_object(await json_body(request), "exec config")
+    body = go_fields(json_object(await json_body(request), "exec config"), EXEC_CONFIG_FIELDS)
     s = engine_of(request).execs.create(request.match_info["id"], body)
     return ok_json({"Id": s.id}, status=201)
 

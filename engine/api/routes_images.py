@@ -10,20 +10,18 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import logging
 from collections.abc import AsyncIterator
 
-from ..errors import EngineError, InvalidParameter
+from ..distribution import progress
+from ..errors import EngineError, InvalidParameter, NotSupported
 from ..images import views
 from . import web
 from .context import engine_of
 from .http import ndjson_response, ok_json, qbool, qfilters, qstr, write_json_line
 from .router import Router, api_version
 
-
-class NotImplementedYet(EngineError):
-    """A feature this engine does not offer (yet) (501)."""
-
-    status = 501
+log = logging.getLogger(__name__)
 
 
 async def request_chunks(request: web.Request) -> AsyncIterator[bytes]:
@@ -88,15 +86,24 @@ async def prune_images(request: web.Request) -> web.Response:
 async def load_images(request: web.Request) -> web.StreamResponse:
     """``POST /images/load``: NDJSON ``{"stream": "Loaded image: …\\n"}`` lines.
 
-    All the work happens before the first byte of the answer, so a bad archive gets a
-    real 400 rather than an error in the middle of a 200 stream. ``quiet`` only
+    As dockerd, a failed load (not an archive, a broken layer) is still a 200 whose
+    stream carries the error as ``errorDetail``: that is where clients look for it
+    (docker-py raises ImageLoadError, the CLI prints it and exits 1). ``quiet`` only
     suppresses progress, which this engine does not send.
     """
     qbool(request, "quiet")
-    lines = await engine_of(request).images.load(request_chunks(request))
+    failure = None
+    try:
+        lines = await engine_of(request).images.load(request_chunks(request))
+    except EngineError as e:
+        if e.status >= 500:
+            log.error("image load failed: %s", e.message)
+        lines, failure = [], e.message
     resp = await ndjson_response(request)
     for line in lines:
         await write_json_line(resp, {"stream": line + "\n"})
+    if failure is not None:
+        await write_json_line(resp, progress.error(failure))
     await resp.write_eof()
     return resp
 
@@ -149,7 +156,7 @@ async def create_image(request: web.Request) -> web.StreamResponse:
         raise InvalidParameter("fromImage or fromSrc is required")
     module = f"{__package__}.routes_distribution"
     if importlib.util.find_spec(module) is None:
-        raise NotImplementedYet("pulling from registries is not available yet")
+        raise NotSupported("pulling from registries is not available yet")
     distribution = importlib.import_module(module)
     return await distribution.pull(request)
 

@@ -124,6 +124,14 @@ async def info(request: web.Request) -> web.Response:
             "Isolation": "",
             "InitBinary": "",
             "SecurityOptions": ["name=seccomp,profile=builtin"],
+            "Swarm": {
+                "NodeID": "",
+                "NodeAddr": "",
+                "LocalNodeState": "inactive",
+                "ControlAvailable": False,
+                "Error": "",
+                "RemoteManagers": None,
+            },
             "Warnings": list(rt.warnings),
         }
     )

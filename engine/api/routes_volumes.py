@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-from ..errors import EngineError, InvalidParameter
+from ..errors import InvalidParameter, not_a_swarm_manager
 from . import web
 from .context import engine_of
 from .http import json_body, json_object, ok_json, qbool, qfilters
 from .router import Router, api_version
-
-
-class NotASwarmManager(EngineError):
-    """Cluster volumes need swarm mode, which Portside does not run (503)."""
-
-    status = 503
 
 
 def _str_map(value: object, what: str) -> dict[str, str]:
@@ -54,10 +48,7 @@ async def inspect(request: web.Request) -> web.Response:
 
 async def update(request: web.Request) -> web.Response:
     """``PUT /volumes/{name}``: only cluster volumes can be updated."""
-    raise NotASwarmManager(
-        'This node is not a swarm manager. Use "docker swarm init" or "docker swarm join" '
-        "to connect this node to swarm and try again."
-    )
+    raise not_a_swarm_manager()
 
 
 async def remove(request: web.Request) -> web.Response:

@@ -19,6 +19,7 @@ from . import (
     routes_exec,
     routes_images,
     routes_networks,
+    routes_swarm_plugins,
     routes_system,
     routes_volumes,
 )
@@ -70,6 +71,7 @@ class ApiApp:
             routes_archive,
             routes_volumes,
             routes_networks,
+            routes_swarm_plugins,
         ):
             module.register(router)
 

@@ -76,6 +76,16 @@ def merge_config(user: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+async def _runtime_running(svc: ContainerService, cid: str) -> bool:
+    """Whether the runtime still has a live process for the container (True when it
+    cannot tell, so the pause error is reported rather than a commit made unpaused)."""
+    try:
+        st = await svc.runner.oci.state(cid)
+    except EngineError:
+        return True
+    return st is not None and st.get("status") in ("running", "paused")
+
+
 async def commit_container(
     svc: ContainerService,
     ref: str,
@@ -110,8 +120,14 @@ async def commit_container(
 
     paused_here = False
     if pause and c.state.status == RUNNING:
-        await svc.pause(c.id)
-        paused_here = True
+        try:
+            await svc.pause(c.id)
+            paused_here = True
+        except EngineError:
+            # Its process may have exited a moment ago, before the exit was handled:
+            # dockerd pauses only a running container, so a stopped one is committed as is.
+            if await _runtime_running(svc, c.id):
+                raise
     try:
         pending = await images.layers.extract(stream_from_thread(work), compression="none")
     finally:

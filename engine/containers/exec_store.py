@@ -8,6 +8,7 @@ registry does the same, indexed by exec id and by container.
 from __future__ import annotations
 
 import asyncio
+import base64
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import NotFound
+from .tty import parse_detach_keys
 
 # Finished sessions are forgotten this long after they exit (Docker: 5 minutes).
 KEEP_FINISHED = 300.0
@@ -79,7 +81,10 @@ class ExecSession:
             "OpenStdout": self.open_stdout,
             "CanRemove": False,
             "ContainerID": self.container_id,
-            "DetachKeys": self.detach_keys,
+            # dockerd keeps the parsed bytes, and Go encodes bytes as base64
+            "DetachKeys": base64.b64encode(parse_detach_keys(self.detach_keys)).decode()
+            if self.detach_keys
+            else "",
             "Pid": self.pid,
         }
 

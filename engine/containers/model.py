@@ -76,7 +76,8 @@ class State:
         """The JSON shape of ``State`` in inspect."""
         return {
             "Status": self.status,
-            "Running": self.status in (RUNNING, PAUSED),
+            # dockerd keeps Running set through a restart back-off (State.SetRestarting)
+            "Running": self.status in (RUNNING, PAUSED, RESTARTING),
             "Paused": self.status == PAUSED,
             "Restarting": self.status == RESTARTING,
             "OOMKilled": self.oom_killed,

@@ -1,8 +1,8 @@
 """Moving bytes between an attached client and conmon's attach socket.
 
 Used by container attach and exec start alike. Output flows until conmon closes the
-socket (the process exited and its output is drained). Client input is scanned for
-the detach keys and forwarded as stdin. When the client half-closes its side the
+socket (the process exited and its output is drained). Client input is forwarded as
+stdin, on a TTY scanned for the detach keys first. When the client half-closes its side the
 session follows Docker's rules: without a TTY and with ``close_stdin`` (StdinOnce,
 exec) the process's stdin is closed and output keeps flowing (so ``echo hi | docker
 run -i busybox cat`` ends); otherwise the attach session ends and the process keeps
@@ -68,7 +68,9 @@ async def pump(
 
     async def inputs() -> None:
         assert stdin is not None
-        scanner = DetachScanner(opts.detach_keys)
+        # As dockerd: detach keys are watched for on a TTY only; without one every byte,
+        # ctrl-p included, is the process's input.
+        scanner = DetachScanner(opts.detach_keys if opts.tty else b"")
         while True:
             chunk = await stdin.read()
             if chunk is None:

@@ -41,6 +41,7 @@ from .model import (
     EXITED,
     PAUSED,
     REMOVING,
+    RESTARTING,
     RUNNING,
     Container,
     now_rfc3339,
@@ -221,7 +222,7 @@ class ContainerService(Lifecycle, Streams, Edits):
             if (
                 not all_
                 and not limit
-                and c.state.status not in (RUNNING, PAUSED)
+                and c.state.status not in (RUNNING, PAUSED, RESTARTING)
                 and not (filters.get("status") or filters.get("exited"))
             ):
                 continue
@@ -260,10 +261,16 @@ class ContainerService(Lifecycle, Streams, Edits):
                 return
             if c.state.status == REMOVING:
                 raise Conflict(f"removal of container {c.id[:12]} is already in progress")
-            if c.running and not force:
+            if (c.running or c.state.status == RESTARTING) and not force:
+                # dockerd counts a container in its restart back-off as running too
+                if c.state.status == PAUSED:
+                    raise Conflict(
+                        f'cannot remove container "/{c.name}": container is paused and must '
+                        "be unpaused first"
+                    )
                 raise Conflict(
-                    f'cannot remove container "/{c.name}": container is running: stop the '
-                    "container before removing or force remove"
+                    f'cannot remove container "/{c.name}": container is {c.state.status}: '
+                    "stop the container before removing or force remove"
                 )
             self._cancel_restart(c)
             if c.running:

@@ -48,7 +48,7 @@ def parse_detach_keys(spec: str | None, what: str = "detach keys") -> bytes:
             if ch in _CTRL_SPECIAL:
                 out.append(_CTRL_SPECIAL[ch])
                 continue
-        raise InvalidParameter(f"Invalid {what} ({spec}) provided: Unknown character: '{key}'")
+        raise InvalidParameter(f"Invalid {what} ({spec}) provided")
     return bytes(out)
 
 

@@ -152,10 +152,13 @@ def test_old_client_without_upgrade_gets_a_raw_200(shared_engine):
 
 def test_detach_keys_over_the_api_and_bad_keys(shared_engine):
     name = uniq("dk")
-    shared_engine.docker("run", "-di", "--name", name, "busybox", "cat")
+    shared_engine.docker("run", "-dit", "--name", name, "busybox", "cat")
     try:
         r = shared_engine.api("POST", f"/containers/{name}/attach?stream=1&detachKeys=ctrl-zz")
-        assert r.status_code == 400 and "Invalid detach keys" in r.json()["message"]
+        assert (r.status_code, r.json()) == (
+            400,
+            {"message": "Invalid detach keys (ctrl-zz) provided"},
+        )
         s, head, rest = raw_request(
             shared_engine,
             "POST",
@@ -166,17 +169,44 @@ def test_detach_keys_over_the_api_and_bad_keys(shared_engine):
         # ctrl-a alone is ordinary input once the next byte is not "x"
         s.sendall(b"one\x01y\n")
         got = rest
-        while b"y\n" not in got:
+        while b"y" not in got:
             got += s.recv(4096)
-        assert demux(got)[1] == b"one\x01y\n"
+        assert b"one\x01y" in got.replace(b"^A", b"\x01")
         s.sendall(b"\x01x")
-        assert read_all(s) == b""  # the server ends the session
+        read_all(s)  # the server ends the session (after the pty's echo, if any)
         s.close()
         assert inspect(shared_engine, name)["State"]["Running"] is True
         actions = events(shared_engine, name)
         assert "attach" in actions and "detach" in actions
     finally:
         shared_engine.docker("rm", "-f", name, check=False)
+
+
+def test_detach_keys_are_input_without_a_tty(shared_engine):
+    # dockerd watches for detach keys on a TTY only: without one they reach the process.
+    name = uniq("nt")
+    shared_engine.docker("run", "-di", "--name", name, "busybox", "cat")
+    try:
+        s, head, rest = raw_request(
+            shared_engine,
+            "POST",
+            f"/containers/{name}/attach?stream=1&stdin=1&stdout=1&detachKeys=ctrl-a,x",
+            headers={"Connection": "Upgrade", "Upgrade": "tcp"},
+        )
+        assert b"101" in head
+        s.sendall(b"a\x01x\x10\x11b\n")
+        got = rest
+        while b"b\n" not in demux(got)[1]:
+            got += s.recv(4096)
+        assert demux(got)[1] == b"a\x01x\x10\x11b\n"
+        s.close()
+        assert inspect(shared_engine, name)["State"]["Running"] is True
+    finally:
+        shared_engine.docker("rm", "-f", name, check=False)
+    res = shared_engine.docker(
+        "run", "-i", "--rm", "busybox", "od", "-An", "-tx1", input=b"a\x10\x11b"
+    )
+    assert res.stdout.split() == ["61", "10", "11", "62"]
 
 
 def test_docker_py_attach_socket(shared_engine):

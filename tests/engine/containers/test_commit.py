@@ -125,3 +125,48 @@ def test_commit_config_override_and_docker_py(shared_engine):
         ctr.remove(force=True)
         client.images.remove(f"{repo}:t1", force=True)
         client.close()
+
+
+def test_commit_with_pause_of_a_container_that_just_exited(shared_engine):
+    # pause=true (the CLI's and docker-py's default) pauses only a running container: one
+    # whose process exits between start and commit is committed as it is, as by dockerd.
+    e = shared_engine
+    client = e.client()
+    repo = uniq("exited")
+    made = []
+    try:
+        for i in range(25):
+            c = client.containers.run("busybox", ["sh", "-c", f"echo {i} > /n"], detach=True)
+            made.append(c)
+            img = c.commit(repository=repo, tag=str(i), pause=True)
+            assert img.id.startswith("sha256:")
+        c.wait()
+        assert e.docker("run", "--rm", f"{repo}:24", "cat", "/n").stdout == "24\n"
+        stopped = made[0]
+        assert stopped.wait()["StatusCode"] == 0
+        r = e.api("POST", f"/commit?container={stopped.id}&pause=1&repo={repo}&tag=stopped")
+        assert r.status_code == 201, r.text
+        assert e.docker("run", "--rm", f"{repo}:stopped", "cat", "/n").stdout == "0\n"
+    finally:
+        for c in made:
+            c.remove(force=True)
+        for i in [*range(25), "stopped"]:
+            e.docker("rmi", "-f", f"{repo}:{i}", check=False)
+        client.close()
+
+
+def test_commit_of_a_restarting_container(shared_engine):
+    e = shared_engine
+    name, repo = uniq("loop"), uniq("loopimg")
+    e.docker(
+        "run", "-d", "--name", name, "--restart", "always", "busybox", "sh", "-c",
+        "echo once >> /runs; exit 1",
+    )  # fmt: skip
+    try:
+        for i in range(10):
+            e.docker("commit", name, f"{repo}:{i}")
+        assert "once" in e.docker("run", "--rm", f"{repo}:9", "cat", "/runs").stdout
+    finally:
+        e.docker("rm", "-f", name, check=False)
+        for i in range(10):
+            e.docker("rmi", "-f", f"{repo}:{i}", check=False)

@@ -27,6 +27,14 @@ def load(engine, data: bytes):
     )
 
 
+def load_error(r) -> str:
+    """The error of a failed load: as dockerd, a 200 whose stream ends in errorDetail."""
+    assert r.status_code == 200, r.text
+    last = json.loads(r.text.splitlines()[-1])
+    assert last["error"] == last["errorDetail"]["message"], last
+    return last["error"]
+
+
 def assert_clean(engine, outside, before):
     assert snapshot(outside) == before
     layers = engine.data_root / "layers"
@@ -57,8 +65,7 @@ def test_hostile_layers_are_refused(engine, outside, case):
     before = snapshot(outside)
     passwd = os.stat("/etc/passwd")
     r = load(engine, archive(make(outside), tags=["evil:1"]))
-    assert r.status_code == 400, r.text
-    assert words in r.json()["message"]
+    assert words in load_error(r)
     assert os.stat("/etc/passwd").st_nlink == passwd.st_nlink
     assert_clean(engine, outside, before)
 
@@ -69,7 +76,7 @@ def test_hostile_layer_through_the_cli(engine, outside, tmp_path):
     bad.write_bytes(archive([tar(sym("x", str(outside)), f("x/pwned", b"!"))], tags=["evil"]))
     r = engine.docker("load", "-i", str(bad), check=False)
     assert r.returncode == 1
-    assert "Error response from daemon" in r.stderr and "through symlink" in r.stderr
+    assert "through symlink" in r.stderr
     assert_clean(engine, outside, before)
 
 
@@ -113,8 +120,7 @@ def test_broken_archives_say_what_is_wrong(engine, outside, case):
     data, words = BROKEN[case]
     before = snapshot(outside)
     r = load(engine, data)
-    assert r.status_code == 400, r.text
-    assert words in r.json()["message"]
+    assert words in load_error(r)
     assert_clean(engine, outside, before)
 
 

@@ -8,6 +8,7 @@ separately: the container directory, the create request's NetworkingConfig.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,42 +40,57 @@ def container_dir(svc: NetworkService, c: Any) -> Path:
     return Path(d) if d else svc.config.data_root / "containers" / c.id
 
 
-def validate_endpoint(n: Network, cfg: dict[str, Any]) -> None:
-    """Docker's rules for EndpointSettings on network ``n``."""
+def validate_endpoint(n: Network | None, cfg: dict[str, Any]) -> None:
+    """dockerd's rules for EndpointSettings on network ``n`` (None: a network that does
+    not exist yet, so only the form of the settings is checked), in its wording: the
+    problems found are listed under ``invalid endpoint settings:``."""
     if not isinstance(cfg, dict):
         raise InvalidParameter("EndpointSettings must be an object")
     ipam_cfg = cfg.get("IPAMConfig") or {}
-    static = ipam_cfg.get("IPv4Address")
-    if static:
-        if not n.user_defined:
-            raise InvalidParameter(
-                "user specified IP address is supported on user defined networks only"
+    if not isinstance(ipam_cfg, dict):
+        raise InvalidParameter("IPAMConfig must be an object")
+    errs: list[str] = []
+    aliases = cfg.get("Aliases") or []
+    if not isinstance(aliases, list) or not all(isinstance(a, str) and a for a in aliases):
+        raise InvalidParameter("Aliases must be a list of names")
+    if n is not None and not n.user_defined:
+        if ipam_cfg.get("IPv4Address") or ipam_cfg.get("IPv6Address"):
+            errs.append("user specified IP address is supported on user defined networks only")
+        if aliases:
+            errs.append(
+                "network-scoped alias is supported only for containers in user defined networks"
             )
-        if not n.user_subnet:
-            raise InvalidParameter(
+    errs += _static_address_errors(n, ipam_cfg)
+    mac = cfg.get("MacAddress")
+    if mac:
+        ipam.parse_mac(mac)
+    if errs:
+        raise InvalidParameter("invalid endpoint settings:\n" + "\n".join(errs))
+
+
+def _static_address_errors(n: Network | None, ipam_cfg: dict[str, Any]) -> list[str]:
+    """What is wrong with ``--ip``/``--ip6`` for ``n`` (moby's IPAMConfig checks: the
+    form of each address, then whether a subnet the user configured contains it)."""
+    errs: list[str] = []
+    for key, version in (("IPv4Address", 4), ("IPv6Address", 6)):
+        text = ipam_cfg.get(key)
+        if not text:
+            continue
+        try:
+            addr = ipaddress.ip_address(str(text))
+        except ValueError:
+            addr = None
+        if addr is None or addr.version != version or addr.is_unspecified:
+            errs.append(f"invalid IPv{version} address: {text}")
+            continue
+        if n is None:
+            continue
+        subnets = [s for s in n.user_subnets() if s.version == version]
+        if not subnets:
+            errs.append(
                 "user specified IP address is supported only when connecting to networks "
                 "with user configured subnets"
             )
-        ipam.validate_static(ipam.parse_subnet(n.subnet), n.gateway, static)
-    if ipam_cfg.get("IPv6Address"):
-        raise InvalidParameter("IPv6 addresses are not supported by Portside yet")
-    aliases = cfg.get("Aliases") or []
-    if aliases and not n.user_defined:
-        raise InvalidParameter(
-            "network-scoped alias is supported only for containers in user defined networks"
-        )
-    if not isinstance(aliases, list) or not all(isinstance(a, str) and a for a in aliases):
-        raise InvalidParameter("Aliases must be a list of names")
-    mac = cfg.get("MacAddress")
-    if mac:
-        parts = mac.split(":")
-        if len(parts) != 6 or not all(len(p) == 2 for p in parts):
-            raise InvalidParameter(f"invalid MAC address {mac}")
-        try:
-            first = int(parts[0], 16)
-            for p in parts[1:]:
-                int(p, 16)
-        except ValueError:
-            raise InvalidParameter(f"invalid MAC address {mac}") from None
-        if first & 1:
-            raise InvalidParameter(f"invalid MAC address {mac}: multicast")
+        elif not any(addr in s for s in subnets):
+            errs.append(f"no configured subnet or ip-range contain the IP address {text}")
+    return errs

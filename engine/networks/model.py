@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -63,6 +64,10 @@ class Network:
     def masquerade(self) -> bool:
         """The network's own masquerade switch (the daemon's ip-masq is checked too)."""
         return self.options.get(OPT_MASQ, "true").lower() != "false"
+
+    def user_subnets(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        """The subnets the user configured (static addresses must be inside one)."""
+        return [ipaddress.ip_network(self.subnet)] if self.user_subnet and self.subnet else []
 
     def to_json(self) -> dict[str, Any]:
         """Serialisable form for the store."""

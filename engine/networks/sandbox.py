@@ -22,7 +22,7 @@ import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import Conflict, EngineError, InvalidParameter, NotFound
+from ..errors import Conflict, Forbidden, InvalidParameter, NotFound
 from . import ipam, nsutil
 from .dns import DNS_SOCKETS
 from .endpoints import container_dir, network_mode, networking_config, validate_endpoint
@@ -90,10 +90,15 @@ class SandboxManager(LiveOps):
                 )
             for name, cfg in wanted.items():
                 n = self.svc.find(name)
+                try:
+                    validate_endpoint(n, cfg)
+                except InvalidParameter as e:
+                    raise InvalidParameter(
+                        f"invalid config for network {name}: {e.message}"
+                    ) from None
                 if n is None:
                     settings[name] = endpoint_settings(None, None, cfg)
                     continue
-                validate_endpoint(n, cfg)
                 settings[n.name] = endpoint_settings(n, None, cfg)
         c.network_settings["Networks"] = settings
         ports, _ = port_settings([], c.config.get("ExposedPorts"), hc.get("PortBindings"))
@@ -245,9 +250,16 @@ class SandboxManager(LiveOps):
         taken = {ep.ip for ep in self.svc.endpoints_of(n.id) if ep.ip} | {n.gateway}
         static = (cfg.get("IPAMConfig") or {}).get("IPv4Address")
         if static:
-            addr = ipam.validate_static(net, n.gateway, static)  # type: ignore[arg-type]
-            if str(addr) in taken:
-                raise EngineError(f"Address already in use: {addr}")
+            addr = ipaddress.ip_address(static)
+            if addr not in net:  # the subnet was chosen again since the check at create
+                raise InvalidParameter(
+                    f"invalid endpoint settings:\nno configured subnet or ip-range contain "
+                    f"the IP address {static}"
+                )
+            # dockerd's IPAM holds the gateway, network and broadcast addresses as used.
+            reserved = {net.network_address, net.broadcast_address}
+            if str(addr) in taken or addr in reserved:
+                raise Forbidden("Address already in use")
             return str(addr)
         pool = ipaddress.ip_network(n.ip_range) if n.ip_range else net
         addr = ipam.next_free(net, pool, taken, self._last_ip.get(n.id))  # type: ignore[arg-type]

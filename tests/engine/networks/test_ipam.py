@@ -164,7 +164,9 @@ def test_network_requests_are_validated():
     assert auto.bridge == f"br-{auto.id[:12]}" and not auto.subnet and not auto.user_subnet
     cases = [
         ({"Name": ""}, InvalidParameter),
+        ({"Name": " "}, InvalidParameter),
         ({"Name": "bridge"}, Forbidden),
+        ({"Name": "default"}, Forbidden),
         ({"Name": "x", "Driver": "host"}, Forbidden),
         ({"Name": "x", "Driver": "overlay"}, NotFound),
         ({"Name": "x", "IPAM": {"Config": [{"Subnet": "10.7.1.0/24"}]}}, Forbidden),

@@ -9,7 +9,7 @@ from ..errors import InvalidParameter
 from . import routes_containers_io, web
 from .context import engine_of
 from .http import json_body, json_object, ok_json, qbool, qfilters, qint, qstr
-from .router import Router
+from .router import Router, api_version
 
 
 def _ref(request: web.Request) -> str:
@@ -22,7 +22,10 @@ async def create(request: web.Request) -> web.Response:
     if not body:
         raise InvalidParameter("config cannot be empty in order to create a container")
     name = qstr(request, "name")
-    result = await engine_of(request).containers.create(body, name or None)
+    engine = engine_of(request)
+    warnings = engine.networks.migrate_create_request(body, api_version(request))
+    result = await engine.containers.create(body, name or None)
+    result["Warnings"] = [*(result.get("Warnings") or []), *warnings]
     return ok_json(result, status=201)
 
 

@@ -34,6 +34,84 @@ def networking_config(c: Any) -> dict[str, Any]:
     return nc or {}
 
 
+def desired_macs(c: Any) -> dict[str, str]:
+    """The MAC address the user asked for on each network (by network name), as given;
+    kept apart from NetworkSettings, which shows the address in use while running."""
+    macs: dict[str, str] = c.extra.setdefault("desired_macs", {})
+    return macs
+
+
+def show_desired_mac(c: Any, primary: str) -> None:
+    """``Config.MacAddress`` as dockerd's inspect shows it: the MAC asked for on the
+    container's primary network ``primary`` (every API version)."""
+    mac = desired_macs(c).get(primary) if primary else None
+    if mac:
+        c.config["MacAddress"] = mac
+    else:
+        c.config.pop("MacAddress", None)
+
+
+MAC_DEPRECATED = (
+    "The container-wide MacAddress field is now deprecated. It should be specified in "
+    "EndpointsConfig instead."
+)
+
+
+def migrate_mac_address(body: dict[str, Any], version: tuple[int, ...]) -> str:
+    """Move a create request's container-wide ``MacAddress`` into the primary network's
+    EndpointSettings as dockerd does (API < 1.44 only knew the container-wide field;
+    later versions take it per endpoint). Returns dockerd's warning, or ""."""
+    hc = body.get("HostConfig") or {}
+    mode = hc.get("NetworkMode") or "default"
+    name = "bridge" if mode == "default" else mode
+    bridged = name not in ("host", "none") and not name.startswith("container:")
+    nc = body.get("NetworkingConfig") or {}
+    eps = nc.get("EndpointsConfig") or {}
+    if not isinstance(eps, dict):
+        raise InvalidParameter("NetworkingConfig.EndpointsConfig must be an object")
+    mac = body.get("MacAddress") or ""
+    old = version < (1, 44)
+    if not mac:
+        if old:  # the old API ignored per-endpoint MACs
+            for settings in eps.values():
+                if isinstance(settings, dict):
+                    settings.pop("MacAddress", None)
+        return ""
+    if not bridged:
+        if old:
+            raise InvalidParameter("conflicting options: mac-address and the network mode")
+        body.pop("MacAddress", None)
+        return MAC_DEPRECATED
+    ep: Any
+    if not eps:
+        ep = eps[name] = {}
+    elif old:
+        ep = next(iter(eps.values()))
+    else:
+        key = name if name in eps or name != "bridge" else "default"
+        ep = eps.get(key)
+        if ep is None:
+            raise InvalidParameter(
+                "unable to migrate container-wide MAC address to a specific network: "
+                "HostConfig.NetworkMode must match the identity of a network in "
+                "NetworkSettings.Networks"
+            )
+    if not isinstance(ep, dict):
+        raise InvalidParameter("EndpointSettings must be an object")
+    if old or not ep.get("MacAddress"):
+        ep["MacAddress"] = mac
+    elif ep["MacAddress"] != mac:
+        raise InvalidParameter(
+            "the container-wide MAC address must match the endpoint-specific MAC address "
+            "for the main network, or be left empty"
+        )
+    body["NetworkingConfig"] = {**nc, "EndpointsConfig": eps}
+    if old:
+        return ""
+    body.pop("MacAddress", None)
+    return MAC_DEPRECATED
+
+
 def container_dir(svc: NetworkService, c: Any) -> Path:
     """``<data-root>/containers/<id>`` (where hosts and resolv.conf live)."""
     d = getattr(c, "dir", None)

@@ -25,7 +25,14 @@ from typing import TYPE_CHECKING, Any
 from ..errors import Conflict, Forbidden, InvalidParameter, NotFound
 from . import ipam, nsutil
 from .dns import DNS_SOCKETS
-from .endpoints import container_dir, network_mode, networking_config, validate_endpoint
+from .endpoints import (
+    container_dir,
+    desired_macs,
+    network_mode,
+    networking_config,
+    show_desired_mac,
+    validate_endpoint,
+)
 from .etchosts import hosts_text, resolv_text, wants_host_gateway, write_in_place
 from .links import NETLINK_SOCKET, NsLinks
 from .live import LiveOps
@@ -57,6 +64,9 @@ class SandboxManager(LiveOps):
         hc = c.host_config
         eps = (networking_config(c) or {}).get("EndpointsConfig") or {}
         settings: dict[str, Any] = {}
+        macs = desired_macs(c)
+        macs.clear()
+        first = ""
         if mode.startswith("container:"):
             if hc.get("PortBindings") or hc.get("PublishAllPorts"):
                 raise InvalidParameter(
@@ -96,10 +106,11 @@ class SandboxManager(LiveOps):
                     raise InvalidParameter(
                         f"invalid config for network {name}: {e.message}"
                     ) from None
-                if n is None:
-                    settings[name] = endpoint_settings(None, None, cfg)
-                    continue
-                settings[n.name] = endpoint_settings(n, None, cfg)
+                key = n.name if n is not None else name
+                settings[key] = endpoint_settings(n, None, cfg)
+                if cfg.get("MacAddress"):
+                    macs[key] = cfg["MacAddress"]
+        show_desired_mac(c, first)
         c.network_settings["Networks"] = settings
         ports, _ = port_settings([], c.config.get("ExposedPorts"), hc.get("PortBindings"))
         c.network_settings["Ports"] = ports
@@ -228,7 +239,8 @@ class SandboxManager(LiveOps):
         aliases = list(cfg.get("Aliases") or [])
         dns_names = [c.name, *aliases, c.id[:12]] if n.user_defined else []
         prefixlen = ipaddress.ip_network(n.subnet).prefixlen if ip else 0
-        mac = (cfg.get("MacAddress") or ipam.mac_for(ip)) if ip else ""
+        wanted_mac = desired_macs(c).get(n.name)
+        mac = (ipam.parse_mac(wanted_mac) if wanted_mac else ipam.mac_for(ip)) if ip else ""
         return Endpoint(
             id=secrets.token_hex(32),
             network_id=n.id,
@@ -438,7 +450,7 @@ class SandboxManager(LiveOps):
         if sb is not None and sb.ports:
             await svc.bridges.sync_firewall()
         if c is not None:
-            _clear_settings(c)
+            _clear_settings(c, desired_macs(c))
 
 
 def _set_netns(namespaces: list[dict[str, Any]], path: str | None) -> None:
@@ -464,15 +476,13 @@ def _share_etc_files(src: Path, dst: Path) -> None:
             pass
 
 
-def _clear_settings(c: Any) -> None:
-    """NetworkSettings of a stopped container: networks kept, addresses gone."""
+def _clear_settings(c: Any, macs: dict[str, str]) -> None:
+    """NetworkSettings of a stopped container: networks kept, addresses gone; the MAC
+    shown is the one the user asked for, if any."""
     ns = c.network_settings
-    for ep in (ns.get("Networks") or {}).values():
+    for name, ep in (ns.get("Networks") or {}).items():
         if isinstance(ep, dict):
-            mac = ep.get("MacAddress") or ""
-            ip = ep.get("IPAddress") or ""
-            if ip and mac == ipam.mac_for(ip):
-                mac = ""  # derived from the address, not the user's: forget it
+            mac = macs.get(name, "")
             ep.update(
                 EndpointID="",
                 Gateway="",

@@ -25,6 +25,7 @@ from . import filters as filt
 from . import hostnets
 from .bridges import Bridges
 from .dns import DnsServer, Resolver
+from .endpoints import migrate_mac_address
 from .etchosts import host_resolvers
 from .links import HostLinks
 from .model import (
@@ -268,6 +269,12 @@ class NetworkService:
             deleted.append(n.name)
         self.events.publish("network", "prune", "", {"reclaimed": "0"})
         return {"NetworksDeleted": deleted or None}
+
+    def migrate_create_request(self, body: dict[str, Any], version: tuple[int, ...]) -> list[str]:
+        """Bring a container create request's network fields to the current API's shape
+        (the container-wide MacAddress, as dockerd); the warnings to return."""
+        warning = migrate_mac_address(body, version)
+        return [warning] if warning else []
 
     # -- API: connect / disconnect -------------------------------------------------
     def _container(self, ref: str) -> Any:

@@ -104,7 +104,8 @@ async def update(request: web.Request) -> web.Response:
 async def delete(request: web.Request) -> web.Response:
     """``DELETE /containers/{id}?force=&v=``."""
     if qbool(request, "link"):
-        raise InvalidParameter("links are not supported")
+        await engine_of(request).networks.remove_link(_ref(request))
+        return web.Response(status=204)
     await engine_of(request).containers.remove(
         _ref(request), force=qbool(request, "force"), volumes=qbool(request, "v")
     )
@@ -130,5 +131,6 @@ def register(r: Router) -> None:
     r.post("/containers/{id}/unpause", unpause)
     r.post("/containers/{id}/rename", rename)
     r.post("/containers/{id}/update", update)
-    r.delete("/containers/{id}", delete)
+    # a legacy link is named /<parent>/<alias>: the reference may hold slashes
+    r.delete("/containers/{id:.+}", delete)
     routes_containers_io.register(r)

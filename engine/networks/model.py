@@ -128,6 +128,8 @@ class Endpoint:
     dns_names: list[str] = field(default_factory=list)
     static_ip: str = ""
     default_route: bool = False  # this endpoint carries the container's default route
+    # ``name:alias`` links of a user-defined network: aliases only this container resolves
+    links: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """Serialisable form for the store."""

@@ -34,6 +34,7 @@ from .endpoints import (
     validate_endpoint,
 )
 from .etchosts import hosts_text, resolv_text, wants_host_gateway, write_in_place
+from .legacy_links import merge_link_env
 from .links import NETLINK_SOCKET, NsLinks
 from .live import LiveOps
 from .model import Endpoint, Network, Sandbox, endpoint_settings
@@ -111,6 +112,7 @@ class SandboxManager(LiveOps):
                 if cfg.get("MacAddress"):
                     macs[key] = cfg["MacAddress"]
         show_desired_mac(c, first)
+        self.svc.legacy_links.register(c)
         c.network_settings["Networks"] = settings
         ports, _ = port_settings([], c.config.get("ExposedPorts"), hc.get("PortBindings"))
         c.network_settings["Ports"] = ports
@@ -178,6 +180,9 @@ class SandboxManager(LiveOps):
             c.network_settings.update(SandboxID=sb.key, SandboxKey=sb.path, Networks={})
             return
         wanted = self._wanted(c)
+        on_default_bridge = any(n.name == "bridge" for n, _ in wanted)
+        if on_default_bridge:
+            svc.legacy_links.check_children(c)
         dns = any(n.user_defined for n, _ in wanted)
         # Only bridge networks need netlink inside the namespace (lo comes up with it):
         # --network none never loads the netlink library.
@@ -232,6 +237,13 @@ class SandboxManager(LiveOps):
         self._write_etc(c, dns)
         _set_netns(namespaces, str(path))
         self._publish_settings(c, sb, attached, mappings)
+        if on_default_bridge:
+            process = spec.setdefault("process", {})
+            process["env"] = merge_link_env(list(process.get("env") or []), svc.legacy_links.env(c))
+            # Containers linked to this one see its (new) address.
+            for parent in svc.legacy_links.parents_of(c.id):
+                if parent.id in svc.sandboxes and svc.sandboxes[parent.id].owned:
+                    self._write_etc(parent, False)
 
     def _new_endpoint(
         self, c: Any, n: Network, cfg: dict[str, Any], ifname: str, ip: str | None
@@ -255,6 +267,7 @@ class SandboxManager(LiveOps):
             aliases=aliases,
             dns_names=list(dict.fromkeys(dns_names)),
             static_ip=((cfg.get("IPAMConfig") or {}).get("IPv4Address") or ""),
+            links=list(cfg.get("Links") or []) if n.user_defined else [],
         )
 
     def _allocate(self, n: Network, cfg: dict[str, Any]) -> str:
@@ -358,18 +371,25 @@ class SandboxManager(LiveOps):
                 return e.ip
         return None
 
+    def rewrite_hosts(self, c: Any) -> None:
+        """Write a running container's /etc/hosts again (its links changed)."""
+        self._write_etc(c, False)
+
     def _write_etc(self, c: Any, dns: bool) -> None:
         svc = self.svc
         d = container_dir(svc, c)
         hc = c.host_config
         own = [e.ip for e in svc.endpoints_of_container(c.id) if e.ip]
         bridge = svc.by_name("bridge")
+        on_bridge = bridge is not None and any(
+            e.network_id == bridge.id for e in svc.endpoints_of_container(c.id)
+        )
         text = hosts_text(
             c.config.get("Hostname") or c.id[:12],
             c.config.get("Domainname") or "",
             own,
             hc.get("ExtraHosts"),
-            self._links(c),
+            svc.legacy_links.hosts_entries(c) if on_bridge else [],
             bridge.gateway if bridge else "",
         )
         write_in_place(d / "hosts", text)
@@ -377,21 +397,6 @@ class SandboxManager(LiveOps):
             write_in_place(
                 d / "resolv.conf", resolv_text(hc.get("DnsSearch"), hc.get("DnsOptions"))
             )
-
-    def _links(self, c: Any) -> list[tuple[str, list[str]]]:
-        """Legacy ``--link name:alias`` entries (default bridge only, as Docker)."""
-        out = []
-        for link in c.host_config.get("Links") or []:
-            name, _, alias = link.partition(":")
-            name = name.strip("/")
-            alias = alias.rsplit("/", 1)[-1] or name
-            other = self.svc.containers.find(name) if self.svc.containers else None
-            if other is None:
-                continue
-            ips = [e.ip for e in self.svc.endpoints_of_container(other.id) if e.ip]
-            if ips:
-                out.append((ips[0], list(dict.fromkeys([alias, name, other.id[:12]]))))
-        return out
 
     def _publish_settings(
         self,

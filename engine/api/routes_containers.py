@@ -9,7 +9,7 @@ from ..errors import InvalidParameter
 from . import gotypes, routes_containers_io, web
 from .context import engine_of
 from .http import json_body, json_object, ok_json, qbool, qfilters, qint, qstr
-from .router import Router
+from .router import Router, api_version
 
 
 def _ref(request: web.Request) -> str:
@@ -23,7 +23,10 @@ async def create(request: web.Request) -> web.Response:
         raise InvalidParameter("config cannot be empty in order to create a container")
     gotypes.check(body, gotypes.CONTAINER_CREATE)
     name = qstr(request, "name")
-    result = await engine_of(request).containers.create(body, name or None)
+    engine = engine_of(request)
+    warnings = engine.networks.migrate_create_request(body, api_version(request))
+    result = await engine.containers.create(body, name or None)
+    result["Warnings"] = [*(result.get("Warnings") or []), *warnings]
     return ok_json(result, status=201)
 
 
@@ -103,7 +106,8 @@ async def update(request: web.Request) -> web.Response:
 async def delete(request: web.Request) -> web.Response:
     """``DELETE /containers/{id}?force=&v=``."""
     if qbool(request, "link"):
-        raise InvalidParameter("links are not supported")
+        await engine_of(request).networks.remove_link(_ref(request))
+        return web.Response(status=204)
     await engine_of(request).containers.remove(
         _ref(request), force=qbool(request, "force"), volumes=qbool(request, "v")
     )
@@ -129,5 +133,6 @@ def register(r: Router) -> None:
     r.post("/containers/{id}/unpause", unpause)
     r.post("/containers/{id}/rename", rename)
     r.post("/containers/{id}/update", update)
-    r.delete("/containers/{id}", delete)
+    # a legacy link is named /<parent>/<alias>: the reference may hold slashes
+    r.delete("/containers/{id:.+}", delete)
     routes_containers_io.register(r)

@@ -8,6 +8,7 @@ separately: the container directory, the create request's NetworkingConfig.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,48 +34,141 @@ def networking_config(c: Any) -> dict[str, Any]:
     return nc or {}
 
 
+def desired_macs(c: Any) -> dict[str, str]:
+    """The MAC address the user asked for on each network (by network name), as given;
+    kept apart from NetworkSettings, which shows the address in use while running."""
+    macs: dict[str, str] = c.extra.setdefault("desired_macs", {})
+    return macs
+
+
+def show_desired_mac(c: Any, primary: str) -> None:
+    """``Config.MacAddress`` as dockerd's inspect shows it: the MAC asked for on the
+    container's primary network ``primary`` (every API version)."""
+    mac = desired_macs(c).get(primary) if primary else None
+    if mac:
+        c.config["MacAddress"] = mac
+    else:
+        c.config.pop("MacAddress", None)
+
+
+MAC_DEPRECATED = (
+    "The container-wide MacAddress field is now deprecated. It should be specified in "
+    "EndpointsConfig instead."
+)
+
+
+def migrate_mac_address(body: dict[str, Any], version: tuple[int, ...]) -> str:
+    """Move a create request's container-wide ``MacAddress`` into the primary network's
+    EndpointSettings as dockerd does (API < 1.44 only knew the container-wide field;
+    later versions take it per endpoint). Returns dockerd's warning, or ""."""
+    hc = body.get("HostConfig") or {}
+    mode = hc.get("NetworkMode") or "default"
+    name = "bridge" if mode == "default" else mode
+    bridged = name not in ("host", "none") and not name.startswith("container:")
+    nc = body.get("NetworkingConfig") or {}
+    eps = nc.get("EndpointsConfig") or {}
+    if not isinstance(eps, dict):
+        raise InvalidParameter("NetworkingConfig.EndpointsConfig must be an object")
+    mac = body.get("MacAddress") or ""
+    old = version < (1, 44)
+    if not mac:
+        if old:  # the old API ignored per-endpoint MACs
+            for settings in eps.values():
+                if isinstance(settings, dict):
+                    settings.pop("MacAddress", None)
+        return ""
+    if not bridged:
+        if old:
+            raise InvalidParameter("conflicting options: mac-address and the network mode")
+        body.pop("MacAddress", None)
+        return MAC_DEPRECATED
+    ep: Any
+    if not eps:
+        ep = eps[name] = {}
+    elif old:
+        ep = next(iter(eps.values()))
+    else:
+        key = name if name in eps or name != "bridge" else "default"
+        ep = eps.get(key)
+        if ep is None:
+            raise InvalidParameter(
+                "unable to migrate container-wide MAC address to a specific network: "
+                "HostConfig.NetworkMode must match the identity of a network in "
+                "NetworkSettings.Networks"
+            )
+    if not isinstance(ep, dict):
+        raise InvalidParameter("EndpointSettings must be an object")
+    if old or not ep.get("MacAddress"):
+        ep["MacAddress"] = mac
+    elif ep["MacAddress"] != mac:
+        raise InvalidParameter(
+            "the container-wide MAC address must match the endpoint-specific MAC address "
+            "for the main network, or be left empty"
+        )
+    body["NetworkingConfig"] = {**nc, "EndpointsConfig": eps}
+    if old:
+        return ""
+    body.pop("MacAddress", None)
+    return MAC_DEPRECATED
+
+
 def container_dir(svc: NetworkService, c: Any) -> Path:
     """``<data-root>/containers/<id>`` (where hosts and resolv.conf live)."""
     d = getattr(c, "dir", None)
     return Path(d) if d else svc.config.data_root / "containers" / c.id
 
 
-def validate_endpoint(n: Network, cfg: dict[str, Any]) -> None:
-    """Docker's rules for EndpointSettings on network ``n``."""
+def validate_endpoint(n: Network | None, cfg: dict[str, Any]) -> None:
+    """dockerd's rules for EndpointSettings on network ``n`` (None: a network that does
+    not exist yet, so only the form of the settings is checked), in its wording: the
+    problems found are listed under ``invalid endpoint settings:``."""
     if not isinstance(cfg, dict):
         raise InvalidParameter("EndpointSettings must be an object")
     ipam_cfg = cfg.get("IPAMConfig") or {}
-    static = ipam_cfg.get("IPv4Address")
-    if static:
-        if not n.user_defined:
-            raise InvalidParameter(
-                "user specified IP address is supported on user defined networks only"
+    if not isinstance(ipam_cfg, dict):
+        raise InvalidParameter("IPAMConfig must be an object")
+    errs: list[str] = []
+    aliases = cfg.get("Aliases") or []
+    if not isinstance(aliases, list) or not all(isinstance(a, str) and a for a in aliases):
+        raise InvalidParameter("Aliases must be a list of names")
+    if n is not None and not n.user_defined:
+        if ipam_cfg.get("IPv4Address") or ipam_cfg.get("IPv6Address"):
+            errs.append("user specified IP address is supported on user defined networks only")
+        if aliases:
+            errs.append(
+                "network-scoped alias is supported only for containers in user defined networks"
             )
-        if not n.user_subnet:
-            raise InvalidParameter(
+    errs += _static_address_errors(n, ipam_cfg)
+    mac = cfg.get("MacAddress")
+    if mac:
+        ipam.parse_mac(mac)
+    if errs:
+        raise InvalidParameter("invalid endpoint settings:\n" + "\n".join(errs))
+
+
+def _static_address_errors(n: Network | None, ipam_cfg: dict[str, Any]) -> list[str]:
+    """What is wrong with ``--ip``/``--ip6`` for ``n`` (moby's IPAMConfig checks: the
+    form of each address, then whether a subnet the user configured contains it)."""
+    errs: list[str] = []
+    for key, version in (("IPv4Address", 4), ("IPv6Address", 6)):
+        text = ipam_cfg.get(key)
+        if not text:
+            continue
+        try:
+            addr = ipaddress.ip_address(str(text))
+        except ValueError:
+            addr = None
+        if addr is None or addr.version != version or addr.is_unspecified:
+            errs.append(f"invalid IPv{version} address: {text}")
+            continue
+        if n is None:
+            continue
+        subnets = [s for s in n.user_subnets() if s.version == version]
+        if not subnets:
+            errs.append(
                 "user specified IP address is supported only when connecting to networks "
                 "with user configured subnets"
             )
-        ipam.validate_static(ipam.parse_subnet(n.subnet), n.gateway, static)
-    if ipam_cfg.get("IPv6Address"):
-        raise InvalidParameter("IPv6 addresses are not supported by Portside yet")
-    aliases = cfg.get("Aliases") or []
-    if aliases and not n.user_defined:
-        raise InvalidParameter(
-            "network-scoped alias is supported only for containers in user defined networks"
-        )
-    if not isinstance(aliases, list) or not all(isinstance(a, str) and a for a in aliases):
-        raise InvalidParameter("Aliases must be a list of names")
-    mac = cfg.get("MacAddress")
-    if mac:
-        parts = mac.split(":")
-        if len(parts) != 6 or not all(len(p) == 2 for p in parts):
-            raise InvalidParameter(f"invalid MAC address {mac}")
-        try:
-            first = int(parts[0], 16)
-            for p in parts[1:]:
-                int(p, 16)
-        except ValueError:
-            raise InvalidParameter(f"invalid MAC address {mac}") from None
-        if first & 1:
-            raise InvalidParameter(f"invalid MAC address {mac}: multicast")
+        elif not any(addr in s for s in subnets):
+            errs.append(f"no configured subnet or ip-range contain the IP address {text}")
+    return errs

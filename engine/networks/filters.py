@@ -38,15 +38,14 @@ def _str_map(v: Any, what: str) -> dict[str, str]:
 
 def network_from_request(body: dict[str, Any], svc: NetworkService) -> tuple[Network, str]:
     """A validated, not yet stored user network and the warning to return."""
+    # dockerd refuses only names that are empty or blank, and the predefined ones:
+    # spaces, slashes or any other characters are the user's business.
     name = body.get("Name")
-    if not isinstance(name, str) or not name:
-        raise InvalidParameter("network name must not be empty")
-    if not re.match(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$", name):
-        raise InvalidParameter(
-            f"invalid network name {name!r}: only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
-        )
-    if name in PREDEFINED:
-        raise Forbidden(f"{name} is a pre-defined network and cannot be created")
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidParameter("invalid name: name is empty")
+    if name in PREDEFINED or name == "default":
+        # dockerd's wording, trailing space included
+        raise Forbidden(f"operation is not permitted on predefined {name} network ")
     driver = body.get("Driver") or "bridge"
     if driver in ("host", "null"):
         raise Forbidden(f'only one instance of "{driver}" network is allowed')

@@ -17,6 +17,7 @@ import asyncio
 import fcntl
 import ipaddress
 import os
+import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -100,19 +101,6 @@ def usable(net: IPv4Net, addr: IPv4Addr) -> bool:
     return addr in net and addr != net.network_address and addr != net.broadcast_address
 
 
-def validate_static(net: IPv4Net, gateway: str, text: str) -> IPv4Addr:
-    """A user's ``--ip`` for a network (400 when outside the subnet or reserved)."""
-    addr = parse_addr(text, "IPv4 address")
-    if not usable(net, addr):
-        raise InvalidParameter(
-            f"invalid endpoint settings:\nuser specified IP address {addr} is not within "
-            f"the network's subnet {net}"
-        )
-    if str(addr) == gateway:
-        raise InvalidParameter(f"Address {addr} is the gateway of the network; choose another")
-    return addr
-
-
 def next_free(net: IPv4Net, pool: IPv4Net, taken: set[str], after: IPv4Addr | None) -> IPv4Addr:
     """The first free host address of ``pool`` (within ``net``) after ``after``,
     wrapping around; 409 when the pool is exhausted."""
@@ -133,6 +121,23 @@ def mac_for(ip: str) -> str:
     """Docker's MAC for an address: 02:42 followed by the four address bytes."""
     b = IPv4Addr(ip).packed
     return "02:42:" + ":".join(f"{x:02x}" for x in b)
+
+
+def parse_mac(text: str) -> str:
+    """A user's MAC address in the kernel's spelling (lower case, colons); 400 in
+    dockerd's wording for anything that is not a unicast 48-bit address. Go's forms are
+    accepted: ``02:42:ac:11:00:02``, ``02-42-ac-11-00-02`` and ``0242.ac11.0002``."""
+    if re.fullmatch(r"[0-9A-Fa-f]{2}([:-])[0-9A-Fa-f]{2}(\1[0-9A-Fa-f]{2}){4}", text):
+        octets = re.split(r"[:-]", text)
+    elif re.fullmatch(r"[0-9A-Fa-f]{4}(\.[0-9A-Fa-f]{4}){2}", text):
+        digits = text.replace(".", "")
+        octets = [digits[i : i + 2] for i in range(0, 12, 2)]
+    else:
+        raise InvalidParameter(f"invalid MAC address {text}")
+    if int(octets[0], 16) & 1:
+        # dockerd lets this through and the kernel refuses it at start.
+        raise InvalidParameter(f"invalid MAC address {text}: a multicast address")
+    return ":".join(o.lower() for o in octets)
 
 
 def random_mac() -> str:

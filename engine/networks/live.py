@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import EngineError, Forbidden, InvalidParameter
 from . import nsutil
-from .endpoints import network_mode, validate_endpoint
+from .endpoints import desired_macs, network_mode, show_desired_mac, validate_endpoint
 from .links import NsLinks
 from .model import Network, endpoint_settings
 
@@ -125,12 +125,20 @@ class LiveOps:
                 raise Forbidden(f"endpoint with name {c.name} already exists in network {n.name}")
             sb = svc.sandboxes.get(c.id)
             ep = None
+            macs = desired_macs(c)
+            before = dict(macs)
+            if cfg.get("MacAddress"):
+                macs[n.name] = cfg["MacAddress"]
             if sb is not None and sb.owned and sb.path:
                 used = {e.ifname for e in svc.endpoints_of_container(c.id)}
                 ifname = next(f"eth{i}" for i in range(1000) if f"eth{i}" not in used)
                 ns = await NsLinks.open(Path(sb.path)) if n.is_bridge else None
                 try:
                     ep = await self._attach(c, ns, sb, n, cfg, ifname)
+                except BaseException:
+                    macs.clear()
+                    macs.update(before)
+                    raise
                 finally:
                     if ns is not None:
                         ns.close()
@@ -138,6 +146,7 @@ class LiveOps:
                 if sb.ports:
                     await svc.bridges.sync_firewall()
             nets[n.name] = endpoint_settings(n, ep, cfg)
+            show_desired_mac(c, _primary(svc, c))
 
     async def disconnect(self, c: Any, n: Network, force: bool = False) -> None:
         """Detach ``c`` from ``n`` (live when it runs)."""
@@ -168,6 +177,8 @@ class LiveOps:
                 if sb is not None and sb.ports:
                     await svc.bridges.sync_firewall()
             del nets[key]
+            desired_macs(c).pop(key, None)
+            show_desired_mac(c, _primary(svc, c))
 
     async def _reroute(self, c: Any, path: Path) -> None:
         """The endpoint with the default route left: route via another network."""
@@ -183,6 +194,13 @@ class LiveOps:
                 e.default_route = True
                 svc.store.update_endpoint(e)
                 return
+
+
+def _primary(svc: NetworkService, c: Any) -> str:
+    """The name of the network ``HostConfig.NetworkMode`` names."""
+    mode = network_mode(c)
+    n = svc.find(mode) if not mode.startswith("container:") else None
+    return n.name if n is not None else mode
 
 
 def _entries(d: Path) -> bool:

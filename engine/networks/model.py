@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -64,6 +65,10 @@ class Network:
         """The network's own masquerade switch (the daemon's ip-masq is checked too)."""
         return self.options.get(OPT_MASQ, "true").lower() != "false"
 
+    def user_subnets(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+        """The subnets the user configured (static addresses must be inside one)."""
+        return [ipaddress.ip_network(self.subnet)] if self.user_subnet and self.subnet else []
+
     def to_json(self) -> dict[str, Any]:
         """Serialisable form for the store."""
         return asdict(self)
@@ -123,6 +128,8 @@ class Endpoint:
     dns_names: list[str] = field(default_factory=list)
     static_ip: str = ""
     default_route: bool = False  # this endpoint carries the container's default route
+    # ``name:alias`` links of a user-defined network: aliases only this container resolves
+    links: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         """Serialisable form for the store."""

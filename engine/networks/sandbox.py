@@ -22,11 +22,19 @@ import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import Conflict, EngineError, InvalidParameter, NotFound
+from ..errors import Conflict, Forbidden, InvalidParameter, NotFound
 from . import ipam, nsutil
 from .dns import DNS_SOCKETS
-from .endpoints import container_dir, network_mode, networking_config, validate_endpoint
+from .endpoints import (
+    container_dir,
+    desired_macs,
+    network_mode,
+    networking_config,
+    show_desired_mac,
+    validate_endpoint,
+)
 from .etchosts import hosts_text, resolv_text, wants_host_gateway, write_in_place
+from .legacy_links import merge_link_env
 from .links import NETLINK_SOCKET, NsLinks
 from .live import LiveOps
 from .model import Endpoint, Network, Sandbox, endpoint_settings
@@ -57,6 +65,9 @@ class SandboxManager(LiveOps):
         hc = c.host_config
         eps = (networking_config(c) or {}).get("EndpointsConfig") or {}
         settings: dict[str, Any] = {}
+        macs = desired_macs(c)
+        macs.clear()
+        first = ""
         if mode.startswith("container:"):
             if hc.get("PortBindings") or hc.get("PublishAllPorts"):
                 raise InvalidParameter(
@@ -90,11 +101,18 @@ class SandboxManager(LiveOps):
                 )
             for name, cfg in wanted.items():
                 n = self.svc.find(name)
-                if n is None:
-                    settings[name] = endpoint_settings(None, None, cfg)
-                    continue
-                validate_endpoint(n, cfg)
-                settings[n.name] = endpoint_settings(n, None, cfg)
+                try:
+                    validate_endpoint(n, cfg)
+                except InvalidParameter as e:
+                    raise InvalidParameter(
+                        f"invalid config for network {name}: {e.message}"
+                    ) from None
+                key = n.name if n is not None else name
+                settings[key] = endpoint_settings(n, None, cfg)
+                if cfg.get("MacAddress"):
+                    macs[key] = cfg["MacAddress"]
+        show_desired_mac(c, first)
+        self.svc.legacy_links.register(c)
         c.network_settings["Networks"] = settings
         ports, _ = port_settings([], c.config.get("ExposedPorts"), hc.get("PortBindings"))
         c.network_settings["Ports"] = ports
@@ -162,6 +180,9 @@ class SandboxManager(LiveOps):
             c.network_settings.update(SandboxID=sb.key, SandboxKey=sb.path, Networks={})
             return
         wanted = self._wanted(c)
+        on_default_bridge = any(n.name == "bridge" for n, _ in wanted)
+        if on_default_bridge:
+            svc.legacy_links.check_children(c)
         dns = any(n.user_defined for n, _ in wanted)
         # Only bridge networks need netlink inside the namespace (lo comes up with it):
         # --network none never loads the netlink library.
@@ -216,6 +237,13 @@ class SandboxManager(LiveOps):
         self._write_etc(c, dns)
         _set_netns(namespaces, str(path))
         self._publish_settings(c, sb, attached, mappings)
+        if on_default_bridge:
+            process = spec.setdefault("process", {})
+            process["env"] = merge_link_env(list(process.get("env") or []), svc.legacy_links.env(c))
+            # Containers linked to this one see its (new) address.
+            for parent in svc.legacy_links.parents_of(c.id):
+                if parent.id in svc.sandboxes and svc.sandboxes[parent.id].owned:
+                    self._write_etc(parent, False)
 
     def _new_endpoint(
         self, c: Any, n: Network, cfg: dict[str, Any], ifname: str, ip: str | None
@@ -223,7 +251,8 @@ class SandboxManager(LiveOps):
         aliases = list(cfg.get("Aliases") or [])
         dns_names = [c.name, *aliases, c.id[:12]] if n.user_defined else []
         prefixlen = ipaddress.ip_network(n.subnet).prefixlen if ip else 0
-        mac = (cfg.get("MacAddress") or ipam.mac_for(ip)) if ip else ""
+        wanted_mac = desired_macs(c).get(n.name)
+        mac = (ipam.parse_mac(wanted_mac) if wanted_mac else ipam.mac_for(ip)) if ip else ""
         return Endpoint(
             id=secrets.token_hex(32),
             network_id=n.id,
@@ -238,6 +267,7 @@ class SandboxManager(LiveOps):
             aliases=aliases,
             dns_names=list(dict.fromkeys(dns_names)),
             static_ip=((cfg.get("IPAMConfig") or {}).get("IPv4Address") or ""),
+            links=list(cfg.get("Links") or []) if n.user_defined else [],
         )
 
     def _allocate(self, n: Network, cfg: dict[str, Any]) -> str:
@@ -245,9 +275,16 @@ class SandboxManager(LiveOps):
         taken = {ep.ip for ep in self.svc.endpoints_of(n.id) if ep.ip} | {n.gateway}
         static = (cfg.get("IPAMConfig") or {}).get("IPv4Address")
         if static:
-            addr = ipam.validate_static(net, n.gateway, static)  # type: ignore[arg-type]
-            if str(addr) in taken:
-                raise EngineError(f"Address already in use: {addr}")
+            addr = ipaddress.ip_address(static)
+            if addr not in net:  # the subnet was chosen again since the check at create
+                raise InvalidParameter(
+                    f"invalid endpoint settings:\nno configured subnet or ip-range contain "
+                    f"the IP address {static}"
+                )
+            # dockerd's IPAM holds the gateway, network and broadcast addresses as used.
+            reserved = {net.network_address, net.broadcast_address}
+            if str(addr) in taken or addr in reserved:
+                raise Forbidden("Address already in use")
             return str(addr)
         pool = ipaddress.ip_network(n.ip_range) if n.ip_range else net
         addr = ipam.next_free(net, pool, taken, self._last_ip.get(n.id))  # type: ignore[arg-type]
@@ -334,18 +371,25 @@ class SandboxManager(LiveOps):
                 return e.ip
         return None
 
+    def rewrite_hosts(self, c: Any) -> None:
+        """Write a running container's /etc/hosts again (its links changed)."""
+        self._write_etc(c, False)
+
     def _write_etc(self, c: Any, dns: bool) -> None:
         svc = self.svc
         d = container_dir(svc, c)
         hc = c.host_config
         own = [e.ip for e in svc.endpoints_of_container(c.id) if e.ip]
         bridge = svc.by_name("bridge")
+        on_bridge = bridge is not None and any(
+            e.network_id == bridge.id for e in svc.endpoints_of_container(c.id)
+        )
         text = hosts_text(
             c.config.get("Hostname") or c.id[:12],
             c.config.get("Domainname") or "",
             own,
             hc.get("ExtraHosts"),
-            self._links(c),
+            svc.legacy_links.hosts_entries(c) if on_bridge else [],
             bridge.gateway if bridge else "",
         )
         write_in_place(d / "hosts", text)
@@ -353,21 +397,6 @@ class SandboxManager(LiveOps):
             write_in_place(
                 d / "resolv.conf", resolv_text(hc.get("DnsSearch"), hc.get("DnsOptions"))
             )
-
-    def _links(self, c: Any) -> list[tuple[str, list[str]]]:
-        """Legacy ``--link name:alias`` entries (default bridge only, as Docker)."""
-        out = []
-        for link in c.host_config.get("Links") or []:
-            name, _, alias = link.partition(":")
-            name = name.strip("/")
-            alias = alias.rsplit("/", 1)[-1] or name
-            other = self.svc.containers.find(name) if self.svc.containers else None
-            if other is None:
-                continue
-            ips = [e.ip for e in self.svc.endpoints_of_container(other.id) if e.ip]
-            if ips:
-                out.append((ips[0], list(dict.fromkeys([alias, name, other.id[:12]]))))
-        return out
 
     def _publish_settings(
         self,
@@ -426,7 +455,7 @@ class SandboxManager(LiveOps):
         if sb is not None and sb.ports:
             await svc.bridges.sync_firewall()
         if c is not None:
-            _clear_settings(c)
+            _clear_settings(c, desired_macs(c))
 
 
 def _set_netns(namespaces: list[dict[str, Any]], path: str | None) -> None:
@@ -452,15 +481,13 @@ def _share_etc_files(src: Path, dst: Path) -> None:
             pass
 
 
-def _clear_settings(c: Any) -> None:
-    """NetworkSettings of a stopped container: networks kept, addresses gone."""
+def _clear_settings(c: Any, macs: dict[str, str]) -> None:
+    """NetworkSettings of a stopped container: networks kept, addresses gone; the MAC
+    shown is the one the user asked for, if any."""
     ns = c.network_settings
-    for ep in (ns.get("Networks") or {}).values():
+    for name, ep in (ns.get("Networks") or {}).items():
         if isinstance(ep, dict):
-            mac = ep.get("MacAddress") or ""
-            ip = ep.get("IPAddress") or ""
-            if ip and mac == ipam.mac_for(ip):
-                mac = ""  # derived from the address, not the user's: forget it
+            mac = macs.get(name, "")
             ep.update(
                 EndpointID="",
                 Gateway="",

@@ -25,7 +25,9 @@ from . import filters as filt
 from . import hostnets
 from .bridges import Bridges
 from .dns import DnsServer, Resolver
+from .endpoints import migrate_mac_address
 from .etchosts import host_resolvers
+from .legacy_links import LegacyLinks, parse_link
 from .links import HostLinks
 from .model import (
     DEFAULT_MTU,
@@ -76,6 +78,7 @@ class NetworkService:
         self._rename_task: asyncio.Task[None] | None = None
         self._reapers: set[asyncio.Task[None]] = set()
         self.bridges = Bridges(self)
+        self.legacy_links = LegacyLinks(self)
 
     # -- wiring --------------------------------------------------------------------
     def bind_containers(self, containers: Any) -> None:
@@ -274,6 +277,20 @@ class NetworkService:
         self.events.publish("network", "prune", "", {"reclaimed": "0"})
         return {"NetworksDeleted": deleted or None}
 
+    def migrate_create_request(self, body: dict[str, Any], version: tuple[int, ...]) -> list[str]:
+        """Bring a container create request's network fields to the current API's shape
+        (the container-wide MacAddress, as dockerd); the warnings to return."""
+        warning = migrate_mac_address(body, version)
+        return [warning] if warning else []
+
+    async def remove_link(self, name: str) -> None:
+        """``DELETE /containers/<parent>/<alias>?link=1``: remove a legacy link; a
+        running parent's /etc/hosts loses the line."""
+        parent = self.legacy_links.remove(name)
+        sb = self.sandboxes.get(parent.id)
+        if sb is not None and sb.owned:
+            self.sandbox.rewrite_hosts(parent)
+
     # -- API: connect / disconnect -------------------------------------------------
     def _container(self, ref: str) -> Any:
         if self.containers is None:
@@ -345,11 +362,17 @@ class NetworkService:
         return self._names_cache
 
     def dns_lookup(self, container_id: str, name: str) -> list[str] | None:
-        """Addresses for ``name`` on the user networks ``container_id`` is on."""
+        """Addresses for ``name`` on the user networks ``container_id`` is on; a link
+        alias of the container's own (``--link name:alias``) names its target there."""
         idx = self._names()
         out: list[str] = []
         for ep in self.endpoints_of_container(container_id):
-            out += [ip for ip in idx.get(ep.network_id, {}).get(name, []) if ip not in out]
+            wanted = name
+            for link in ep.links:
+                target, alias = parse_link(link)
+                if alias.lower() == name:
+                    wanted = target.lower()
+            out += [ip for ip in idx.get(ep.network_id, {}).get(wanted, []) if ip not in out]
         return out or None
 
     def dns_reverse(self, container_id: str, ip: str) -> str | None:
@@ -379,6 +402,7 @@ class NetworkService:
                 ep.dns_names = [new if x == old else x for x in ep.dns_names]
                 self.store.update_endpoint(ep)
             self.names_changed()
+            self.legacy_links.renamed()
 
     def reap_links(self, names: list[str], delay: float = 2.0) -> None:
         """Delete these links later if the kernel has not removed them by then."""

@@ -89,3 +89,18 @@ def our_table(engine) -> str:
 
 def our_links_named(engine, prefix: str) -> list[str]:
     return [name for name in our_links(engine) if name.startswith(prefix)]
+
+
+def free_subnet() -> str:
+    """A 10.x.y.0/24 no host interface or route uses (engines of other tests may run at
+    the same time, so fixed subnets could clash)."""
+    import ipaddress
+    import random
+
+    from portside.engine.networks import hostnets
+
+    used = [h.net for h in hostnets.host_networks()]
+    while True:
+        cand = ipaddress.IPv4Network(f"10.{random.randint(100, 250)}.{random.randint(0, 255)}.0/24")
+        if not any(cand.overlaps(u) for u in used):
+            return str(cand)

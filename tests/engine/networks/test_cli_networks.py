@@ -251,3 +251,34 @@ def test_host_none_and_container_modes(shared_engine):
         assert "Unable to find image" not in r.stderr
     finally:
         e.docker("rm", "-f", web, bad, check=False)
+
+
+def test_network_names_are_free_form_as_in_dockerd(shared_engine):
+    e = shared_engine
+    spaced, odd, web = uniq("test "), uniq("_Ünï:cøde@+"), uniq("web")
+    for name in (spaced, odd):
+        e.docker("network", "create", name)
+    try:
+        assert {spaced, odd} <= set(
+            e.docker("network", "ls", "--format", "{{.Name}}").stdout.splitlines()
+        )
+        assert inspect(e, spaced)["Name"] == spaced
+        e.docker("run", "-d", "--network", spaced, "--name", web, "busybox", "sh", "-c", HTTPD)
+        assert wget_in(e, spaced, web).stdout.startswith("hi from ")
+        e.docker("network", "connect", odd, web)
+        assert set(inspect(e, web)["NetworkSettings"]["Networks"]) == {spaced, odd}
+        # what dockerd refuses: blank names and the predefined ones
+        for blank in ("", "   "):
+            r = e.api("POST", "/networks/create", json={"Name": blank})
+            assert (r.status_code, r.json()["message"]) == (400, "invalid name: name is empty")
+        for predefined in ("bridge", "host", "none", "default"):
+            r = e.docker("network", "create", predefined, check=False)
+            assert r.returncode != 0
+            msg = f"operation is not permitted on predefined {predefined} network"
+            assert msg in r.stderr
+            r = e.api("POST", "/networks/create", json={"Name": predefined})
+            assert (r.status_code, r.json()["message"]) == (403, msg + " ")
+    finally:
+        e.docker("rm", "-f", web, check=False)
+        e.docker("network", "rm", spaced, odd)
+    assert e.api("GET", f"/networks/{spaced}").status_code == 404

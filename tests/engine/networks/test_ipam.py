@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import pytest
 from portside.engine.errors import Conflict, Forbidden, InvalidParameter, NotFound
 from portside.engine.networks import ipam
+from portside.engine.networks.endpoints import validate_endpoint
 from portside.engine.networks.filters import list_matcher, network_from_request, parse_rfc3339
 from portside.engine.networks.model import Network
 from portside.engine.networks.ports import (
@@ -58,18 +59,29 @@ def test_sequential_allocation_wraps_and_skips_taken():
     assert str(ipam.next_free(net, rng, taken, None)) == "10.1.0.4"
 
 
-def test_static_addresses_are_validated():
-    net = N("10.5.0.0/24")
-    assert str(ipam.validate_static(net, "10.5.0.1", "10.5.0.9")) == "10.5.0.9"
-    for bad in ("10.6.0.9", "10.5.0.0", "10.5.0.255", "nope", "::1"):
-        with pytest.raises(InvalidParameter):
-            ipam.validate_static(net, "10.5.0.1", bad)
-    with pytest.raises(InvalidParameter):
-        ipam.validate_static(net, "10.5.0.1", "10.5.0.1")
+def test_static_addresses_are_validated_in_dockerds_words():
+    n = Network("x" * 64, "n", "bridge", subnet="10.5.0.0/24", gateway="10.5.0.1", user_subnet=True)
+    validate_endpoint(n, {"IPAMConfig": {"IPv4Address": "10.5.0.9"}})
+    with pytest.raises(InvalidParameter, match="no configured subnet or ip-range contain"):
+        validate_endpoint(n, {"IPAMConfig": {"IPv4Address": "10.6.0.9"}})
+    for bad in ("nope", "::1", "0.0.0.0"):
+        with pytest.raises(InvalidParameter, match=f"invalid IPv4 address: {bad}"):
+            validate_endpoint(n, {"IPAMConfig": {"IPv4Address": bad}})
+    n.user_subnet = False
+    with pytest.raises(InvalidParameter, match="networks with user configured subnets"):
+        validate_endpoint(n, {"IPAMConfig": {"IPv4Address": "10.5.0.9"}})
 
 
 def test_mac_addresses():
     assert ipam.mac_for("172.17.0.2") == "02:42:ac:11:00:02"
+    assert ipam.parse_mac("02:42:AC:11:00:02") == "02:42:ac:11:00:02"
+    assert ipam.parse_mac("02-42-ac-11-00-03") == "02:42:ac:11:00:03"
+    assert ipam.parse_mac("0242.ac11.0004") == "02:42:ac:11:00:04"
+    for bad in ("02:42:ac:11:00", "02:42:ac:11:00:0g", "02:42-ac:11:00:02", "zz"):
+        with pytest.raises(InvalidParameter, match=f"^invalid MAC address {bad}$"):
+            ipam.parse_mac(bad)
+    with pytest.raises(InvalidParameter, match="multicast"):
+        ipam.parse_mac("01:00:5e:00:00:01")
     mac = ipam.random_mac()
     assert int(mac[:2], 16) & 3 == 2
 
@@ -152,7 +164,9 @@ def test_network_requests_are_validated():
     assert auto.bridge == f"br-{auto.id[:12]}" and not auto.subnet and not auto.user_subnet
     cases = [
         ({"Name": ""}, InvalidParameter),
+        ({"Name": " "}, InvalidParameter),
         ({"Name": "bridge"}, Forbidden),
+        ({"Name": "default"}, Forbidden),
         ({"Name": "x", "Driver": "host"}, Forbidden),
         ({"Name": "x", "Driver": "overlay"}, NotFound),
         ({"Name": "x", "IPAM": {"Config": [{"Subnet": "10.7.1.0/24"}]}}, Forbidden),

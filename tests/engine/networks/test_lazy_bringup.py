@@ -42,6 +42,9 @@ def test_bridges_come_up_with_their_first_container(engine_with_busybox):
     # The first container on the default bridge brings up that bridge and the table.
     e.docker("run", "--rm", "busybox", "true")
     assert default in our_links(e) and user_bridge not in our_links(e)
+    # (Another engine on this machine may have taken the shown subnet meanwhile; then it
+    # moved at bring-up, and inspect shows where it went.)
+    br = _ipam(e, "bridge")
     prefix = ipaddress.ip_network(br["Subnet"]).prefixlen
     assert f"{br['Gateway']}/{prefix}" in _addrs(default)
     table = our_table(e)
@@ -49,6 +52,7 @@ def test_bridges_come_up_with_their_first_container(engine_with_busybox):
     # ...and the first one on the user network brings up its bridge, on the shown subnet.
     e.docker("run", "--rm", "--network", net, "busybox", "true")
     assert user_bridge in our_links(e) and user_bridge in our_table(e)
+    mine = _ipam(e, net)
     prefix = ipaddress.ip_network(mine["Subnet"]).prefixlen
     assert f"{mine['Gateway']}/{prefix}" in _addrs(user_bridge)
     e.docker("network", "rm", net)

@@ -195,13 +195,17 @@ class LegacyLinks:
                 return ep.ip
         return None
 
-    def check_children(self, c: Any) -> None:
-        """Every child runs on the default bridge (dockerd refuses the start otherwise)."""
+    def check_running(self, c: Any) -> None:
+        """Every child runs (dockerd refuses the start otherwise)."""
         for alias, child in self.children(c):
             if not getattr(child, "running", False):
                 raise SystemError_(
                     f"Cannot link to a non running container: /{child.name} AS /{c.name}/{alias}"
                 )
+
+    def check_on_default_bridge(self, c: Any) -> None:
+        """Every child is on the default bridge (dockerd refuses the start otherwise)."""
+        for _alias, child in self.children(c):
             if self._bridge_ip(child) is None:
                 raise SystemError_(
                     f"Cannot link to /{child.name}, as it does not belong to the default network"

@@ -22,7 +22,7 @@ import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import Conflict, Forbidden, InvalidParameter, NotFound
+from ..errors import Conflict, EngineError, Forbidden, InvalidParameter, NotFound
 from . import ipam, nsutil
 from .dns import DNS_SOCKETS
 from .endpoints import (
@@ -183,7 +183,26 @@ class SandboxManager(LiveOps):
         wanted = self._wanted(c)
         on_default_bridge = any(n.name == "bridge" for n, _ in wanted)
         if on_default_bridge:
-            svc.legacy_links.check_children(c)
+            svc.legacy_links.check_running(c)
+        try:
+            await self._plumb(c, spec, wanted, on_default_bridge)
+        except EngineError as e:
+            # dockerd 28 reports what fails here (addresses, ports, links) so
+            raise type(e)(f"failed to set up container networking: {e.message}") from None
+
+    async def _plumb(
+        self,
+        c: Any,
+        spec: dict[str, Any],
+        wanted: list[tuple[Network, dict[str, Any]]],
+        on_default_bridge: bool,
+    ) -> None:
+        """Namespace, endpoints, ports, DNS and /etc files of a bridge/none container."""
+        svc = self.svc
+        mode = network_mode(c)
+        namespaces = spec.setdefault("linux", {}).setdefault("namespaces", [])
+        if on_default_bridge:
+            svc.legacy_links.check_on_default_bridge(c)
         dns = any(n.user_defined for n, _ in wanted)
         # Only bridge networks need netlink inside the namespace (lo comes up with it):
         # --network none never loads the netlink library.

@@ -133,6 +133,11 @@ def _bind(proto: str, host_ip: str, port: int) -> socket.socket | None:
         if family == socket.AF_INET6:
             # "::" holds the IPv6 port only; 0.0.0.0 is held by its own socket
             s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        if proto == "tcp":
+            # A socket that proxied connections (proxy.py) leaves them in TIME_WAIT;
+            # holding the port again (restart, live restore) must not fail on those.
+            # A port some program listens on is still refused.
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind((host_ip, port))
     except OSError as e:
         s.close()

@@ -168,3 +168,27 @@ def test_default_bridge_with_daemon_ipv6(v6_engine):
     e.stop()
     assert our_links(e) == [] and our_table(e) == ""
     e.start()
+
+
+def test_ipv6_ports_after_kill9_and_restart(v6_engine):
+    e = v6_engine
+    net, web = uniq("net"), uniq("web")
+    port = free_port6()
+    e.docker("network", "create", "--ipv6", net)
+    e.docker("run", "-d", "--network", net, "--name", web, "-p", f"{port}:80",
+             "busybox", "sh", "-c", HTTPD)  # fmt: skip
+    try:
+        addr6 = inspect(e, web)["NetworkSettings"]["Networks"][net]["GlobalIPv6Address"]
+        assert http_get(_url("::1", port)).startswith("hi from ")
+        e.kill9()
+        # the kernel keeps forwarding to the container's own address; [::1] waits for us
+        assert http_get(_url(addr6, 80)).startswith("hi from ")
+        e.start()
+        assert http_get(_url("::1", port)).startswith("hi from ")
+        assert http_get(_url("127.0.0.1", port)).startswith("hi from ")
+        assert our_table(e).count(f"dnat ip6 to [{addr6}]:80") == 1
+        r = e.docker("run", "--rm", "-p", f"[::1]:{port}:80", "busybox", "true", check=False)
+        assert r.returncode != 0 and "port is already allocated" in r.stderr
+    finally:
+        e.docker("rm", "-f", web, check=False)
+        e.docker("network", "rm", net)

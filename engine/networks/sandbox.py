@@ -187,7 +187,7 @@ class SandboxManager(LiveOps):
         try:
             await self._plumb(c, spec, wanted, on_default_bridge)
         except EngineError as e:
-            # dockerd 28 reports what fails here (addresses, ports, links) so
+            # dockerd 28 prefixes what fails in this stage (addresses, ports, links) so
             raise type(e)(f"failed to set up container networking: {e.message}") from None
 
     async def _plumb(

@@ -27,6 +27,8 @@ from .proxy import TcpProxy
 log = logging.getLogger(__name__)
 
 PROTOS = ("tcp", "udp", "sctp")
+# host addresses whose TCP ports are proxied to the container (see proxy.py)
+PROXIED = ("::", "::1")
 
 
 @dataclass
@@ -133,10 +135,11 @@ def _bind(proto: str, host_ip: str, port: int) -> socket.socket | None:
         if family == socket.AF_INET6:
             # "::" holds the IPv6 port only; 0.0.0.0 is held by its own socket
             s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-        if proto == "tcp":
-            # A socket that proxied connections (proxy.py) leaves them in TIME_WAIT;
-            # holding the port again (restart, live restore) must not fail on those.
-            # A port some program listens on is still refused.
+        if proto == "tcp" and host_ip in PROXIED:
+            # This socket will listen and proxy (proxy.py), leaving connections in
+            # TIME_WAIT; holding the port again (restart, live restore) must not fail on
+            # those. A port some program listens on is still refused. (Sockets that only
+            # hold a port go without, so two engines can never both hold one.)
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind((host_ip, port))
     except OSError as e:
@@ -256,7 +259,7 @@ class PortReservations:
             return
         started = []
         for m, s in self._held.get(container_id, []):
-            if m.proto == "tcp" and m.host_ip in ("::", "::1"):
+            if m.proto == "tcp" and m.host_ip in PROXIED:
                 proxy = TcpProxy(s, target6, m.container_port)
                 await proxy.start()
                 started.append(proxy)

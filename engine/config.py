@@ -30,6 +30,9 @@ class DaemonConfig:
     # Name of the default bridge (issue: networks); tests give each engine its own.
     bridge_name: str = "portside0"
     bridge_subnet: str | None = None
+    # IPv6 on the default bridge (dockerd's ipv6 / fixed-cidr-v6)
+    ipv6: bool = False
+    fixed_cidr_v6: str | None = None
     # Outbound NAT for bridge networks. On for users, off in every test.
     ip_masquerade: bool = True
     # Resolvers written into containers' /etc/resolv.conf; None copies the host's.
@@ -55,6 +58,8 @@ _FILE_KEYS = {
     "default-runtime": ("runtime", str),
     "bridge": ("bridge_name", str),
     "bip": ("bridge_subnet", str),
+    "ipv6": ("ipv6", bool),
+    "fixed-cidr-v6": ("fixed_cidr_v6", str),
     "ip-masq": ("ip_masquerade", bool),
     "dns": ("dns", list),
     "registry-mirrors": ("registry_mirrors", list),
@@ -77,6 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-b", "--bridge", dest="bridge", help="name of the default bridge")
     p.add_argument("--bip", help="subnet of the default bridge (CIDR)")
     p.add_argument("--ip-masq", choices=["true", "false"], help="outbound NAT for bridges")
+    p.add_argument("--ipv6", action="store_true", default=None, help="IPv6 on the default bridge")
+    p.add_argument("--fixed-cidr-v6", help="IPv6 subnet of the default bridge (CIDR)")
     p.add_argument("--dns", action="append", help="DNS server for containers")
     p.add_argument("--version", action="store_true", help="print the version and exit")
     return p
@@ -117,6 +124,10 @@ def load_config(argv: list[str] | None = None) -> DaemonConfig:
         cfg.bridge_name = args.bridge
     if args.bip:
         cfg.bridge_subnet = args.bip
+    if args.ipv6:
+        cfg.ipv6 = True
+    if args.fixed_cidr_v6:
+        cfg.fixed_cidr_v6 = args.fixed_cidr_v6
     if args.ip_masq:
         cfg.ip_masquerade = args.ip_masq == "true"
     if args.dns:

@@ -61,13 +61,35 @@ class Bridges:
         net = ipam.choose_subnet(taken, ipam.resolver_addresses())
         n.subnet = str(net)
         n.gateway = str(next(net.hosts()))
-        n.ipam_config = [{"Subnet": n.subnet, "Gateway": n.gateway}]
+        v6 = [c for c in n.ipam_config if ":" in str(c.get("Subnet", ""))]
+        n.ipam_config = [{"Subnet": n.subnet, "Gateway": n.gateway}, *v6]
+
+    def _assign6(self, n: Network) -> None:
+        """An IPv6 /64 for ``n`` from the engine's ULA /48 (dockerd's default IPv6
+        pool), overlapping nothing on the host or in this engine."""
+        try:
+            taken = hostnets.host_networks6()
+        except OSError as e:
+            raise SystemError_(f"cannot read the host's networks: {e}") from None
+        taken += [
+            ipaddress.IPv6Network(o.subnet6)
+            for o in self.svc.networks.values()
+            if o.subnet6 and o.id != n.id
+        ]
+        net = ipam.choose_subnet6(taken, ipam.ula_base(self.svc.host_id))
+        n.subnet6 = str(net)
+        n.gateway6 = str(net.network_address + 1)
+        v4 = [c for c in n.ipam_config if ":" not in str(c.get("Subnet", ""))]
+        n.ipam_config = [*v4, {"Subnet": n.subnet6, "Gateway": n.gateway6}]
 
     async def choose_subnet(self, n: Network) -> None:
-        """Give ``n`` the first pool subnet nothing on the host or in this engine uses
-        (the caller stores it)."""
+        """Give ``n`` the first pool subnets nothing on the host or in this engine uses
+        (IPv4, and IPv6 for an IPv6 network that has none; the caller stores it)."""
         async with ipam.SubnetLock():
-            self._assign(n, self._taken(n))
+            if not n.subnet:
+                self._assign(n, self._taken(n))
+            if n.enable_ipv6 and not n.subnet6:
+                self._assign6(n)
 
     # -- up ------------------------------------------------------------------------
     async def ensure_up(self, n: Network) -> None:
@@ -81,6 +103,9 @@ class Bridges:
                 self._marker.touch()  # before the first change, so a crash finds it
                 if svc.config.raw.get("ip-forward", True):
                     _sysctl("/proc/sys/net/ipv4/ip_forward", "1")
+            if n.subnet6 and svc.config.raw.get("ip-forward", True):
+                # as dockerd: routed IPv6 needs forwarding on (tests keep it off)
+                _sysctl("/proc/sys/net/ipv6/conf/all/forwarding", "1")
             await self._create(n)
             self.up.add(n.id)
             try:
@@ -106,9 +131,13 @@ class Bridges:
                         log.info("network %s: %s is in use on the host now", n.name, n.subnet)
                     self._assign(n, taken)
                     svc.store.save_network(n)
+            if n.enable_ipv6 and not n.subnet6:
+                self._assign6(n)
+                svc.store.save_network(n)
             prefix = ipaddress.ip_network(n.subnet).prefixlen
+            v6 = (n.gateway6, ipaddress.ip_network(n.subnet6).prefixlen) if n.subnet6 else None
             try:
-                await svc.links.ensure_bridge(n.bridge, n.gateway, prefix, n.mtu)
+                await svc.links.ensure_bridge(n.bridge, n.gateway, prefix, n.mtu, v6)
             except FileExistsError as e:
                 raise Conflict(str(e)) from None
 

@@ -106,7 +106,17 @@ def build_response(
 
 
 def reverse_name(name: str) -> str | None:
-    """``4.3.2.1.in-addr.arpa`` → ``1.2.3.4``."""
+    """``4.3.2.1.in-addr.arpa`` → ``1.2.3.4``; the nibbles of ``ip6.arpa`` → an IPv6
+    address."""
+    suffix6 = ".ip6.arpa"
+    if name.endswith(suffix6):
+        nibbles = name[: -len(suffix6)].split(".")
+        if len(nibbles) != 32 or not all(len(x) == 1 for x in nibbles):
+            return None
+        try:
+            return str(ipaddress.IPv6Address(int("".join(reversed(nibbles)), 16)))
+        except ValueError:
+            return None
     suffix = ".in-addr.arpa"
     if not name.endswith(suffix):
         return None
@@ -167,11 +177,14 @@ class Resolver:
         if q.qtype != TYPE_PTR:
             ips = self.lookup(container_id, q.name)
             if ips is not None:
-                if q.qtype != TYPE_A:
-                    return build_response(data, q, RCODE_OK, [])  # known name, only A
-                return build_response(
-                    data, q, RCODE_OK, [(TYPE_A, socket.inet_aton(ip)) for ip in ips]
-                )
+                # A known name: its addresses of the family asked for (none for others)
+                family = {TYPE_A: socket.AF_INET, TYPE_AAAA: socket.AF_INET6}.get(q.qtype)
+                answers = [
+                    (q.qtype, socket.inet_pton(family, ip))
+                    for ip in ips
+                    if family is not None and (":" in ip) == (family == socket.AF_INET6)
+                ]
+                return build_response(data, q, RCODE_OK, answers)
         if q.qtype == TYPE_PTR:
             ip = reverse_name(q.name)
             name = self.reverse(container_id, ip) if ip else None

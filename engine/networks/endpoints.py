@@ -34,10 +34,20 @@ def networking_config(c: Any) -> dict[str, Any]:
     return nc or {}
 
 
+def hook_data(c: Any) -> dict[str, Any]:
+    """The container's free-form ``extra`` slot, persisted with it, where the networks
+    code keeps what is not Docker's JSON (created when the object has none)."""
+    extra = getattr(c, "extra", None)
+    if extra is None:
+        extra = {}
+        c.extra = extra
+    return extra
+
+
 def desired_macs(c: Any) -> dict[str, str]:
     """The MAC address the user asked for on each network (by network name), as given;
     kept apart from NetworkSettings, which shows the address in use while running."""
-    macs: dict[str, str] = c.extra.setdefault("desired_macs", {})
+    macs: dict[str, str] = hook_data(c).setdefault("desired_macs", {})
     return macs
 
 

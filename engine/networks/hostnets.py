@@ -99,35 +99,57 @@ def _net(raw: bytes, prefixlen: int) -> ipaddress.IPv4Network:
     return ipaddress.IPv4Network((socket.inet_ntop(socket.AF_INET, raw), prefixlen), strict=False)
 
 
+def _networks(family: int) -> Iterator[tuple[bytes, int, int]]:
+    """(raw network address, prefix length, ifindex) of every address (local and peer)
+    and every non-default main-table route of ``family``."""
+    size = 4 if family == socket.AF_INET else 16
+    for msg in _dump(RTM_GETADDR, _IFADDRMSG.pack(family, 0, 0, 0, 0)):
+        fam, prefixlen, _flags, _scope, index = _IFADDRMSG.unpack_from(msg)
+        if fam != family:
+            continue
+        attrs = _attrs(msg, _IFADDRMSG.size)
+        for key in (IFA_ADDRESS, IFA_LOCAL):
+            raw = attrs.get(key)
+            if raw and len(raw) == size:
+                yield raw, prefixlen, index
+    for msg in _dump(RTM_GETROUTE, _RTMSG.pack(family, 0, 0, 0, 0, 0, 0, 0, 0)):
+        fam, dst_len, _src, _tos, table, _proto, _scope, _type, _flags = _RTMSG.unpack_from(msg)
+        attrs = _attrs(msg, _RTMSG.size)
+        if RTA_TABLE in attrs:
+            (table,) = struct.unpack("=I", attrs[RTA_TABLE])
+        if fam != family or table != RT_TABLE_MAIN or not dst_len:
+            continue
+        raw = attrs.get(RTA_DST)
+        if not raw or len(raw) != size:
+            continue
+        oif = struct.unpack("=I", attrs[RTA_OIF])[0] if len(attrs.get(RTA_OIF, b"")) == 4 else 0
+        yield raw, dst_len, oif
+
+
 def host_networks() -> list[HostNet]:
     """IPv4 networks in use on the host: every address's subnet (local and peer
     address) and every non-default route of the main table, so a new bridge subnet never
     shadows any of them."""
     names = dict(socket.if_nameindex())
     out: list[HostNet] = []
-    for msg in _dump(RTM_GETADDR, _IFADDRMSG.pack(socket.AF_INET, 0, 0, 0, 0)):
-        family, prefixlen, _flags, _scope, index = _IFADDRMSG.unpack_from(msg)
-        if family != socket.AF_INET:
+    for raw, prefixlen, index in _networks(socket.AF_INET):
+        hn = HostNet(_net(raw, prefixlen), names.get(index, ""))
+        if hn not in out:
+            out.append(hn)
+    return out
+
+
+def host_networks6() -> list[ipaddress.IPv6Network]:
+    """IPv6 networks in use on the host (global and unique-local ones: link-local and
+    multicast prefixes exist on every link and are no one's to avoid)."""
+    out: list[ipaddress.IPv6Network] = []
+    for raw, prefixlen, _index in _networks(socket.AF_INET6):
+        addr = ipaddress.IPv6Address(raw)
+        if addr.is_link_local or addr.is_multicast or addr.is_loopback:
             continue
-        attrs = _attrs(msg, _IFADDRMSG.size)
-        for key in (IFA_ADDRESS, IFA_LOCAL):
-            raw = attrs.get(key)
-            if raw and len(raw) == 4:
-                hn = HostNet(_net(raw, prefixlen), names.get(index, ""))
-                if hn not in out:
-                    out.append(hn)
-    for msg in _dump(RTM_GETROUTE, _RTMSG.pack(socket.AF_INET, 0, 0, 0, 0, 0, 0, 0, 0)):
-        family, dst_len, _src, _tos, table, _proto, _scope, _type, _flags = _RTMSG.unpack_from(msg)
-        attrs = _attrs(msg, _RTMSG.size)
-        if RTA_TABLE in attrs:
-            (table,) = struct.unpack("=I", attrs[RTA_TABLE])
-        if family != socket.AF_INET or table != RT_TABLE_MAIN or not dst_len:
-            continue
-        raw = attrs.get(RTA_DST)
-        if not raw or len(raw) != 4:
-            continue
-        oif = struct.unpack("=I", attrs[RTA_OIF])[0] if len(attrs.get(RTA_OIF, b"")) == 4 else 0
-        out.append(HostNet(_net(raw, dst_len), names.get(oif, "")))
+        net = ipaddress.IPv6Network((addr, prefixlen), strict=False)
+        if net not in out:
+            out.append(net)
     return out
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import hashlib
 import ipaddress
 import os
 import re
@@ -25,6 +26,9 @@ from ..errors import Conflict, InvalidParameter
 
 IPv4Net = ipaddress.IPv4Network
 IPv4Addr = ipaddress.IPv4Address
+IPv6Net = ipaddress.IPv6Network
+IPv6Addr = ipaddress.IPv6Address
+IPNet = IPv4Net | IPv6Net
 
 LOCK_PATH = Path("/run/lock/portside-subnets.lock")
 
@@ -101,20 +105,55 @@ def usable(net: IPv4Net, addr: IPv4Addr) -> bool:
     return addr in net and addr != net.network_address and addr != net.broadcast_address
 
 
-def next_free(net: IPv4Net, pool: IPv4Net, taken: set[str], after: IPv4Addr | None) -> IPv4Addr:
+def next_free(
+    net: IPNet, pool: IPNet, taken: set[str], after: IPv4Addr | IPv6Addr | None
+) -> IPv4Addr | IPv6Addr:
     """The first free host address of ``pool`` (within ``net``) after ``after``,
-    wrapping around; 409 when the pool is exhausted."""
+    wrapping around; 409 when the pool is exhausted. The network address (and, in IPv4,
+    the broadcast address) is never handed out."""
     first = max(int(pool.network_address), int(net.network_address) + 1)
-    last = min(int(pool.broadcast_address), int(net.broadcast_address) - 1)
+    last = min(int(pool.broadcast_address), int(net.broadcast_address) - (net.version == 4))
+    family = f"IPv{net.version}"
     if first > last:
-        raise Conflict(f"no available IPv4 addresses on this network's address pools: {pool}")
+        raise Conflict(f"no available {family} addresses on this network's address pools: {pool}")
     start = int(after) + 1 if after is not None and first <= int(after) < last else first
     n = last - first + 1
-    for i in range(n):
-        cand = IPv4Addr(first + (start - first + i) % n)
+    make = IPv4Addr if net.version == 4 else IPv6Addr
+    # An IPv6 /64 is never scanned to its end: the first 64Ki candidates suffice.
+    for i in range(min(n, 1 << 16) if net.version == 6 else n):
+        cand = make(first + (start - first + i) % n)
         if str(cand) not in taken:
             return cand
-    raise Conflict(f"no available IPv4 addresses on this network's address pools: {pool}")
+    raise Conflict(f"no available {family} addresses on this network's address pools: {pool}")
+
+
+def parse_subnet6(text: str, what: str = "subnet") -> IPv6Net:
+    """A user-given IPv6 CIDR."""
+    try:
+        net = ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        raise InvalidParameter(f"invalid {what} {text}: invalid CIDR address") from None
+    if not isinstance(net, IPv6Net):
+        raise InvalidParameter(f"{what} {text} is not an IPv6 block")
+    if net.prefixlen > 126:
+        raise InvalidParameter(f"{what} {text} is too small for a network")
+    return net
+
+
+def ula_base(host_id: str) -> IPv6Net:
+    """dockerd's default IPv6 pool: a ULA /48 whose 40-bit Global ID is taken from a
+    hash of the host (engine) ID, stable across restarts (RFC 4193, loosely)."""
+    gid = int.from_bytes(hashlib.sha256(host_id.encode()).digest()[:8], "big") & ((1 << 40) - 1)
+    return IPv6Net((int(IPv6Addr("fd00::")) + (gid << 80), 48))
+
+
+def choose_subnet6(in_use: Iterable[IPv6Net], base: IPv6Net) -> IPv6Net:
+    """The first /64 of ``base`` overlapping nothing in ``in_use``."""
+    used = [n for n in in_use if n.prefixlen > 0]
+    for cand in base.subnets(new_prefix=64):
+        if not any(cand.overlaps(u) for u in used):
+            return cand
+    raise Conflict("could not find an available, non-overlapping IPv6 address pool")
 
 
 def mac_for(ip: str) -> str:

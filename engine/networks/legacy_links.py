@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidParameter, NotFound, SystemError_
-from .endpoints import network_mode
+from .endpoints import hook_data, network_mode
 from .ports import parse_port_key
 
 if TYPE_CHECKING:
@@ -117,7 +117,7 @@ class LegacyLinks:
         the endpoint's business and nothing is registered."""
         links = c.host_config.get("Links") or []
         mode = network_mode(c)
-        c.extra.pop(EXTRA_KEY, None)
+        hook_data(c).pop(EXTRA_KEY, None)
         if not links:
             return
         if mode == "host":
@@ -156,13 +156,13 @@ class LegacyLinks:
                 )
             registered = [r for r in registered if r["alias"] != alias]
             registered.append({"child": child.id, "alias": alias})
-        c.extra[EXTRA_KEY] = registered
+        hook_data(c)[EXTRA_KEY] = registered
         self.show(c)
 
     def children(self, c: Any) -> list[tuple[str, Any]]:
         """(alias, child container) of each link of ``c`` whose child still exists."""
         out = []
-        for link in c.extra.get(EXTRA_KEY) or []:
+        for link in hook_data(c).get(EXTRA_KEY) or []:
             child = self._container(link["child"])
             if child is not None:
                 out.append((link["alias"], child))
@@ -170,7 +170,7 @@ class LegacyLinks:
 
     def show(self, c: Any) -> None:
         """``HostConfig.Links`` in dockerd's form, ``/<child>:/<parent>/<alias>``."""
-        if EXTRA_KEY not in c.extra:
+        if EXTRA_KEY not in hook_data(c):
             return
         shown = [f"/{child.name}:/{c.name}/{alias}" for alias, child in self.children(c)]
         c.host_config["Links"] = shown or None
@@ -178,7 +178,7 @@ class LegacyLinks:
     def renamed(self) -> None:
         """A container was renamed: the names links show follow."""
         for c in self._all():
-            if c.extra.get(EXTRA_KEY):
+            if hook_data(c).get(EXTRA_KEY):
                 self.show(c)
                 self.svc.save_container(c)
 
@@ -195,13 +195,17 @@ class LegacyLinks:
                 return ep.ip
         return None
 
-    def check_children(self, c: Any) -> None:
-        """Every child runs on the default bridge (dockerd refuses the start otherwise)."""
+    def check_running(self, c: Any) -> None:
+        """Every child runs (dockerd refuses the start otherwise)."""
         for alias, child in self.children(c):
             if not getattr(child, "running", False):
                 raise SystemError_(
                     f"Cannot link to a non running container: /{child.name} AS /{c.name}/{alias}"
                 )
+
+    def check_on_default_bridge(self, c: Any) -> None:
+        """Every child is on the default bridge (dockerd refuses the start otherwise)."""
+        for _alias, child in self.children(c):
             if self._bridge_ip(child) is None:
                 raise SystemError_(
                     f"Cannot link to /{child.name}, as it does not belong to the default network"
@@ -239,7 +243,7 @@ class LegacyLinks:
         return [
             c
             for c in self._all()
-            if any(link["child"] == child_id for link in c.extra.get(EXTRA_KEY) or [])
+            if any(link["child"] == child_id for link in hook_data(c).get(EXTRA_KEY) or [])
         ]
 
     # -- docker rm --link ----------------------------------------------------------------
@@ -254,10 +258,10 @@ class LegacyLinks:
                 raise NotFound(f"No such container: {link_name}")
             raise SystemError_("Conflict, cannot remove the default link name of the container")
         parent = self._container(parent_name)
-        links = (parent.extra.get(EXTRA_KEY) or []) if parent is not None else []
+        links = (hook_data(parent).get(EXTRA_KEY) or []) if parent is not None else []
         if parent is None or not any(link["alias"] == alias for link in links):
             raise NotFound(f"No such container: {link_name}")
-        parent.extra[EXTRA_KEY] = [link for link in links if link["alias"] != alias]
+        hook_data(parent)[EXTRA_KEY] = [link for link in links if link["alias"] != alias]
         self.show(parent)
         self.svc.save_container(parent)
         return parent

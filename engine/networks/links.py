@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 logging.getLogger("pyroute2").setLevel(logging.WARNING)
 
 ENOENT, EEXIST, ENODEV, ESRCH = 2, 17, 19, 3
+IFA_F_NODAD = 0x02
 NETLINK_ROUTE = 0
 # (family, type, proto) of a route netlink socket, for nsutil's socket factories
 NETLINK_SOCKET = (socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_ROUTE)
@@ -105,8 +106,16 @@ class HostLinks:
         return hostnets.owned_links(self.owner)
 
     # -- bridges ---------------------------------------------------------------------
-    async def ensure_bridge(self, name: str, gateway: str, prefixlen: int, mtu: int) -> int:
-        """Create (or adopt our own) bridge ``name`` with ``gateway/prefixlen``, up.
+    async def ensure_bridge(
+        self,
+        name: str,
+        gateway: str,
+        prefixlen: int,
+        mtu: int,
+        v6: tuple[str, int] | None = None,
+    ) -> int:
+        """Create (or adopt our own) bridge ``name`` with ``gateway/prefixlen`` (and the
+        IPv6 gateway ``v6``, without duplicate address detection), up.
 
         A bridge of that name that is not ours is refused rather than taken over.
         """
@@ -131,6 +140,14 @@ class HostLinks:
                 for addr, plen in have:  # a stale address from an older subnet
                     await ipr.addr("del", index=idx, address=addr, prefixlen=plen)
                 await ipr.addr("add", index=idx, address=gateway, prefixlen=prefixlen)
+            have6 = set()
+            async for a in await ipr.get_addr(family=socket.AF_INET6, index=idx):
+                if a["scope"] == 0:  # global: link-local addresses are the kernel's
+                    have6.add((a.get("address"), a["prefixlen"]))
+            for addr, plen in have6 - ({v6} if v6 else set()):
+                await ipr.addr("del", index=idx, address=addr, prefixlen=plen)
+            if v6 and v6 not in have6:
+                await ipr.addr("add", index=idx, address=v6[0], prefixlen=v6[1], flags=IFA_F_NODAD)
             await ipr.link("set", index=idx, state="up")
         # Published ports on 127.0.0.1 are DNATed to the bridge; the kernel drops
         # packets with a loopback source on a non-loopback device unless this is set.
@@ -233,11 +250,27 @@ class NsLinks:
         """Interface names inside the namespace."""
         return [m.get("ifname") async for m in await self.ipr.get_links()]
 
-    async def configure(self, ifname: str, ip: str, prefixlen: int) -> None:
-        """Address ``ifname`` and bring it up."""
+    async def configure(
+        self, ifname: str, ip: str, prefixlen: int, v6: tuple[str, int] | None = None
+    ) -> None:
+        """Address ``ifname`` (IPv6 too with ``v6``) and bring it up. The IPv6 address
+        skips duplicate address detection, as dockerd's: the engine's IPAM already made
+        it unique, and a tentative address cannot be bound for a second or so."""
         idx = (await self.ipr.link_lookup(ifname=ifname))[0]
         await self.ipr.addr("add", index=idx, address=ip, prefixlen=prefixlen)
+        if v6:
+            await self.ipr.addr("add", index=idx, address=v6[0], prefixlen=v6[1], flags=IFA_F_NODAD)
         await self.ipr.link("set", index=idx, state="up")
+
+    async def default_route6(self, gateway: str | None) -> None:
+        """Replace the IPv6 default route (None removes it)."""
+        try:
+            await self.ipr.route("del", dst="::/0", family=socket.AF_INET6)
+        except _netlink_error() as e:
+            if getattr(e, "code", None) not in (ESRCH, ENOENT):
+                raise
+        if gateway:
+            await self.ipr.route("add", dst="::/0", gateway=gateway, family=socket.AF_INET6)
 
     async def default_route(self, gateway: str | None) -> None:
         """Replace the default route (None removes it)."""

@@ -49,6 +49,8 @@ class LiveOps:
 
         def _write_etc(self, c: Any, dns: bool) -> None: ...
 
+        def publish_target(self, cid: str, version: int = 4) -> str | None: ...
+
     async def restore(self, c: Any) -> None:
         """Re-adopt a running container after an engine restart."""
         svc = self.svc
@@ -72,6 +74,7 @@ class LiveOps:
             if sb.dns and not svc.dns.serving(c.id):
                 await svc.dns.serve(c.id, path)
             svc.reservations.readopt(c.id, sb.port_mappings())
+            await svc.reservations.proxy_loopback6(c.id, self.publish_target(c.id, 6))
             if sb.ports:
                 await svc.bridges.sync_firewall()
 
@@ -168,10 +171,10 @@ class LiveOps:
             ep = next((e for e in svc.endpoints_of_container(c.id) if e.network_id == n.id), None)
             sb = svc.sandboxes.get(c.id)
             if ep is not None:
-                had_route = ep.default_route
+                had_route, had_route6 = ep.default_route, ep.default_route6
                 await self._drop(ep)
-                if had_route and sb is not None and sb.path:
-                    await self._reroute(c, Path(sb.path))
+                if (had_route or had_route6) and sb is not None and sb.path:
+                    await self._reroute(c, Path(sb.path), had_route, had_route6)
                 if sb is not None and sb.owned:
                     self._write_etc(c, False)
                 if sb is not None and sb.ports:
@@ -180,19 +183,29 @@ class LiveOps:
             desired_macs(c).pop(key, None)
             show_desired_mac(c, _primary(svc, c))
 
-    async def _reroute(self, c: Any, path: Path) -> None:
-        """The endpoint with the default route left: route via another network."""
+    async def _reroute(self, c: Any, path: Path, v4: bool, v6: bool) -> None:
+        """The endpoint with the default route(s) left: route via another network."""
         svc = self.svc
         for e in svc.endpoints_of_container(c.id):
             n = svc.networks.get(e.network_id)
-            if e.ip and n is not None and not n.internal:
-                ns = await NsLinks.open(path)
-                try:
+            if n is None or n.internal:
+                continue
+            take4 = v4 and bool(e.ip)
+            take6 = v6 and bool(e.ip6)
+            if not take4 and not take6:
+                continue
+            ns = await NsLinks.open(path)
+            try:
+                if take4:
                     await ns.default_route(n.gateway)
-                finally:
-                    ns.close()
-                e.default_route = True
-                svc.store.update_endpoint(e)
+                    e.default_route, v4 = True, False
+                if take6:
+                    await ns.default_route6(n.gateway6)
+                    e.default_route6, v6 = True, False
+            finally:
+                ns.close()
+            svc.store.update_endpoint(e)
+            if not v4 and not v6:
                 return
 
 

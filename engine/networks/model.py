@@ -18,6 +18,7 @@ OPT_ICC = "com.docker.network.bridge.enable_icc"
 OPT_MTU = "com.docker.network.driver.mtu"
 OPT_HOST_IP = "com.docker.network.bridge.host_binding_ipv4"
 OPT_DEFAULT = "com.docker.network.bridge.default_bridge"
+OPT_ENABLE_IPV6 = "com.docker.network.enable_ipv6"
 
 
 @dataclass
@@ -44,6 +45,11 @@ class Network:
     # True when the user chose the subnet (static --ip is only allowed then, as Docker).
     user_subnet: bool = False
     mtu: int = DEFAULT_MTU
+    # IPv6 (EnableIPv6 networks): the same, for the network's IPv6 subnet
+    subnet6: str = ""
+    gateway6: str = ""
+    ip_range6: str = ""
+    user_subnet6: bool = False
 
     @property
     def predefined(self) -> bool:
@@ -67,7 +73,22 @@ class Network:
 
     def user_subnets(self) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
         """The subnets the user configured (static addresses must be inside one)."""
-        return [ipaddress.ip_network(self.subnet)] if self.user_subnet and self.subnet else []
+        out: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+        if self.user_subnet and self.subnet:
+            out.append(ipaddress.ip_network(self.subnet))
+        if self.user_subnet6 and self.subnet6:
+            out.append(ipaddress.ip_network(self.subnet6))
+        return out
+
+    def shown_ipam_config(self) -> list[dict[str, Any]]:
+        """IPAM.Config as inspect shows it: the IPv4 entry, then the IPv6 one."""
+        out = [dict(c) for c in self.ipam_config if ":" not in str(c.get("Subnet", ""))]
+        if self.subnet and not out:
+            out.append({"Subnet": self.subnet, "Gateway": self.gateway})
+        v6 = [dict(c) for c in self.ipam_config if ":" in str(c.get("Subnet", ""))]
+        if self.subnet6 and not v6:
+            v6.append({"Subnet": self.subnet6, "Gateway": self.gateway6})
+        return out + v6
 
     def to_json(self) -> dict[str, Any]:
         """Serialisable form for the store."""
@@ -92,7 +113,7 @@ class Network:
             "IPAM": {
                 "Driver": self.ipam_driver,
                 "Options": dict(self.ipam_options) or None,
-                "Config": [dict(c) for c in self.ipam_config],
+                "Config": self.shown_ipam_config(),
             },
             "Internal": self.internal,
             "Attachable": self.attachable,
@@ -128,6 +149,10 @@ class Endpoint:
     dns_names: list[str] = field(default_factory=list)
     static_ip: str = ""
     default_route: bool = False  # this endpoint carries the container's default route
+    ip6: str = ""
+    prefixlen6: int = 0
+    gateway6: str = ""
+    default_route6: bool = False  # ... and its IPv6 default route
     # ``name:alias`` links of a user-defined network: aliases only this container resolves
     links: list[str] = field(default_factory=list)
 
@@ -148,7 +173,7 @@ class Endpoint:
             "EndpointID": self.id,
             "MacAddress": self.mac,
             "IPv4Address": f"{self.ip}/{self.prefixlen}" if self.ip else "",
-            "IPv6Address": "",
+            "IPv6Address": f"{self.ip6}/{self.prefixlen6}" if self.ip6 else "",
         }
 
 
@@ -215,8 +240,8 @@ def endpoint_settings(
         "Gateway": ep.gateway if ep else "",
         "IPAddress": ep.ip if ep else "",
         "IPPrefixLen": ep.prefixlen if ep else 0,
-        "IPv6Gateway": "",
-        "GlobalIPv6Address": "",
-        "GlobalIPv6PrefixLen": 0,
+        "IPv6Gateway": ep.gateway6 if ep else "",
+        "GlobalIPv6Address": ep.ip6 if ep else "",
+        "GlobalIPv6PrefixLen": ep.prefixlen6 if ep else 0,
         "DNSNames": (ep.dns_names or None) if ep else None,
     }

@@ -36,6 +36,7 @@ class NftNetwork:
     subnet: str
     internal: bool = False
     masquerade: bool = True
+    subnet6: str = ""  # "" for an IPv4-only network
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class NftPort:
     """One published port: host (ip, port) → container (ip, port)."""
 
     proto: str  # tcp | udp | sctp
-    host_ip: str  # "" or "0.0.0.0" = every host address
+    host_ip: str  # "" or "0.0.0.0" = every IPv4 host address, "::" every IPv6 one
     host_port: int
     ip: str
     port: int
@@ -68,11 +69,16 @@ def _set(name: str, items: list[str]) -> list[str]:
 
 
 def _dnat(p: NftPort) -> str:
-    match = "meta nfproto ipv4"
-    if p.host_ip and p.host_ip != "0.0.0.0":
-        match = f"ip daddr {p.host_ip}"
     comment = f' comment "{p.comment}"' if p.comment else ""
-    return f"    {match} {p.proto} dport {p.host_port} dnat ip to {p.ip}:{p.port}{comment}"
+    if ":" in p.host_ip:
+        match = "meta nfproto ipv6" if p.host_ip == "::" else f"ip6 daddr {p.host_ip}"
+        to = f"ip6 to [{p.ip}]:{p.port}"
+    else:
+        match = "meta nfproto ipv4"
+        if p.host_ip and p.host_ip != "0.0.0.0":
+            match = f"ip daddr {p.host_ip}"
+        to = f"ip to {p.ip}:{p.port}"
+    return f"    {match} {p.proto} dport {p.host_port} dnat {to}{comment}"
 
 
 def render(table: str, networks: list[NftNetwork], ports: list[NftPort], masquerade: bool) -> str:
@@ -92,8 +98,12 @@ def render(table: str, networks: list[NftNetwork], ports: list[NftPort], masquer
         "    fib daddr type local jump published",
         "  }",
         "  chain published {",
+        # [::1] cannot be DNATed (the answer would enter through a bridge): the port's
+        # own socket takes those connections and proxies them (see proxy.py).
+        "    ip6 daddr ::1 return",
     ]
-    out += [_dnat(p) for p in sorted(ports, key=lambda p: (p.proto, p.host_port, p.host_ip))]
+    dnat = [p for p in ports if p.host_ip != "::1"]
+    out += [_dnat(p) for p in sorted(dnat, key=lambda p: (p.proto, p.host_port, p.host_ip))]
     out += [
         "  }",
         "  chain postrouting {",
@@ -103,11 +113,16 @@ def render(table: str, networks: list[NftNetwork], ports: list[NftPort], masquer
         "    oifname @bridges ip saddr 127.0.0.0/8 masquerade",
     ]
     for n in networks:
-        # Hairpin: a container reaching a port published into its own network through a
-        # host address would otherwise get the reply straight from the peer.
-        out.append(f"    oifname {_q(n.bridge)} ip saddr {n.subnet} ct status dnat masquerade")
-        if masquerade and n.masquerade and not n.internal:
-            out.append(f"    ip saddr {n.subnet} oifname != {_q(n.bridge)} masquerade")
+        for family, subnet in (("ip", n.subnet), ("ip6", n.subnet6)):
+            if not subnet:
+                continue
+            # Hairpin: a container reaching a port published into its own network
+            # through a host address would otherwise get the reply straight from the peer.
+            out.append(
+                f"    oifname {_q(n.bridge)} {family} saddr {subnet} ct status dnat masquerade"
+            )
+            if masquerade and n.masquerade and not n.internal:
+                out.append(f"    {family} saddr {subnet} oifname != {_q(n.bridge)} masquerade")
     out += [
         "  }",
         "  chain forward {",

@@ -22,7 +22,7 @@ import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import Conflict, Forbidden, InvalidParameter, NotFound
+from ..errors import Conflict, EngineError, Forbidden, InvalidParameter, NotFound
 from . import ipam, nsutil
 from .dns import DNS_SOCKETS
 from .endpoints import (
@@ -52,7 +52,8 @@ class SandboxManager(LiveOps):
     def __init__(self, svc: NetworkService) -> None:
         self.svc = svc
         self._locks: dict[str, asyncio.Lock] = {}
-        self._last_ip: dict[str, ipaddress.IPv4Address] = {}
+        # (network id, IP version) -> the address handed out last
+        self._last_ip: dict[tuple[str, int], ipaddress.IPv4Address | ipaddress.IPv6Address] = {}
 
     def lock(self, cid: str) -> asyncio.Lock:
         """Serialises prepare/teardown/connect/disconnect of one container."""
@@ -182,7 +183,26 @@ class SandboxManager(LiveOps):
         wanted = self._wanted(c)
         on_default_bridge = any(n.name == "bridge" for n, _ in wanted)
         if on_default_bridge:
-            svc.legacy_links.check_children(c)
+            svc.legacy_links.check_running(c)
+        try:
+            await self._plumb(c, spec, wanted, on_default_bridge)
+        except EngineError as e:
+            # dockerd 28 prefixes what fails in this stage (addresses, ports, links) so
+            raise type(e)(f"failed to set up container networking: {e.message}") from None
+
+    async def _plumb(
+        self,
+        c: Any,
+        spec: dict[str, Any],
+        wanted: list[tuple[Network, dict[str, Any]]],
+        on_default_bridge: bool,
+    ) -> None:
+        """Namespace, endpoints, ports, DNS and /etc files of a bridge/none container."""
+        svc = self.svc
+        mode = network_mode(c)
+        namespaces = spec.setdefault("linux", {}).setdefault("namespaces", [])
+        if on_default_bridge:
+            svc.legacy_links.check_on_default_bridge(c)
         dns = any(n.user_defined for n, _ in wanted)
         # Only bridge networks need netlink inside the namespace (lo comes up with it):
         # --network none never loads the netlink library.
@@ -226,10 +246,12 @@ class SandboxManager(LiveOps):
                 s.close()
         mappings = []
         if mode != "none" and self.publish_target(c.id) is not None:
-            wanted_p = wanted_ports(hc, c.config.get("ExposedPorts"))
+            ipv6 = self.publish_target(c.id, 6) is not None
+            wanted_p = wanted_ports(hc, c.config.get("ExposedPorts"), ipv6)
             mappings = svc.reservations.reserve(c.id, c.name, wanted_p)
             sb.ports = [m.to_json() for m in mappings]
             svc.store.save_sandbox(sb)
+            await svc.reservations.proxy_loopback6(c.id, self.publish_target(c.id, 6))
         default = svc.by_name("bridge")
         if default is not None and wants_host_gateway(hc.get("ExtraHosts")):
             # host-gateway is the default bridge's address: it must be on the host.
@@ -246,7 +268,13 @@ class SandboxManager(LiveOps):
                     self._write_etc(parent, False)
 
     def _new_endpoint(
-        self, c: Any, n: Network, cfg: dict[str, Any], ifname: str, ip: str | None
+        self,
+        c: Any,
+        n: Network,
+        cfg: dict[str, Any],
+        ifname: str,
+        ip: str | None,
+        ip6: str | None = None,
     ) -> Endpoint:
         aliases = list(cfg.get("Aliases") or [])
         dns_names = [c.name, *aliases, c.id[:12]] if n.user_defined else []
@@ -268,12 +296,24 @@ class SandboxManager(LiveOps):
             dns_names=list(dict.fromkeys(dns_names)),
             static_ip=((cfg.get("IPAMConfig") or {}).get("IPv4Address") or ""),
             links=list(cfg.get("Links") or []) if n.user_defined else [],
+            ip6=ip6 or "",
+            prefixlen6=ipaddress.ip_network(n.subnet6).prefixlen if ip6 else 0,
+            gateway6=n.gateway6 if ip6 else "",
         )
 
-    def _allocate(self, n: Network, cfg: dict[str, Any]) -> str:
-        net = ipaddress.ip_network(n.subnet)
-        taken = {ep.ip for ep in self.svc.endpoints_of(n.id) if ep.ip} | {n.gateway}
-        static = (cfg.get("IPAMConfig") or {}).get("IPv4Address")
+    def _allocate(self, n: Network, cfg: dict[str, Any], version: int = 4) -> str:
+        """An address for a new endpoint on ``n``: the user's (``--ip``/``--ip6``), else
+        the next free one after the last handed out (as dockerd's IPAM)."""
+        eps = self.svc.endpoints_of(n.id)
+        if version == 4:
+            subnet, gateway, ip_range, key = n.subnet, n.gateway, n.ip_range, "IPv4Address"
+            taken = {ep.ip for ep in eps if ep.ip}
+        else:
+            subnet, gateway, ip_range, key = n.subnet6, n.gateway6, n.ip_range6, "IPv6Address"
+            taken = {ep.ip6 for ep in eps if ep.ip6}
+        net = ipaddress.ip_network(subnet)
+        taken.add(gateway)
+        static = (cfg.get("IPAMConfig") or {}).get(key)
         if static:
             addr = ipaddress.ip_address(static)
             if addr not in net:  # the subnet was chosen again since the check at create
@@ -282,14 +322,15 @@ class SandboxManager(LiveOps):
                     f"the IP address {static}"
                 )
             # dockerd's IPAM holds the gateway, network and broadcast addresses as used.
-            reserved = {net.network_address, net.broadcast_address}
+            reserved = {net.network_address, net.broadcast_address if version == 4 else None}
             if str(addr) in taken or addr in reserved:
                 raise Forbidden("Address already in use")
             return str(addr)
-        pool = ipaddress.ip_network(n.ip_range) if n.ip_range else net
-        addr = ipam.next_free(net, pool, taken, self._last_ip.get(n.id))  # type: ignore[arg-type]
-        self._last_ip[n.id] = addr
-        return str(addr)
+        pool = ipaddress.ip_network(ip_range) if ip_range else net
+        last = (n.id, version)
+        chosen = ipam.next_free(net, pool, taken, self._last_ip.get(last))
+        self._last_ip[last] = chosen
+        return str(chosen)
 
     async def _attach(
         self,
@@ -300,27 +341,32 @@ class SandboxManager(LiveOps):
         cfg: dict[str, Any],
         ifname: str,
     ) -> Endpoint:
-        """One endpoint: address allocated and recorded, veth plugged and configured
+        """One endpoint: addresses allocated and recorded, veth plugged and configured
         (``ns``, the namespace's netlink, is needed for bridge networks only)."""
         svc = self.svc
         if n.is_bridge:
             # Before allocating: bringing the bridge up may still change its subnet.
             await svc.bridges.ensure_up(n)
         ip = self._allocate(n, cfg) if n.is_bridge else None
-        ep = self._new_endpoint(c, n, cfg, ifname, ip)
+        ip6 = self._allocate(n, cfg, 6) if n.is_bridge and n.subnet6 else None
+        ep = self._new_endpoint(c, n, cfg, ifname, ip, ip6)
         self._register(ep, c)
         if not n.is_bridge:
             return ep
         assert ns is not None, "a bridge endpoint needs the namespace's netlink socket"
         try:
             await svc.links.add_veth(ep.host_ifname, Path(sb.path), ifname, n.bridge, n.mtu, ep.mac)
-            await ns.configure(ifname, ep.ip, ep.prefixlen)
-            if not n.internal and not any(
-                e.default_route for e in svc.endpoints_of_container(c.id)
-            ):
+            await ns.configure(
+                ifname, ep.ip, ep.prefixlen, (ep.ip6, ep.prefixlen6) if ip6 else None
+            )
+            others = [e for e in svc.endpoints_of_container(c.id) if e is not ep]
+            if not n.internal and not any(e.default_route for e in others):
                 await ns.default_route(n.gateway)
                 ep.default_route = True
-                svc.store.update_endpoint(ep)
+            if ip6 and not n.internal and not any(e.default_route6 for e in others):
+                await ns.default_route6(n.gateway6)
+                ep.default_route6 = True
+            svc.store.update_endpoint(ep)
         except BaseException:
             await self._drop(ep, c.name)
             raise
@@ -358,17 +404,21 @@ class SandboxManager(LiveOps):
                 {"container": ep.container_id, "name": n.name, "type": n.driver},
             )
 
-    def publish_target(self, cid: str) -> str | None:
-        """The address published ports of ``cid`` forward to: the endpoint with the
-        default route, else the first on a non-internal bridge network."""
+    def publish_target(self, cid: str, version: int = 4) -> str | None:
+        """The address published ports of ``cid`` forward to (IPv4, or IPv6 with
+        ``version=6``): the endpoint with the default route, else the first on a
+        non-internal bridge network."""
         eps = [e for e in self.svc.endpoints_of_container(cid) if e.ip]
+        if version == 6:
+            eps = [e for e in eps if e.ip6]
+        pick = (lambda e: e.ip) if version == 4 else (lambda e: e.ip6)
         for e in eps:
-            if e.default_route:
-                return e.ip
+            if e.default_route if version == 4 else e.default_route6:
+                return pick(e)
         for e in eps:
             n = self.svc.networks.get(e.network_id)
             if n is not None and not n.internal:
-                return e.ip
+                return pick(e)
         return None
 
     def rewrite_hosts(self, c: Any) -> None:
@@ -380,6 +430,7 @@ class SandboxManager(LiveOps):
         d = container_dir(svc, c)
         hc = c.host_config
         own = [e.ip for e in svc.endpoints_of_container(c.id) if e.ip]
+        own += [e.ip6 for e in svc.endpoints_of_container(c.id) if e.ip6]
         bridge = svc.by_name("bridge")
         on_bridge = bridge is not None and any(
             e.network_id == bridge.id for e in svc.endpoints_of_container(c.id)

@@ -21,8 +21,9 @@ from ..config import DaemonConfig
 from ..errors import Conflict, EngineError, Forbidden, InvalidParameter, NoSpace, NotFound
 from ..store.db import Database
 from ..system.events import EventBus
+from ..system.hostinfo import engine_id
 from . import filters as filt
-from . import hostnets
+from . import hostnets, ipam
 from .bridges import Bridges
 from .dns import DnsServer, Resolver
 from .endpoints import migrate_mac_address
@@ -79,6 +80,11 @@ class NetworkService:
         self._reapers: set[asyncio.Task[None]] = set()
         self.bridges = Bridges(self)
         self.legacy_links = LegacyLinks(self)
+
+    @property
+    def host_id(self) -> str:
+        """The engine's ID: it seeds the engine's ULA IPv6 pool, as dockerd's host ID."""
+        return engine_id(self.config.data_root)
 
     # -- wiring --------------------------------------------------------------------
     def bind_containers(self, containers: Any) -> None:
@@ -161,7 +167,18 @@ class NetworkService:
         bridge.ipam_config = (
             [{"Subnet": bridge.subnet, "Gateway": bridge.gateway}] if bridge.subnet else []
         )
-        if not bridge.subnet:
+        # daemon.json ipv6 + fixed-cidr-v6 (a ULA /64 of the engine's pool without it)
+        bridge.enable_ipv6 = self.config.ipv6
+        if not bridge.enable_ipv6:
+            bridge.subnet6 = bridge.gateway6 = ""
+            bridge.user_subnet6 = False
+        elif self.config.fixed_cidr_v6:
+            net6 = ipam.parse_subnet6(self.config.fixed_cidr_v6, "fixed-cidr-v6")
+            bridge.subnet6, bridge.gateway6 = str(net6), str(net6.network_address + 1)
+            bridge.user_subnet6 = False  # --ip6 stays for user networks, as in dockerd
+        if bridge.subnet6:
+            bridge.ipam_config.append({"Subnet": bridge.subnet6, "Gateway": bridge.gateway6})
+        if not bridge.subnet or (bridge.enable_ipv6 and not bridge.subnet6):
             # First start on this data-root: choose now so inspect shows a subnet; it is
             # checked against the host again when the bridge comes up.
             try:
@@ -319,16 +336,20 @@ class NetworkService:
     # -- state for the firewall and the DNS server ---------------------------------
     def _firewall_state(self) -> tuple[list[NftNetwork], list[NftPort]]:
         nets = [
-            NftNetwork(n.bridge, n.subnet, n.internal, n.masquerade)
+            NftNetwork(n.bridge, n.subnet, n.internal, n.masquerade, n.subnet6)
             for n in self.networks.values()
             if n.is_bridge and n.subnet and n.id in self.bridges.up
         ]
         ports = []
         for sb in self.sandboxes.values():
-            target = self.sandbox.publish_target(sb.container_id)
-            if target is None:
-                continue
+            targets = {
+                4: self.sandbox.publish_target(sb.container_id),
+                6: self.sandbox.publish_target(sb.container_id, 6),
+            }
             for m in sb.port_mappings():
+                target = targets[6 if ":" in m.host_ip else 4]
+                if target is None:
+                    continue
                 ports.append(
                     NftPort(
                         m.proto,
@@ -356,8 +377,9 @@ class NetworkService:
                 for name in ep.dns_names:
                     for key in (name.lower(), f"{name}.{n.name}".lower()):
                         names.setdefault(key, [])
-                        if ep.ip not in names[key]:
-                            names[key].append(ep.ip)
+                        for ip in (ep.ip, ep.ip6):
+                            if ip and ip not in names[key]:
+                                names[key].append(ip)
             self._names_cache = idx
         return self._names_cache
 
@@ -380,7 +402,7 @@ class NetworkService:
         mine = {ep.network_id for ep in self.endpoints_of_container(container_id)}
         for ep in self.endpoints.values():
             n = self.networks.get(ep.network_id)
-            if ep.ip == ip and ep.network_id in mine and n is not None and n.user_defined:
+            if ip in (ep.ip, ep.ip6) and ep.network_id in mine and n is not None and n.user_defined:
                 return f"{ep.container_name}.{n.name}"
         return None
 

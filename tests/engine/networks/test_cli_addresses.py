@@ -54,7 +54,8 @@ def test_fixed_addresses_on_connect_and_run(shared_engine):
         assert net not in inspect(e, d)["NetworkSettings"]["Networks"]
         r = e.docker("run", "-d", "--network", net, "--ip", f"{base}.11", "busybox", "true",
                      check=False)  # fmt: skip
-        assert r.returncode != 0 and "Address already in use" in r.stderr
+        assert r.returncode != 0
+        assert "failed to set up container networking: Address already in use" in r.stderr
         # outside the subnet, and not an address: 400 in dockerd's words
         r = _connect(e, net, d, {"IPv4Address": "192.0.2.7"})
         assert r.status_code == 400

@@ -44,6 +44,25 @@ def test_render_is_one_atomic_replacement():
     assert "oifname != " not in no_masq
 
 
+def test_render_dual_stack():
+    text = render(
+        "portside_x",
+        [NftNetwork("br6", "10.6.0.0/24", subnet6="fd00:6::/64")],
+        [
+            NftPort("tcp", "::", 8080, "fd00:6::2", 80),
+            NftPort("tcp", "fd00:6::1", 8081, "fd00:6::2", 81),
+            NftPort("tcp", "::1", 8082, "fd00:6::2", 82),
+        ],
+        masquerade=True,
+    )
+    assert "meta nfproto ipv6 tcp dport 8080 dnat ip6 to [fd00:6::2]:80" in text
+    assert "ip6 daddr fd00:6::1 tcp dport 8081 dnat ip6 to [fd00:6::2]:81" in text
+    # [::1] is never DNATed: the port's socket proxies it
+    assert "ip6 daddr ::1 return" in text and "dport 8082" not in text
+    assert 'oifname "br6" ip6 saddr fd00:6::/64 ct status dnat masquerade' in text
+    assert 'ip6 saddr fd00:6::/64 oifname != "br6" masquerade' in text
+
+
 def test_table_name_is_a_valid_identifier():
     assert table_name("ps1a2b3c") == "portside_ps1a2b3c"
     assert table_name("my-br.0") == "portside_my_br_0"

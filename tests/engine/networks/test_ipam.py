@@ -205,3 +205,55 @@ def test_list_filters():
     with pytest.raises(InvalidParameter):
         names({"bogus": ["x"]})
     assert parse_rfc3339("2024-01-02T03:04:05.123456789Z") == pytest.approx(1704164645.123456)
+
+
+def test_ipv6_pool_and_addresses():
+    base = ipam.ula_base("some-engine-id")
+    assert base.prefixlen == 48 and base.subnet_of(ipaddress.IPv6Network("fd00::/8"))
+    assert ipam.ula_base("some-engine-id") == base  # stable for one engine
+    first = next(base.subnets(new_prefix=64))
+    assert ipam.choose_subnet6([], base) == first
+    assert ipam.choose_subnet6([first], base) == list(base.subnets(new_prefix=64))[1]
+    net = ipaddress.IPv6Network("fd12:3456:789a:1::/64")
+    a = ipam.next_free(net, net, {"fd12:3456:789a:1::1"}, None)
+    assert str(a) == "fd12:3456:789a:1::2"
+    assert str(ipam.next_free(net, net, {"fd12:3456:789a:1::1"}, a)) == "fd12:3456:789a:1::3"
+    with pytest.raises(InvalidParameter):
+        ipam.parse_subnet6("10.0.0.0/24")
+
+
+def test_dual_stack_request_validation():
+    svc = _svc()
+    n, _ = network_from_request(
+        {
+            "Name": "ds",
+            "EnableIPv6": True,
+            "IPAM": {"Config": [{"Subnet": "fd00:1:2:3::/64"}, {"Subnet": "10.9.8.0/24"}]},
+        },
+        svc,
+    )
+    assert (n.subnet, n.gateway, n.subnet6, n.gateway6) == (
+        "10.9.8.0/24",
+        "10.9.8.1",
+        "fd00:1:2:3::/64",
+        "fd00:1:2:3::1",
+    )
+    assert [c["Subnet"] for c in n.to_docker(None)["IPAM"]["Config"]] == [
+        "10.9.8.0/24",
+        "fd00:1:2:3::/64",
+    ]
+    for body in (
+        {"Name": "x", "IPAM": {"Config": [{"Subnet": "fd00:1:2:3::/64"}]}},
+        {
+            "Name": "x",
+            "EnableIPv6": True,
+            "IPAM": {"Config": [{"Subnet": "fd00::/64"}, {"Subnet": "fd01::/64"}]},
+        },
+        {
+            "Name": "x",
+            "EnableIPv6": True,
+            "IPAM": {"Config": [{"Subnet": "fd00::/64", "Gateway": "10.0.0.1"}]},
+        },
+    ):
+        with pytest.raises(InvalidParameter):
+            network_from_request(body, svc)

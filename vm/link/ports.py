@@ -69,7 +69,8 @@ def wanted_ports(containers: list[dict[str, Any]]) -> tuple[dict[int, _Wanted], 
     wanted: dict[int, _Wanted] = {}
     conflicts: list[str] = []
     for c in containers:
-        if c.get("State", "running") != "running":
+        # Docker keeps the ports of a paused container published; so does the forwarder.
+        if c.get("State", "running") not in ("running", "paused"):
             continue
         for p in c.get("Ports") or ():
             port = p.get("PublicPort")
@@ -98,10 +99,18 @@ class _Listener:
 class PortForwarder:
     """Forwards the remote engine's published TCP ports to ``bind_address`` on the host."""
 
-    def __init__(self, link: SshLink, engine_socket: str, bind_address: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        link: SshLink,
+        engine_socket: str,
+        bind_address: str = "127.0.0.1",
+        *,
+        link_grace: float = 5.0,
+    ) -> None:
         self.link = link
         self.engine_socket = engine_socket
         self.bind_address = bind_address
+        self.link_grace = link_grace  # as SocketForwarder's: connections wait for a reconnect
         self._listeners: dict[int, _Listener] = {}
         self._problems: list[str] = []
         self._lock = asyncio.Lock()
@@ -224,6 +233,7 @@ class PortForwarder:
         )
 
         async def open_channel() -> paramiko.Channel:
+            await self.link.ready(self.link_grace)
             return await self.link.open_tcp(port.guest_address, port.guest_port)
 
         acceptor = Acceptor(sock, open_channel, f"port-{want.host_port}")

@@ -107,6 +107,7 @@ class SshLink:
         self._keepalive_task: asyncio.Task[None] | None = None
         self._connect_lock = asyncio.Lock()
         self.generation = 0  # counts successful connections; lets users notice a reconnect
+        self.last_error: str | None = None  # why the last connection attempt failed
 
     # -- state ---------------------------------------------------------------------------
     @property
@@ -150,6 +151,14 @@ class SshLink:
             else:
                 await self._up.wait()
 
+    async def ready(self, grace: float) -> None:
+        """Wait up to ``grace`` seconds for the link to be connected (a reconnect under
+        way), then return either way; ``LinkError`` if the link is closed."""
+        if self.connected or grace <= 0:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.wait_connected(), grace)
+
     async def wait_closed(self) -> None:
         """Return when the current connection has ended (at once when there is none)."""
         await self._down.wait()
@@ -167,9 +176,11 @@ class SshLink:
             self._set_state(LinkState.CONNECTING)
             try:
                 transport = await self._establish(timeout)
-            except BaseException:
+            except BaseException as e:
+                self.last_error = str(e) if isinstance(e, LinkError) else repr(e)
                 self._set_state(LinkState.DISCONNECTED)
                 raise
+            self.last_error = None
             self._transport = transport
             self.generation += 1
             self._down.clear()
@@ -234,6 +245,9 @@ class SshLink:
         if t.key_file is not None:
             return [self._load_key(t.key_file)]
         keys: list[paramiko.PKey] = []
+        if self._agent is not None:  # the previous connection's
+            self._agent.close()
+            self._agent = None
         try:
             self._agent = paramiko.Agent()
             keys.extend(self._agent.get_keys())

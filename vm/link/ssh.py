@@ -42,6 +42,7 @@ from .streamlocal import StreamlocalTransport
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+C = TypeVar("C", paramiko.Channel, StreamlocalTransport)
 
 # OpenSSH answers an unknown global request with a failure; any answer proves the peer alive
 # (the same probe as ssh's ServerAliveInterval).
@@ -199,7 +200,7 @@ class SshLink:
         types = preferred_key_types(
             t.pinned_host_key, known or paramiko.HostKeys(), host_label(t.host, t.port)
         )
-        transport = await self._call(self._handshake, limit, types)
+        transport = await self._open(self._handshake, limit, types)
         try:
             offered = transport.get_remote_server_key()
             if t.pinned_host_key:
@@ -229,6 +230,7 @@ class SshLink:
             raise LinkError(f"cannot reach {t.where}: {e.strerror or e}") from e
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         transport = StreamlocalTransport(sock)
+        transport.banner_timeout = timeout
         if key_types:
             options = transport.get_security_options()
             rest = [k for k in options.key_types if k not in key_types]
@@ -397,7 +399,7 @@ class SshLink:
         """A channel to the unix socket ``path`` on the host (direct-streamlocal)."""
         transport = self._active()
         try:
-            return await self._call(transport.open_streamlocal, path, CHANNEL_OPEN_TIMEOUT)
+            return await self._open(transport.open_streamlocal, path, CHANNEL_OPEN_TIMEOUT)
         except paramiko.ChannelException as e:
             raise LinkError(f"{self.target.where} could not connect to {path}: {e.text}") from e
         except (paramiko.SSHException, OSError, EOFError) as e:
@@ -407,7 +409,7 @@ class SshLink:
         """A channel to ``host:port`` as seen from the SSH server (direct-tcpip)."""
         transport = self._active()
         try:
-            return await self._call(
+            return await self._open(
                 transport.open_channel,
                 "direct-tcpip",
                 (host, port),
@@ -448,22 +450,36 @@ class SshLink:
                     out += chan.recv(65536)
                 while chan.recv_stderr_ready():
                     err += chan.recv_stderr(65536)
-                if chan.exit_status_ready() and chan.eof_received:
-                    if not chan.recv_ready() and not chan.recv_stderr_ready():
-                        break
-                if chan.closed and not chan.recv_ready() and not chan.recv_stderr_ready():
+                drained = not chan.recv_ready() and not chan.recv_stderr_ready()
+                if drained and (chan.closed or (chan.eof_received and chan.exit_status_ready())):
                     break
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise LinkError(
                         f"{command!r} on {self.target.where} did not finish in {timeout:g}s"
                     )
-                select.select([chan], [], [], min(left, 1.0))
+                if chan.eof_received and drained:
+                    # All output is in; the pipe stays readable from now on, so wait for
+                    # the exit status itself instead.
+                    chan.status_event.wait(min(left, 1.0))
+                else:
+                    select.select([chan], [], [], min(left, 1.0))
             return chan.recv_exit_status(), bytes(out), bytes(err)
         except (paramiko.SSHException, OSError, EOFError) as e:
             raise LinkError(f"running {command!r} on {self.target.where} failed: {e}") from e
         finally:
             chan.close()
+
+    async def _open(self, fn: Callable[..., C], *args: Any) -> C:
+        """``_call`` for something that must be closed: when the caller is cancelled while
+        the thread is still opening it, it is closed as soon as it arrives (else a channel
+        or connection would stay open on the server until the link ends)."""
+        opening = asyncio.ensure_future(self._call(fn, *args))
+        try:
+            return await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            opening.add_done_callback(_close_result)
+            raise
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a blocking paramiko call on the link's thread pool."""
@@ -474,3 +490,8 @@ class SshLink:
             if self._state is LinkState.CLOSED:
                 raise LinkError(f"the link to {self.target.where} is closed") from e
             raise
+
+
+def _close_result(opening: asyncio.Future[Any]) -> None:
+    if not opening.cancelled() and opening.exception() is None:
+        opening.result().close()

@@ -211,3 +211,14 @@ async def test_supervise_keeps_the_link_up(sshd: TestSshd, link: SshLink) -> Non
     finally:
         await link.close()
         await asyncio.wait_for(supervisor, 5)
+
+
+async def test_run_drains_both_streams_and_times_out(link: SshLink) -> None:
+    # more stderr than one SSH window (2 MiB) while stdout waits: must not stall
+    status, out, err = await link.run("head -c 3000000 /dev/zero | tr '\\0' x >&2; echo done")
+    assert (status, out, len(err)) == (0, b"done\n", 3000000)
+    started = time.monotonic()
+    with pytest.raises(LinkError, match=re.escape("did not finish in 0.5s")):
+        await link.run("sleep 5", timeout=0.5)
+    assert time.monotonic() - started < 2
+    assert (await link.run("true"))[0] == 0  # the link is fine afterwards

@@ -190,6 +190,8 @@ class PortForwarder:
         """Make the listeners match the engine's running containers now. ``LinkError``
         when the engine cannot be asked (listeners are left as they are then)."""
         async with self._lock:
+            if self._closed.is_set():
+                return
             chan = await self.link.open_unix(self.engine_socket)
             chan.settimeout(ANSWER_TIMEOUT)  # a hung engine must not hold a thread forever
             containers = await asyncio.to_thread(get_json, chan, "/containers/json")

@@ -170,3 +170,28 @@ async def test_reconcile_after_the_link_comes_back(
     finally:
         for name in (old, new):
             await asyncio.to_thread(e.docker, "rm", "-f", name, check=False)
+
+
+def test_wanted_ports_from_a_listing() -> None:
+    from portside.vm.link.ports import wanted_ports
+
+    def port(ip: str, public: int, kind: str = "tcp") -> dict[str, object]:
+        return {"IP": ip, "PrivatePort": 80, "PublicPort": public, "Type": kind}
+
+    listing = [
+        {"Id": "a", "State": "running", "Ports": [port("0.0.0.0", 8080), port("::", 8080)]},
+        {"Id": "b", "State": "paused", "Ports": [port("127.0.0.1", 8081)]},
+        {"Id": "c", "State": "running", "Ports": [port("0.0.0.0", 5353, "udp")]},
+        {"Id": "d", "State": "exited", "Ports": [port("0.0.0.0", 8082)]},
+        {"Id": "e", "State": "running", "Ports": [{"PrivatePort": 443, "Type": "tcp"}]},
+        {"Id": "f", "State": "running", "Ports": [port("10.0.0.5", 8081)]},
+    ]
+    wanted, conflicts = wanted_ports(listing)
+    assert {p: (w.guest_address, w.container_id) for p, w in wanted.items()} == {
+        8080: ("127.0.0.1", "a"),
+        8081: ("127.0.0.1", "b"),
+    }
+    assert conflicts == [
+        "port 8081 is published on 127.0.0.1 and 10.0.0.5 in the machine; "
+        "only 127.0.0.1 is forwarded"
+    ]

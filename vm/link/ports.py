@@ -10,7 +10,8 @@ against ``GET /containers/json``. The listing is the truth; events only say when
 so a missed event costs nothing more than the next reconcile.
 
 Only TCP is forwarded: UDP over SSH needs a datagram relay in the guest (SSH channels are
-streams), which is a later step. UDP ports are ignored here, not reported as problems.
+streams), which is a later step. Published UDP ports are listed in ``problems`` so the user
+learns why they do not answer on the host.
 """
 
 from __future__ import annotations
@@ -65,16 +66,22 @@ class _Wanted:
 
 def wanted_ports(containers: list[dict[str, Any]]) -> tuple[dict[int, _Wanted], list[str]]:
     """The TCP ports to forward, by host port, from a ``/containers/json`` listing, and
-    the conflicts that cannot be forwarded (one host port, several guest addresses)."""
+    the ports that cannot be forwarded, as sentences (one host port on several guest
+    addresses; UDP)."""
     wanted: dict[int, _Wanted] = {}
     conflicts: list[str] = []
+    udp: set[int] = set()
     for c in containers:
         # Docker keeps the ports of a paused container published; so does the forwarder.
         if c.get("State", "running") not in ("running", "paused"):
             continue
         for p in c.get("Ports") or ():
             port = p.get("PublicPort")
-            if p.get("Type", "tcp") != "tcp" or not port:
+            if not port:
+                continue
+            if p.get("Type", "tcp") == "udp":
+                udp.add(int(port))
+            if p.get("Type", "tcp") != "tcp":
                 continue
             ip = p.get("IP") or ""
             guest = "127.0.0.1" if ip in WILDCARDS else ip
@@ -87,6 +94,10 @@ def wanted_ports(containers: list[dict[str, Any]]) -> tuple[dict[int, _Wanted], 
                     f"port {port} is published on {have.guest_address} and {ip} in the "
                     f"machine; only {have.guest_address} is forwarded"
                 )
+    conflicts += [
+        f"port {port}/udp is not forwarded: only TCP ports reach the host for now"
+        for port in sorted(udp)
+    ]
     return wanted, conflicts
 
 
@@ -113,6 +124,7 @@ class PortForwarder:
         self.link_grace = link_grace  # as SocketForwarder's: connections wait for a reconnect
         self._listeners: dict[int, _Listener] = {}
         self._problems: list[str] = []
+        self._unbound = False  # some port could not be bound: retry without waiting for events
         self._lock = asyncio.Lock()
         self._closed = asyncio.Event()
         self._stream: JsonLineStream | None = None
@@ -169,7 +181,7 @@ class PortForwarder:
             # Subscribed first, then listed: an event between the two is not lost.
             await self.reconcile()
             while True:
-                wait = RETRY_PROBLEMS if self._problems else None
+                wait = RETRY_PROBLEMS if self._unbound else None
                 try:
                     event = await asyncio.wait_for(stream.next(), wait)
                 except TimeoutError:
@@ -205,12 +217,14 @@ class PortForwarder:
                     or want.container_id != have.container_id
                 ):
                     await self._drop(host_port)
+            unbound = []
             for host_port, want in sorted(wanted.items()):
                 if host_port not in self._listeners:
                     problem = self._listen(want)
                     if problem:
-                        problems.append(problem)
-            self._problems = problems
+                        unbound.append(problem)
+            self._unbound = bool(unbound)
+            self._problems = unbound + problems
 
     def _listen(self, want: _Wanted) -> str | None:
         """Start forwarding one port; the problem as a sentence when it cannot."""
@@ -265,3 +279,4 @@ class PortForwarder:
             for host_port in list(self._listeners):
                 await self._drop(host_port)
             self._problems = []
+            self._unbound = False

@@ -134,6 +134,11 @@ class PortForwarder:
         return [self._listeners[p].port for p in sorted(self._listeners)]
 
     @property
+    def following(self) -> bool:
+        """Whether the engine's event stream is open (ports are kept current)."""
+        return self._stream is not None and self._stream.is_open
+
+    @property
     def problems(self) -> list[str]:
         """Why some published ports are not forwarded right now (retried on reconcile)."""
         return list(self._problems)

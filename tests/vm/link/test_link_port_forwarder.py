@@ -79,7 +79,7 @@ async def ports(link: SshLink, shared_engine: PortsideEngine) -> AsyncIterator[P
     forwarder = PortForwarder(link, str(shared_engine.socket))
     running = asyncio.create_task(forwarder.run())
     try:
-        await within(5, lambda: forwarder._stream is not None)
+        await within(5, lambda: forwarder.following)
         yield forwarder
     finally:
         await forwarder.close()
@@ -156,9 +156,11 @@ async def test_reconcile_after_the_link_comes_back(
                  "sh", "-c", HTTPD)  # fmt: skip
     try:
         await within(1.0, lambda: tcp_ports(ports) == [old_port])
+        assert ports.following
         # sshd goes away; meanwhile the containers change and no event can arrive
         await asyncio.to_thread(sshd.stop)
         await asyncio.wait_for(link.wait_closed(), 5)
+        await within(1.0, lambda: not ports.following)
         await docker(e, "rm", "-f", old)
         await docker(e, "run", "-d", "--name", new, "-p", f"{GUEST}:{new_port}:80", "busybox",
                      "sh", "-c", HTTPD)  # fmt: skip

@@ -222,3 +222,25 @@ async def test_run_drains_both_streams_and_times_out(link: SshLink) -> None:
         await link.run("sleep 5", timeout=0.5)
     assert time.monotonic() - started < 2
     assert (await link.run("true"))[0] == 0  # the link is fine afterwards
+
+
+async def test_default_key_and_known_hosts_come_from_home(
+    sshd: TestSshd, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    target = SshTarget(sshd.host, sshd.port, pinned_host_key=sshd.host_public)
+    with pytest.raises(AuthenticationFailed, match="no SSH key"):
+        await SshLink(target).connect()
+    (home / ".ssh" / "id_ed25519").write_bytes(sshd.client_key.read_bytes())
+    link = SshLink(target)
+    await link.connect()
+    await link.close()
+    # without a pin, ~/.ssh/known_hosts is the policy's file
+    unpinned = dataclasses.replace(target, pinned_host_key=None)
+    link = SshLink(unpinned, unknown_host_key=lambda question: True)
+    await link.connect()
+    await link.close()
+    assert f"[127.0.0.1]:{sshd.port} ssh-ed25519 " in (home / ".ssh" / "known_hosts").read_text()

@@ -102,6 +102,24 @@ def test_stop_powers_the_guest_off_and_leaves_no_qemu(vm_bundle: Bundle, tmp_pat
         m.shutdown()
 
 
+async def test_an_engine_that_cannot_start_is_reported_with_its_reason(
+    vm_bundle: Bundle, tmp_path: Path
+) -> None:
+    """The guest's OnFailure unit writes FAILED on the readiness port; no waiting it out."""
+    dirs = MachineDirs(tmp_path / "broken")
+    config = MachineConfig(
+        name="broken",
+        restrict_network=True,
+        engine_config={"hosts": ["tcp://0.0.0.0:2375"]},
+    )
+    machine = Machine(config, dirs, vm_bundle)
+    why = r"failed to start: portsided\.service: .*unsupported host"
+    with pytest.raises(MachineError, match=why):
+        await machine.start(timeout=550)
+    assert not machine.running
+    assert not qemu_processes_of(dirs.root)
+
+
 async def test_a_boot_that_times_out_fails_with_the_console_and_leaves_no_qemu(
     vm_bundle: Bundle, tmp_path: Path
 ) -> None:

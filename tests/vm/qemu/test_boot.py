@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 from pathlib import Path
 
@@ -147,3 +148,18 @@ async def test_qemu_killed_during_boot_fails_the_start_and_wait_exit_reports_it(
         await start
     assert await machine.wait_exit() != 0 or not machine.running
     assert not machine.running and not qemu_processes_of(dirs.root)
+
+
+async def test_a_busy_ssh_port_chosen_by_the_user_is_an_error(
+    vm_bundle: Bundle, tmp_path: Path
+) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        dirs = MachineDirs(tmp_path / "busy")
+        config = MachineConfig(name="busy", restrict_network=True, ssh_port=port, accel="tcg")
+        machine = Machine(config, dirs, vm_bundle)
+        with pytest.raises(MachineError, match=f"127.0.0.1:{port}: the port is in use"):
+            await machine.start(timeout=120)
+        assert not machine.running and not qemu_processes_of(dirs.root)

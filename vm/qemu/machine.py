@@ -274,7 +274,15 @@ class Machine:
         try:
             done, _ = await asyncio.wait({exited, ready}, return_when=asyncio.FIRST_COMPLETED)
             if ready in done:
-                return ready.result()
+                problem = ready.exception()
+                if problem is None:
+                    return ready.result()
+                if isinstance(problem, MachineError) and not exited.done():
+                    raise problem
+                # The QMP or readiness socket broke: most likely QEMU is exiting; say why.
+                done, _ = await asyncio.wait({exited}, timeout=5)
+                if not done:
+                    raise MachineError(f"lost QEMU's control sockets: {problem}") from problem
             message = errlog.read_text(errors="replace")
             if "host forwarding rule" in message:
                 raise _SshPortTaken(
@@ -302,7 +310,7 @@ class Machine:
         while True:
             line = await reader.readline()
             if not line:
-                raise MachineError("the guest's readiness port closed before READY")
+                raise ConnectionResetError("the guest's readiness port closed before READY")
             text = line.decode(errors="replace").strip()
             if text.startswith("READY"):
                 return text.partition(" ")[2] or "unknown"

@@ -31,7 +31,7 @@ from ..store.db import Database
 from ..system.events import EventBus
 from . import create as create_mod
 from . import filters as filt
-from . import rootfs, views
+from . import rootfs, spec_resources, views
 from .edits import Edits
 from .lifecycle import Lifecycle
 from .model import CREATED, EXITED, PAUSED, REMOVING, RUNNING, Container, now_rfc3339
@@ -174,7 +174,7 @@ class ContainerService(Lifecycle, Streams, Edits):
             raise
         self.store.save(c)
         self._event(c, "create")
-        return {"Id": cid, "Warnings": []}
+        return {"Id": cid, "Warnings": spec_resources.resource_warnings(hc)}
 
     # -- list / inspect ------------------------------------------------------------
     async def _size(self, c: Container) -> tuple[int, int]:

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from portside.engine.containers import spec_resources
 from support.waiting import wait_for as _wait_for
 
 pytestmark = pytest.mark.runtime_matrix
@@ -343,6 +344,20 @@ def test_a_create_failing_in_cgroup_setup_leaves_no_cgroup(shared_engine):
         assert [*root.glob(f"*/portside/{cid}"), *root.glob(f"portside/{cid}")] == []
     finally:
         e.docker("rm", "-f", "badbps", check=False)
+
+
+def test_blkio_weight_runs_where_the_host_has_none(shared_engine):
+    e = shared_engine
+    res = e.docker("run", "--rm", "--blkio-weight", "300", "busybox", "true", check=False)
+    assert res.returncode == 0, res.stderr
+    e.docker("run", "-d", "--name", "weighted", "busybox", "sleep", "100")
+    try:
+        upd = e.docker("update", "--blkio-weight", "200", "weighted", check=False)
+        assert upd.returncode == 0, upd.stderr
+    finally:
+        e.docker("rm", "-f", "weighted", check=False)
+    if not spec_resources.blkio_weight_supported():
+        assert "Block I/O weight" in res.stderr and "Weight discarded" in res.stderr
 
 
 def test_join_another_containers_namespaces(shared_engine):

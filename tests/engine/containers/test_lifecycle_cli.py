@@ -360,6 +360,36 @@ def test_blkio_weight_runs_where_the_host_has_none(shared_engine):
         assert "Block I/O weight" in res.stderr and "Weight discarded" in res.stderr
 
 
+def test_run_with_each_runtime_docker_info_lists(shared_engine):
+    """``docker run --runtime``: the container is created, exec'd into, paused and
+    stopped by the runtime it names, whatever the engine's default; inspect shows it."""
+    e = shared_engine
+    state_files = {"crun": "status", "runc": "state.json"}
+    runtimes = e.api("GET", "/info").json()["Runtimes"]
+    assert e.runtime in runtimes
+    for name in runtimes:
+        e.docker("run", "-d", "--name", f"on-{name}", "--runtime", name, "busybox", "sleep", "100")
+        try:
+            cid = _inspect(e, f"on-{name}")["Id"]
+            assert _inspect(e, f"on-{name}")["HostConfig"]["Runtime"] == name
+            assert (e.exec_root / "runtime" / cid / state_files[name]).exists()
+            assert e.docker("exec", f"on-{name}", "echo", "in").stdout == "in\n"
+            e.docker("pause", f"on-{name}")
+            e.docker("unpause", f"on-{name}")
+            e.docker("stop", "-t", "1", f"on-{name}")
+            assert _inspect(e, f"on-{name}")["State"]["Status"] == "exited"
+        finally:
+            e.docker("rm", "-f", f"on-{name}", check=False)
+    # no --runtime: the engine's own, recorded at create
+    e.docker("create", "--name", "on-default", "busybox", "true")
+    try:
+        assert _inspect(e, "on-default")["HostConfig"]["Runtime"] == e.runtime
+    finally:
+        e.docker("rm", "-f", "on-default", check=False)
+    res = e.docker("run", "--rm", "--runtime", "nope", "busybox", "true", check=False)
+    assert res.returncode == 125 and "Unknown runtime specified nope" in res.stderr
+
+
 def test_join_another_containers_namespaces(shared_engine):
     e = shared_engine
     e.docker("run", "-d", "--name", "host-ns", "busybox", "sleep", "100")

@@ -54,8 +54,11 @@ class Edits:
             "BlkioWeight",
             "MemoryReservation",
         ):
-            if key in body and body[key] is not None:
-                changes[key] = body[key]
+            # The docker CLI sends every field, unset ones as 0 or "": as dockerd, only
+            # values that are set change anything (PidsLimit is a pointer: 0 is a value).
+            value = body.get(key)
+            if value is not None and (key == "PidsLimit" or value not in (0, "")):
+                changes[key] = value
         merged = {**c.host_config, **changes}
         create_mod.validate_resources(merged)
         if "RestartPolicy" in body and body["RestartPolicy"] is not None:

@@ -210,6 +210,13 @@ def test_update_resources(shared_engine):
         assert hc["RestartPolicy"] == {"Name": "on-failure", "MaximumRetryCount": 2}
         stats = e.api("GET", "/containers/upd/stats?stream=0").json()
         assert stats["memory_stats"]["limit"] == 128 * 1024 * 1024
+        # the CLI sends every other field as 0: those keep their values
+        e.docker("update", "--memory-reservation", "10m", "upd")
+        hc = _inspect(e, "upd")["HostConfig"]
+        assert hc["Memory"] == 128 * 1024 * 1024 and hc["NanoCpus"] == 500_000_000
+        assert hc["MemoryReservation"] == 10 * 1024 * 1024 and hc["PidsLimit"] == 50
+        stats = e.api("GET", "/containers/upd/stats?stream=0").json()
+        assert stats["memory_stats"]["limit"] == 128 * 1024 * 1024
     finally:
         e.docker("rm", "-f", "upd", check=False)
 

@@ -5,7 +5,9 @@ hierarchy (``/sys/fs/cgroup/unified``) has controllers enabled: it answers "cgro
 hybrid mode not supported, drop all controllers from cgroupv2". A controller lands in
 the v2 hierarchy when it is not mounted as v1 (typically ``hugetlb``). We read that
 from /sys instead of running crun, so the answer costs nothing and the host is never
-changed (we do not mount anything to "fix" it).
+changed (we do not mount anything to "fix" it: a user's cgroup layout belongs to their init
+system). The test set-up, on a disposable machine, does mount those controllers as v1
+(``packaging/dev.sh test``) so that crun, the runtime users get where it works, is tested.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ import secrets
 from typing import Any
 
 from ..errors import InvalidParameter
+from . import spec_resources
 
 NAME_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 RESTART_NAMES = ("", "no", "always", "unless-stopped", "on-failure")
@@ -115,6 +116,7 @@ def validate_resources(hc: dict[str, Any]) -> None:
     pids = hc.get("PidsLimit")
     if pids is not None and not isinstance(pids, int):
         raise InvalidParameter("invalid value for PidsLimit: must be an integer")
+    spec_resources.check_cpusets(hc)
 
 
 def validate_host_config(hc: dict[str, Any]) -> dict[str, Any]:

@@ -111,6 +111,56 @@ def resource_warnings(hc: dict[str, Any], root: Path | None = None) -> list[str]
     return warnings
 
 
+def parse_cpuset(value: str) -> set[int]:
+    """``"0-2,4"`` → {0, 1, 2, 4}; ValueError for anything else."""
+    out: set[int] = set()
+    for part in value.split(","):
+        lo, sep, hi = part.strip().partition("-")
+        if not lo.isdigit() or (sep and not hi.isdigit()):
+            raise ValueError(value)
+        first, last = int(lo), int(hi) if sep else int(lo)
+        if last < first:
+            raise ValueError(value)
+        out.update(range(first, last + 1))
+    return out
+
+
+def _host_cpuset(root: Path, name: str, fallback: str) -> str:
+    """The CPUs or memory nodes containers may use: the root cpuset's (effective) list."""
+    candidates = [root / f"{name}.effective"] if cgroup_unified(root) else [root / "cpuset" / name]
+    for path in (*candidates, Path(fallback)):
+        try:
+            text = path.read_text().strip()
+        except OSError:
+            continue
+        if text:
+            return text
+    return ""
+
+
+def check_cpusets(hc: dict[str, Any], root: Path | None = None) -> None:
+    """dockerd's create/update check of CpusetCpus and CpusetMems against the host, so a
+    CPU or memory node that does not exist gets Docker's 400 instead of whatever the
+    runtime says when the kernel refuses it (crun and runc word it differently)."""
+    root = root or CGROUP_ROOT
+    for key, name, fallback, what, kind in (
+        ("CpusetCpus", "cpuset.cpus", "/sys/devices/system/cpu/online", "CPUs", "cpus"),
+        ("CpusetMems", "cpuset.mems", "/sys/devices/system/node/online", "memory nodes", "mems"),
+    ):
+        value = hc.get(key)
+        if not value:
+            continue
+        try:
+            wanted = parse_cpuset(str(value))
+        except ValueError:
+            raise InvalidParameter(f"Invalid value {value} for cpuset {kind}") from None
+        available = _host_cpuset(root, name, fallback)
+        if available and not wanted <= parse_cpuset(available):
+            raise InvalidParameter(
+                f"Requested {what} are not available - requested {value}, available: {available}"
+            )
+
+
 def _int(hc: dict[str, Any], key: str) -> int:
     v = hc.get(key)
     if v is None:

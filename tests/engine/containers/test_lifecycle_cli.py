@@ -4,6 +4,7 @@ stop, rm, kill, restart, rename, wait, update, prune."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -395,6 +396,21 @@ def test_run_with_each_runtime_docker_info_lists(shared_engine):
         e.docker("rm", "-f", "on-default", check=False)
     res = e.docker("run", "--rm", "--runtime", "nope", "busybox", "true", check=False)
     assert res.returncode == 125 and "Unknown runtime specified nope" in res.stderr
+
+
+def test_cpus_the_host_lacks_are_refused_before_the_runtime(shared_engine):
+    e = shared_engine
+    cpus = os.cpu_count() or 1
+    res = e.docker("run", "--rm", "--cpuset-cpus", str(cpus + 5), "busybox", "true", check=False)
+    assert res.returncode == 125
+    assert f"Requested CPUs are not available - requested {cpus + 5}, available: " in res.stderr
+    e.docker("run", "-d", "--name", "pinned", "--cpuset-cpus", "0", "busybox", "sleep", "100")
+    try:
+        res = e.docker("update", "--cpuset-cpus", str(cpus + 5), "pinned", check=False)
+        assert res.returncode != 0 and "Requested CPUs are not available" in res.stderr
+        assert _inspect(e, "pinned")["HostConfig"]["CpusetCpus"] == "0"
+    finally:
+        e.docker("rm", "-f", "pinned", check=False)
 
 
 def test_join_another_containers_namespaces(shared_engine):

@@ -318,6 +318,34 @@ def test_blkio_weight_only_where_the_host_has_it(tmp_path: Path) -> None:
     assert spec_resources.resource_warnings({}, bare) == []
 
 
+def test_cpusets_are_checked_against_the_host(tmp_path: Path) -> None:
+    assert spec_resources.parse_cpuset("0-2,4, 6") == {0, 1, 2, 4, 6}
+    for bad in ("", "a", "1-", "3-1", "0,,1"):
+        with pytest.raises(ValueError):
+            spec_resources.parse_cpuset(bad)
+    v1, v2 = tmp_path / "v1", tmp_path / "v2"
+    (v1 / "cpuset").mkdir(parents=True)
+    (v1 / "cpuset" / "cpuset.cpus").write_text("0-1\n")
+    (v1 / "cpuset" / "cpuset.mems").write_text("0\n")
+    v2.mkdir()
+    (v2 / "cgroup.controllers").write_text("cpuset cpu\n")
+    (v2 / "cpuset.cpus.effective").write_text("0-3\n")
+    (v2 / "cpuset.mems.effective").write_text("0-1\n")
+    check = spec_resources.check_cpusets
+    check({"CpusetCpus": "0,1", "CpusetMems": "0"}, v1)
+    check({"CpusetCpus": "3", "CpusetMems": "1"}, v2)
+    with pytest.raises(InvalidParameter) as ei:
+        check({"CpusetCpus": "7"}, v1)
+    assert ei.value.message == "Requested CPUs are not available - requested 7, available: 0-1"
+    with pytest.raises(InvalidParameter) as ei:
+        check({"CpusetMems": "1"}, v1)
+    assert ei.value.message == (
+        "Requested memory nodes are not available - requested 1, available: 0"
+    )
+    with pytest.raises(InvalidParameter, match="Invalid value 0-x for cpuset cpus"):
+        check({"CpusetCpus": "0-x"}, v2)
+
+
 def test_validate_resources_uses_dockers_messages() -> None:
     ok = spec_resources.validate_resources
     with pytest.raises(InvalidParameter, match="Minimum memory limit allowed is 6MB"):

@@ -31,6 +31,11 @@ def pytest_report_header(config: pytest.Config) -> str:
     return MATRIX.header()
 
 
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    # -q (dev.sh, CI) hides the header: say again, before the counts, what ran where.
+    terminalreporter.write_line(MATRIX.header())
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "runtime" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
         "runtime_matrix"

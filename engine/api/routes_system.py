@@ -118,7 +118,10 @@ async def info(request: web.Request) -> web.Response:
             "Labels": [],
             "ExperimentalBuild": False,
             "ServerVersion": __version__,
-            "Runtimes": {rt.name: {"path": rt.path}},
+            # every runtime this host can run, the engine's own (DefaultRuntime) among them
+            "Runtimes": {
+                n: {"path": p} for n, p in sorted({**rt.usable, rt.name: rt.path}.items())
+            },
             "DefaultRuntime": rt.name,
             "LiveRestoreEnabled": True,
             "Isolation": "",

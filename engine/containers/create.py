@@ -105,6 +105,7 @@ def validate_resources(hc: dict[str, Any]) -> list[str]:
         raise InvalidParameter(
             f"invalid CPU shares {shares}: the maximum allowed is {MAX_CPU_SHARES}"
         )
+    spec_resources.check_cpusets(hc)
     return spec_resources.validate_resources(hc)
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from ..errors import Conflict, EngineError, InvalidParameter
 from . import create as create_mod
+from . import spec_resources
 from .model import Container
 from .store import name_conflict
 
@@ -53,8 +54,11 @@ class Edits:
             "BlkioWeight",
             "MemoryReservation",
         ):
-            if key in body and body[key] is not None:
-                changes[key] = body[key]
+            # The docker CLI sends every field, unset ones as 0 or "": as dockerd, only
+            # values that are set change anything (PidsLimit is a pointer: 0 is a value).
+            value = body.get(key)
+            if value is not None and (key == "PidsLimit" or value not in (0, "")):
+                changes[key] = value
         merged = {**c.host_config, **changes}
         create_mod.validate_resources(merged)
         if "RestartPolicy" in body and body["RestartPolicy"] is not None:
@@ -70,7 +74,7 @@ class Edits:
         c.host_config = merged
         self.store.save(c)  # type: ignore[attr-defined]
         self._event(c, "update")  # type: ignore[attr-defined]
-        return {"Warnings": []}
+        return {"Warnings": spec_resources.resource_warnings(changes)}
 
 
 def resources_of(hc: dict[str, Any]) -> dict[str, Any]:
@@ -104,6 +108,6 @@ def resources_of(hc: dict[str, Any]) -> dict[str, Any]:
     if "PidsLimit" in hc:
         limit = hc["PidsLimit"]
         res["pids"] = {"limit": limit if limit and limit > 0 else -1}
-    if hc.get("BlkioWeight"):
+    if hc.get("BlkioWeight") and spec_resources.blkio_weight_supported():
         res["blockIO"] = {"weight": hc["BlkioWeight"]}
     return res

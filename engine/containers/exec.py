@@ -177,7 +177,7 @@ class ExecService:
                     name=c.name,
                     session_dir=s.session_dir,
                     process_spec=spec_file,
-                    runtime_path=info.path,
+                    runtime_path=self.containers.runner.oci_for(c).path,
                     runtime_root=self.containers.runner.runtime_root,
                     terminal=s.tty,
                     stdin=attach and s.open_stdin,

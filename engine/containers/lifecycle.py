@@ -116,7 +116,7 @@ class Lifecycle:
         async with state_lock:
             try:
                 await self._init_runtime(c)
-                await self.runner.oci.start(c.id)  # type: ignore[attr-defined]
+                await self.runner.oci_for(c).start(c.id)  # type: ignore[attr-defined]
             except EngineError as e:
                 err = await self._failed_start(c, e)
                 if c.host_config.get("AutoRemove"):
@@ -300,7 +300,7 @@ class Lifecycle:
         return True
 
     async def _signal(self, c: Container, sig: int) -> None:
-        oci = self.runner.oci  # type: ignore[attr-defined]
+        oci = self.runner.oci_for(c)  # type: ignore[attr-defined]
         if c.state.status == PAUSED and sig == _signal.SIGKILL:
             # cgroup v1 cannot kill frozen tasks: thaw first.
             try:
@@ -326,7 +326,7 @@ class Lifecycle:
             grace = c.config.get("StopTimeout")
             grace = 10 if grace is None else grace
         if c.state.status == PAUSED:
-            await self.runner.oci.resume(c.id)  # type: ignore[attr-defined]
+            await self.runner.oci_for(c).resume(c.id)  # type: ignore[attr-defined]
             c.state.status = RUNNING
         try:
             await self._signal(c, stop_sig)
@@ -388,7 +388,7 @@ class Lifecycle:
                 raise Conflict(f"Container {c.id} is already paused")
             if c.state.status != RUNNING:
                 raise Conflict(f"Container {c.id} is not running")
-            await self.runner.oci.pause(c.id)  # type: ignore[attr-defined]
+            await self.runner.oci_for(c).pause(c.id)  # type: ignore[attr-defined]
             c.state.status = PAUSED
             self._save(c)
         self._event(c, "pause")
@@ -400,7 +400,7 @@ class Lifecycle:
         async with op:
             if c.state.status != PAUSED:
                 raise Conflict(f"Container {c.id} is not paused")
-            await self.runner.oci.resume(c.id)  # type: ignore[attr-defined]
+            await self.runner.oci_for(c).resume(c.id)  # type: ignore[attr-defined]
             c.state.status = RUNNING
             self._save(c)
         self._event(c, "unpause")

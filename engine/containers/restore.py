@@ -57,7 +57,7 @@ async def _restore_one(svc: ContainerService, c: Container) -> None:
         return
     if alive:
         try:
-            st = await runner.oci.state(c.id)
+            st = await runner.oci_for(c).state(c.id)
         except EngineError:
             st = None
         status = (st or {}).get("status")

@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ..config import DaemonConfig
-from ..errors import Conflict, EngineError, NotFound
+from ..errors import Conflict, EngineError, NotFound, SystemError_
 from ..runtime import cgroups, conmon, live_update
 from ..runtime.detect import RuntimeInfo
 from ..runtime.oci import OciRuntime
@@ -50,10 +51,30 @@ class Runner:
         self.images = images
         self.hooks = hooks
         self.root = config.data_root / "containers"
+        # One state root for every runtime: container ids are unique, and each container
+        # is only ever handled by the runtime that created it.
         self.runtime_root = config.exec_root / "runtime"
-        self.oci = OciRuntime(info.name, info.path, self.runtime_root)
+        self.oci = OciRuntime(info.name, info.path, self.runtime_root)  # the engine's default
+        self._ocis: dict[str, OciRuntime] = {info.name: self.oci}
         # set by the service: container lookup for "container:<ref>" namespace modes
         self.lookup: Callable[[str], Container | None] | None = None
+
+    def runtime_of(self, c: Container) -> str:
+        """The runtime that runs ``c``: the one recorded at create (HostConfig.Runtime),
+        else — a container from before runtimes were recorded — the engine's default."""
+        return str(c.host_config.get("Runtime") or self.info.name)
+
+    def oci_for(self, c: Container) -> OciRuntime:
+        """The runtime CLI for ``c``. A runtime the host can no longer create containers
+        with (crun after a cgroup change) still stops, inspects and deletes its own."""
+        name = self.runtime_of(c)
+        oci = self._ocis.get(name)
+        if oci is None:
+            path = self.info.usable.get(name) or shutil.which(name)
+            if not path:
+                raise SystemError_(f"the {name} runtime of container {c.id[:12]} is not installed")
+            oci = self._ocis[name] = OciRuntime(name, os.path.realpath(path), self.runtime_root)
+        return oci
 
     def paths(self, cid: str) -> Paths:
         """Where the container's files live."""
@@ -140,8 +161,9 @@ class Runner:
             (p.bundle / "config.json").write_text(json.dumps(spec))
             for stale in ("oom", "attach", "ctl", "winsz"):
                 (p.bundle / stale).unlink(missing_ok=True)
+            oci = self.oci_for(c)
             # A stale runtime state (e.g. after a host crash) would make create fail.
-            await self.oci.delete(c.id)
+            await oci.delete(c.id)
             pid, conmon_pid = await conmon.launch(
                 self.info.conmon_path or "conmon",
                 conmon.ConmonLaunch(
@@ -150,7 +172,7 @@ class Runner:
                     bundle=p.bundle,
                     log_path=p.log,
                     exit_dir=p.exit_dir,
-                    runtime_path=self.info.path,
+                    runtime_path=oci.path,
                     runtime_root=self.runtime_root,
                     pidfile=p.pidfile,
                     conmon_pidfile=p.conmon_pidfile,
@@ -172,12 +194,12 @@ class Runner:
 
     async def update(self, c: Container, resources: dict[str, Any]) -> None:
         """Apply OCI ``linux.resources`` to the running container ``c``."""
-        await live_update.update(self.oci, c.id, cgroups_path(c.id), resources)
+        await live_update.update(self.oci_for(c), c.id, cgroups_path(c.id), resources)
 
     async def cleanup(self, c: Container) -> None:
         """Delete the runtime container and unmount the rootfs (after exit)."""
         try:
-            await self.oci.delete(c.id)
+            await self.oci_for(c).delete(c.id)
         except EngineError as e:
             log.warning("runtime delete of %s failed: %s", c.id[:12], e.message)
         cgroups.remove_leftovers(cgroups_path(c.id))

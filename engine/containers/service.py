@@ -32,7 +32,7 @@ from ..store.db import Database
 from ..system.events import EventBus
 from . import create as create_mod
 from . import filters as filt
-from . import rootfs, views
+from . import rootfs, spec_resources, views
 from .edits import Edits
 from .lifecycle import Lifecycle
 from .model import (
@@ -148,6 +148,7 @@ class ContainerService(Lifecycle, Streams, Edits):
         if not _looks_like_id(ref):
             parse_reference(ref)  # 400 "invalid reference format..." before any lookup
         hc, warnings = create_mod.validate_host_config(body.get("HostConfig") or {})
+        hc["Runtime"] = self._runtime_for_create(hc.get("Runtime"))
         mode = hc["NetworkMode"]
         if mode not in create_mod.BUILTIN_NETWORKS and not self.hooks:
             raise NotFound(f"network {mode} not found")
@@ -186,7 +187,17 @@ class ContainerService(Lifecycle, Streams, Edits):
             raise
         self.store.save(c)
         self._event(c, "create")
-        return {"Id": cid, "Warnings": warnings}
+        return {"Id": cid, "Warnings": warnings + spec_resources.resource_warnings(hc)}
+
+    def _runtime_for_create(self, wanted: Any) -> str:
+        """HostConfig.Runtime of a new container: the requested runtime when this host
+        can run it, the engine's default when none is requested (recorded, as dockerd
+        does, so the container keeps its runtime when the default changes)."""
+        if not wanted:
+            return self.runtime.name
+        if not isinstance(wanted, str) or wanted not in self.runtime.usable:
+            raise InvalidParameter(f"Unknown runtime specified {wanted}")
+        return wanted
 
     # -- list / inspect ------------------------------------------------------------
     async def _size(self, c: Container) -> tuple[int, int]:
@@ -245,7 +256,7 @@ class ContainerService(Lifecycle, Streams, Edits):
             c,
             self.runner.paths(c.id),
             lower,
-            self.runtime.name,
+            self.runner.runtime_of(c),
             await self._size(c) if size else None,
         )
         out["ExecIDs"] = self.exec_ids(c.id) or None

@@ -78,6 +78,89 @@ def swap_limit_supported(root: Path | None = None) -> bool:
     return any((p / "memory.swap.max").exists() for p in children)
 
 
+BLKIO_WEIGHT_DISCARDED = (
+    "Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded."
+)
+BLKIO_WEIGHT_DEVICE_DISCARDED = (
+    "Your kernel does not support Block I/O weight_device or the cgroup is not mounted. "
+    "Weight-device discarded."
+)
+
+
+@lru_cache(maxsize=4)
+def blkio_weight_supported(root: Path | None = None) -> bool:
+    """Whether a blkio weight can be set: on cgroup v1 only where the blkio hierarchy has
+    ``blkio.weight`` or ``blkio.bfq.weight`` (CFQ or BFQ). Elsewhere runc skips the
+    weight silently while crun fails the create, so it is discarded up front with
+    dockerd's warning."""
+    root = root or CGROUP_ROOT
+    if cgroup_unified(root):
+        return True
+    blkio = root / "blkio"
+    return (blkio / "blkio.weight").exists() or (blkio / "blkio.bfq.weight").exists()
+
+
+def resource_warnings(hc: dict[str, Any], root: Path | None = None) -> list[str]:
+    """dockerd's create/update warnings for settings this host cannot apply."""
+    warnings = []
+    if not blkio_weight_supported(root):
+        if _int(hc, "BlkioWeight") > 0:
+            warnings.append(BLKIO_WEIGHT_DISCARDED)
+        if hc.get("BlkioWeightDevice"):
+            warnings.append(BLKIO_WEIGHT_DEVICE_DISCARDED)
+    return warnings
+
+
+def parse_cpuset(value: str) -> set[int]:
+    """``"0-2,4"`` → {0, 1, 2, 4}; ValueError for anything else."""
+    out: set[int] = set()
+    for part in value.split(","):
+        lo, sep, hi = part.strip().partition("-")
+        if not lo.isdigit() or (sep and not hi.isdigit()):
+            raise ValueError(value)
+        first, last = int(lo), int(hi) if sep else int(lo)
+        if last < first:
+            raise ValueError(value)
+        out.update(range(first, last + 1))
+    return out
+
+
+def _host_cpuset(root: Path, name: str, fallback: str) -> str:
+    """The CPUs or memory nodes containers may use: the root cpuset's (effective) list."""
+    candidates = [root / f"{name}.effective"] if cgroup_unified(root) else [root / "cpuset" / name]
+    for path in (*candidates, Path(fallback)):
+        try:
+            text = path.read_text().strip()
+        except OSError:
+            continue
+        if text:
+            return text
+    return ""
+
+
+def check_cpusets(hc: dict[str, Any], root: Path | None = None) -> None:
+    """dockerd's create/update check of CpusetCpus and CpusetMems against the host, so a
+    CPU or memory node that does not exist gets Docker's 400 instead of whatever the
+    runtime says when the kernel refuses it (crun and runc word it differently)."""
+    root = root or CGROUP_ROOT
+    for key, name, fallback, what, kind in (
+        ("CpusetCpus", "cpuset.cpus", "/sys/devices/system/cpu/online", "CPUs", "cpus"),
+        ("CpusetMems", "cpuset.mems", "/sys/devices/system/node/online", "memory nodes", "mems"),
+    ):
+        value = hc.get(key)
+        if not value:
+            continue
+        try:
+            wanted = parse_cpuset(str(value))
+        except ValueError:
+            raise InvalidParameter(f"Invalid value {value} for cpuset {kind}") from None
+        available = _host_cpuset(root, name, fallback)
+        if available and not wanted <= parse_cpuset(available):
+            raise InvalidParameter(
+                f"Requested {what} are not available - requested {value}, available: {available}"
+            )
+
+
 def _int(hc: dict[str, Any], key: str) -> int:
     v = hc.get(key)
     if v is None:
@@ -230,13 +313,15 @@ def _device_numbers(path: str) -> tuple[int, int]:
     return os.major(st.st_rdev), os.minor(st.st_rdev)
 
 
-def blkio_resources(hc: dict[str, Any]) -> dict[str, Any]:
-    """OCI ``linux.resources.blockIO`` from BlkioWeight and the per-device throttles."""
+def blkio_resources(hc: dict[str, Any], cgroup_root: Path | None = None) -> dict[str, Any]:
+    """OCI ``linux.resources.blockIO`` from BlkioWeight and the per-device throttles
+    (weights only where the host can apply them: :func:`blkio_weight_supported`)."""
     bio: dict[str, Any] = {}
-    if _int(hc, "BlkioWeight") > 0:
+    weighted = blkio_weight_supported(cgroup_root)
+    if _int(hc, "BlkioWeight") > 0 and weighted:
         bio["weight"] = hc["BlkioWeight"]
     weights = []
-    for wd in hc.get("BlkioWeightDevice") or []:
+    for wd in (hc.get("BlkioWeightDevice") or []) if weighted else []:
         major, minor = _device_numbers(wd.get("Path", ""))
         weights.append({"major": major, "minor": minor, "weight": wd.get("Weight", 0)})
     if weights:

@@ -5,7 +5,9 @@ hierarchy (``/sys/fs/cgroup/unified``) has controllers enabled: it answers "cgro
 hybrid mode not supported, drop all controllers from cgroupv2". A controller lands in
 the v2 hierarchy when it is not mounted as v1 (typically ``hugetlb``). We read that
 from /sys instead of running crun, so the answer costs nothing and the host is never
-changed (we do not mount anything to "fix" it).
+changed (we do not mount anything to "fix" it: a user's cgroup layout belongs to their init
+system). The test set-up, on a disposable machine, does mount those controllers as v1
+(``packaging/dev.sh test``) so that crun, the runtime users get where it works, is tested.
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ class RuntimeInfo:
     conmon_version: str = ""
     warnings: list[str] = field(default_factory=list)
     conmon_path: str = ""
+    # every runtime that can run containers on this host (name → path), the chosen one too
+    usable: dict[str, str] = field(default_factory=dict)
 
 
 def cgroup_mode(root: Path = CGROUP_ROOT) -> str:
@@ -79,7 +83,7 @@ def _version(path: str) -> str:
     return ""
 
 
-def select_runtime(config: DaemonConfig) -> RuntimeInfo:
+def select_runtime(config: DaemonConfig, cgroup_root: Path = CGROUP_ROOT) -> RuntimeInfo:
     """Pick the runtime: the configured one, else crun where it works, else runc.
 
     Raises :class:`EngineError` (the daemon refuses to start) when the configured
@@ -89,7 +93,7 @@ def select_runtime(config: DaemonConfig) -> RuntimeInfo:
     warnings: list[str] = []
     crun = shutil.which("crun")
     runc = shutil.which("runc")
-    problem = crun_hybrid_problem()
+    problem = crun_hybrid_problem(cgroup_root)
     wanted = config.runtime
     if wanted == "crun":
         if not crun:
@@ -123,6 +127,11 @@ def select_runtime(config: DaemonConfig) -> RuntimeInfo:
         conmon_version=_version(conmon),
         warnings=warnings,
         conmon_path=os.path.realpath(conmon),
+        usable={
+            n: os.path.realpath(p)
+            for n, p in (("crun", crun if not problem else None), ("runc", runc))
+            if p
+        },
     )
     log.info(
         "OCI runtime %s %s (%s), conmon %s", name, info.version, info.path, info.conmon_version

@@ -4,11 +4,13 @@ stop, rm, kill, restart, rename, wait, update, prune."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
+from portside.engine.containers import spec_resources
 from support.waiting import wait_for as _wait_for
 
 pytestmark = pytest.mark.runtime_matrix
@@ -209,6 +211,13 @@ def test_update_resources(shared_engine):
         assert hc["RestartPolicy"] == {"Name": "on-failure", "MaximumRetryCount": 2}
         stats = e.api("GET", "/containers/upd/stats?stream=0").json()
         assert stats["memory_stats"]["limit"] == 128 * 1024 * 1024
+        # the CLI sends every other field as 0: those keep their values
+        e.docker("update", "--memory-reservation", "10m", "upd")
+        hc = _inspect(e, "upd")["HostConfig"]
+        assert hc["Memory"] == 128 * 1024 * 1024 and hc["NanoCpus"] == 500_000_000
+        assert hc["MemoryReservation"] == 10 * 1024 * 1024 and hc["PidsLimit"] == 50
+        stats = e.api("GET", "/containers/upd/stats?stream=0").json()
+        assert stats["memory_stats"]["limit"] == 128 * 1024 * 1024
     finally:
         e.docker("rm", "-f", "upd", check=False)
 
@@ -343,6 +352,65 @@ def test_a_create_failing_in_cgroup_setup_leaves_no_cgroup(shared_engine):
         assert [*root.glob(f"*/portside/{cid}"), *root.glob(f"portside/{cid}")] == []
     finally:
         e.docker("rm", "-f", "badbps", check=False)
+
+
+def test_blkio_weight_runs_where_the_host_has_none(shared_engine):
+    e = shared_engine
+    res = e.docker("run", "--rm", "--blkio-weight", "300", "busybox", "true", check=False)
+    assert res.returncode == 0, res.stderr
+    e.docker("run", "-d", "--name", "weighted", "busybox", "sleep", "100")
+    try:
+        upd = e.docker("update", "--blkio-weight", "200", "weighted", check=False)
+        assert upd.returncode == 0, upd.stderr
+    finally:
+        e.docker("rm", "-f", "weighted", check=False)
+    if not spec_resources.blkio_weight_supported():
+        assert "Block I/O weight" in res.stderr and "Weight discarded" in res.stderr
+
+
+def test_run_with_each_runtime_docker_info_lists(shared_engine):
+    """``docker run --runtime``: the container is created, exec'd into, paused and
+    stopped by the runtime it names, whatever the engine's default; inspect shows it."""
+    e = shared_engine
+    state_files = {"crun": "status", "runc": "state.json"}
+    runtimes = e.api("GET", "/info").json()["Runtimes"]
+    assert e.runtime in runtimes
+    for name in runtimes:
+        e.docker("run", "-d", "--name", f"on-{name}", "--runtime", name, "busybox", "sleep", "100")
+        try:
+            cid = _inspect(e, f"on-{name}")["Id"]
+            assert _inspect(e, f"on-{name}")["HostConfig"]["Runtime"] == name
+            assert (e.exec_root / "runtime" / cid / state_files[name]).exists()
+            assert e.docker("exec", f"on-{name}", "echo", "in").stdout == "in\n"
+            e.docker("pause", f"on-{name}")
+            e.docker("unpause", f"on-{name}")
+            e.docker("stop", "-t", "1", f"on-{name}")
+            assert _inspect(e, f"on-{name}")["State"]["Status"] == "exited"
+        finally:
+            e.docker("rm", "-f", f"on-{name}", check=False)
+    # no --runtime: the engine's own, recorded at create
+    e.docker("create", "--name", "on-default", "busybox", "true")
+    try:
+        assert _inspect(e, "on-default")["HostConfig"]["Runtime"] == e.runtime
+    finally:
+        e.docker("rm", "-f", "on-default", check=False)
+    res = e.docker("run", "--rm", "--runtime", "nope", "busybox", "true", check=False)
+    assert res.returncode == 125 and "Unknown runtime specified nope" in res.stderr
+
+
+def test_cpus_the_host_lacks_are_refused_before_the_runtime(shared_engine):
+    e = shared_engine
+    cpus = os.cpu_count() or 1
+    res = e.docker("run", "--rm", "--cpuset-cpus", str(cpus + 5), "busybox", "true", check=False)
+    assert res.returncode == 125
+    assert f"Requested CPUs are not available - requested {cpus + 5}, available: " in res.stderr
+    e.docker("run", "-d", "--name", "pinned", "--cpuset-cpus", "0", "busybox", "sleep", "100")
+    try:
+        res = e.docker("update", "--cpuset-cpus", str(cpus + 5), "pinned", check=False)
+        assert res.returncode != 0 and "Requested CPUs are not available" in res.stderr
+        assert _inspect(e, "pinned")["HostConfig"]["CpusetCpus"] == "0"
+    finally:
+        e.docker("rm", "-f", "pinned", check=False)
 
 
 def test_join_another_containers_namespaces(shared_engine):

@@ -153,6 +153,30 @@ def test_restart_always_and_manual_stop(shared_engine):
         e.docker("rm", "-f", "always", check=False)
 
 
+def test_restore_keeps_each_containers_runtime_when_the_default_changes(engine_with_busybox):
+    """A host change (hugetlb mounted as v1, say) flips the engine's default between crun
+    and runc; containers created before keep being driven by their own runtime."""
+    e = engine_with_busybox
+    usable = list(e.api("GET", "/info").json()["Runtimes"])
+    other = next((n for n in usable if n != e.runtime), e.runtime)
+    e.docker("run", "-d", "--name", "kept", "busybox", "sleep", "100")
+    first = e.runtime
+    e.stop()
+    e.runtime = other
+    e.start()
+    assert e.api("GET", "/info").json()["DefaultRuntime"] == other
+    assert _state(e, "kept")["Running"]
+    assert json.loads(e.docker("inspect", "kept").stdout)[0]["HostConfig"]["Runtime"] == first
+    assert e.docker("exec", "kept", "echo", "still").stdout == "still\n"
+    e.docker("pause", "kept")
+    e.docker("unpause", "kept")
+    e.docker("stop", "-t", "1", "kept")
+    assert _state(e, "kept")["Status"] == "exited"
+    e.docker("start", "kept")
+    assert _state(e, "kept")["Running"]
+    e.docker("rm", "-f", "kept")
+
+
 def test_two_engines_side_by_side(engine_with_busybox, busybox_tar):
     a = engine_with_busybox
     b = PortsideEngine(runtime=a.runtime)

@@ -282,7 +282,8 @@ def test_resources(rootfs: Path) -> None:
     )
     assert r["cpu"] == {"shares": 512, "cpus": "0", "period": 100000, "quota": 150000}
     assert r["pids"] == {"limit": 77}
-    assert r["blockIO"] == {"weight": 300}
+    weighted = spec_resources.blkio_weight_supported()
+    assert r.get("blockIO") == ({"weight": 300} if weighted else None)
     quota = make(rootfs, host_config={"CpuPeriod": 50000, "CpuQuota": 25000})["linux"]["resources"]
     assert quota["cpu"] == {"period": 50000, "quota": 25000}
     # The docker CLI always sends PidsLimit 0: no pids limit at all, as dockerd does.
@@ -290,6 +291,59 @@ def test_resources(rootfs: Path) -> None:
         resources = make(rootfs, host_config={"PidsLimit": unlimited})["linux"]["resources"]
         assert "pids" not in resources
     assert "memory" not in make(rootfs)["linux"]["resources"]
+
+
+def test_blkio_weight_only_where_the_host_has_it(tmp_path: Path) -> None:
+    """Without blkio.weight (no CFQ/BFQ) runc skipped the weight and crun failed the
+    create; now it is discarded with dockerd's warning, for both runtimes."""
+    bare, cfq, bfq, v2 = (tmp_path / n for n in ("bare", "cfq", "bfq", "v2"))
+    for root in (bare, cfq, bfq):
+        (root / "blkio").mkdir(parents=True)
+    (cfq / "blkio" / "blkio.weight").write_text("500\n")
+    (bfq / "blkio" / "blkio.bfq.weight").write_text("100\n")
+    v2.mkdir()
+    (v2 / "cgroup.controllers").write_text("io memory pids\n")
+    hc = {"BlkioWeight": 300, "BlkioWeightDevice": [{"Path": "/dev/null", "Weight": 10}]}
+    assert spec_resources.blkio_resources(hc, bare) == {}
+    assert spec_resources.resource_warnings(hc, bare) == [
+        spec_resources.BLKIO_WEIGHT_DISCARDED,
+        spec_resources.BLKIO_WEIGHT_DEVICE_DISCARDED,
+    ]
+    for root in (cfq, bfq, v2):
+        assert spec_resources.blkio_resources(hc, root) == {
+            "weight": 300,
+            "weightDevice": [{"major": 1, "minor": 3, "weight": 10}],
+        }
+        assert spec_resources.resource_warnings(hc, root) == []
+    assert spec_resources.resource_warnings({}, bare) == []
+
+
+def test_cpusets_are_checked_against_the_host(tmp_path: Path) -> None:
+    assert spec_resources.parse_cpuset("0-2,4, 6") == {0, 1, 2, 4, 6}
+    for bad in ("", "a", "1-", "3-1", "0,,1"):
+        with pytest.raises(ValueError):
+            spec_resources.parse_cpuset(bad)
+    v1, v2 = tmp_path / "v1", tmp_path / "v2"
+    (v1 / "cpuset").mkdir(parents=True)
+    (v1 / "cpuset" / "cpuset.cpus").write_text("0-1\n")
+    (v1 / "cpuset" / "cpuset.mems").write_text("0\n")
+    v2.mkdir()
+    (v2 / "cgroup.controllers").write_text("cpuset cpu\n")
+    (v2 / "cpuset.cpus.effective").write_text("0-3\n")
+    (v2 / "cpuset.mems.effective").write_text("0-1\n")
+    check = spec_resources.check_cpusets
+    check({"CpusetCpus": "0,1", "CpusetMems": "0"}, v1)
+    check({"CpusetCpus": "3", "CpusetMems": "1"}, v2)
+    with pytest.raises(InvalidParameter) as ei:
+        check({"CpusetCpus": "7"}, v1)
+    assert ei.value.message == "Requested CPUs are not available - requested 7, available: 0-1"
+    with pytest.raises(InvalidParameter) as ei:
+        check({"CpusetMems": "1"}, v1)
+    assert ei.value.message == (
+        "Requested memory nodes are not available - requested 1, available: 0"
+    )
+    with pytest.raises(InvalidParameter, match="Invalid value 0-x for cpuset cpus"):
+        check({"CpusetCpus": "0-x"}, v2)
 
 
 def test_validate_resources_uses_dockers_messages() -> None:

@@ -34,6 +34,7 @@ from . import filters as filt
 from . import rootfs, views
 from .edits import Edits
 from .lifecycle import Lifecycle
+from .logdrivers import log_policy, validate_log_config
 from .model import CREATED, EXITED, PAUSED, REMOVING, RESTARTING, RUNNING, Container, now_rfc3339
 from .restore import restore_all
 from .runner import Runner, call_hooks
@@ -83,6 +84,8 @@ class ContainerService(Lifecycle, Streams, Edits):
         self.runner.runtime_root.mkdir(parents=True, exist_ok=True)
         if hasattr(self.images, "set_usage_checker"):
             self.images.set_usage_checker(self.in_use)
+        # dockerd refuses to start with a default log driver it cannot use
+        log_policy(validate_log_config(None, self.config.log_driver, self.config.log_opts))
         for c in self.store.load_all():
             self._containers[c.id] = c
         await restore_all(self)
@@ -136,7 +139,9 @@ class ContainerService(Lifecycle, Streams, Edits):
             raise InvalidParameter("Config.Image must name the image to create the container from")
         if not _looks_like_id(ref):
             parse_reference(ref)  # 400 "invalid reference format..." before any lookup
-        hc = create_mod.validate_host_config(body.get("HostConfig") or {})
+        hc = create_mod.validate_host_config(
+            body.get("HostConfig") or {}, self.config.log_driver, self.config.log_opts
+        )
         mode = hc["NetworkMode"]
         if mode not in create_mod.BUILTIN_NETWORKS and not self.hooks:
             raise NotFound(f"network {mode} not found")

@@ -20,6 +20,7 @@ from typing import Any
 
 from ..errors import Conflict, EngineError, InvalidParameter, NotModified, SystemError_
 from ..runtime import conmon
+from ..runtime.oci import runc_wording
 from .model import (
     CREATED,
     EXITED,
@@ -142,7 +143,7 @@ class Lifecycle:
         if w:
             w.close()
         await self.runner.cleanup(c)  # type: ignore[attr-defined]
-        msg = err.message.replace('\\"', '"')
+        msg = runc_wording(err.message.replace('\\"', '"'), c.path)
         low = msg.lower()
         code, out = 128, err
         if "executable file not found" in low or "no such file or directory" in low:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import SystemError_
+from .oci import runc_wording
 
 log = logging.getLogger(__name__)
 
@@ -210,7 +211,7 @@ def _runtime_message(msg: str) -> str:
     msg = msg.strip()
     if 'msg="' in msg:
         msg = msg.split('msg="', 1)[1].rsplit('"', 1)[0]
-    return f"OCI runtime create failed: {msg}"
+    return f"OCI runtime create failed: {runc_wording(msg)}"
 
 
 def read_pidfile(path: Path) -> int | None:

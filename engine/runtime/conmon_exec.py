@@ -30,6 +30,7 @@ from typing import Any
 
 from ..errors import SystemError_
 from .conmon import conmon_env
+from .oci import runc_wording
 
 log = logging.getLogger(__name__)
 
@@ -301,4 +302,4 @@ def _runtime_message(msg: str) -> str:
     for prefix in ("runc exec failed: ", "crun: "):
         if msg.startswith(prefix):
             msg = msg[len(prefix) :]
-    return f"OCI runtime exec failed: {msg}: unknown"
+    return f"OCI runtime exec failed: {runc_wording(msg)}: unknown"

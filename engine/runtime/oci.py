@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -111,3 +112,23 @@ def _clean(err: str) -> str:
     if 'msg="' in last:
         last = last.split('msg="', 1)[1].rsplit('"', 1)[0]
     return last
+
+
+# crun's sentences for a command that is not on $PATH or cannot be executed; runc's (and so
+# dockerd's) differ, and the docker CLI picks its exit codes 127 and 126 from runc's words.
+_CRUN_NOT_FOUND = re.compile(
+    r"executable file `([^`]*)` not found in \$PATH: No such file or directory"
+)
+_CRUN_NOT_EXECUTABLE = "open executable: Operation not permitted"
+
+
+def runc_wording(message: str, command: str | None = None) -> str:
+    """Say crun's "not found" and "cannot execute" the way runc does (``exec: "x":
+    executable file not found in $PATH``, ``exec: "x": permission denied``), leaving
+    every other message as it is; ``command`` is the process's argv[0] when known."""
+    message = _CRUN_NOT_FOUND.sub(
+        lambda m: f'exec: "{m.group(1)}": executable file not found in $PATH', message
+    )
+    if command is not None:
+        message = message.replace(_CRUN_NOT_EXECUTABLE, f'exec: "{command}": permission denied')
+    return message

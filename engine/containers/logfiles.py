@@ -1,15 +1,19 @@
 """A container's log files on disk: the one conmon writes and its older generations.
 
 conmon bounds its k8s-file itself (``--log-size-max``): before a write that would take
-the file past the limit it opens ``<log>.tmp`` and renames it over ``<log>``, so the
-full file simply loses its name. To keep ``max-file`` generations as Docker does, the
-engine holds a second name for the file being written (``<log>.live``, a hard link):
-when conmon replaces ``<log>``, the old file survives under that link and is moved to
-``<log>.1`` (older ones shift to ``.2`` …, the oldest beyond ``max-file`` is deleted,
-``.1`` is gzipped with ``compress``), and the new file gets the link. Rotation is thus
-exact to the byte and costs one inotify event per rotation, not per write. While the
-engine is down conmon still bounds the file; only the generation held by the link is
-kept then, the ones rotated away meanwhile are lost.
+the file past the limit it opens ``<log>.tmp`` (``O_TRUNC``) and renames it over
+``<log>``, so the full file simply loses its name. To keep ``max-file`` generations as
+Docker does, the engine holds second names for the files involved:
+
+- ``<log>.live`` is a hard link to the file being written, so a file conmon replaces
+  survives and is moved to ``<log>.1`` (older ones shift to ``.2`` …, the oldest beyond
+  ``max-file`` is deleted, ``compress`` gzips them);
+- ``<log>.next`` is an empty spare, also linked as ``<log>.tmp``: conmon's next rotation
+  opens that existing file, so the file it then writes is held from its first byte.
+
+Rotation is exact to the byte and costs one inotify event per rotation, not per write;
+the engine has two rotations' time to settle one, and while the engine is down the
+generations held by the two links survive (later ones are lost, the bounds hold).
 
 conmon counts only the bytes it writes itself, so a restarted container would append
 to a file that is already partly full; a file left at least half full is therefore
@@ -38,8 +42,23 @@ def live_link(log_path: Path) -> Path:
     return log_path.with_name(log_path.name + ".live")
 
 
+def _spare(log_path: Path) -> Path:
+    return log_path.with_name(log_path.name + ".next")
+
+
+def _conmon_tmp(log_path: Path) -> Path:
+    return log_path.with_name(log_path.name + ".tmp")
+
+
 def _generation(log_path: Path, n: int, ext: str = "") -> Path:
     return log_path.with_name(f"{log_path.name}.{n}{ext}")
+
+
+def _stat(path: Path) -> os.stat_result | None:
+    try:
+        return path.stat()
+    except FileNotFoundError:
+        return None
 
 
 def _generations(log_path: Path) -> dict[int, Path]:
@@ -60,18 +79,30 @@ def _generations(log_path: Path) -> dict[int, Path]:
     return found
 
 
+def _unsettled(log_path: Path) -> list[Path]:
+    """Files conmon has closed that are not numbered generations yet, oldest first."""
+    current = _stat(log_path)
+    if current is None:
+        return []
+    out = []
+    live = _stat(live_link(log_path))
+    if live is not None and live.st_ino != current.st_ino:
+        out.append(live_link(log_path))
+        spare = _stat(_spare(log_path))
+        if (
+            spare is not None
+            and spare.st_ino != current.st_ino
+            and spare.st_size > 0
+            and not _conmon_tmp(log_path).exists()
+        ):
+            out.append(_spare(log_path))  # conmon used the spare and replaced it as well
+    return out
+
+
 def files_to_read(log_path: Path) -> list[Path]:
     """Every file holding the log, oldest first, the one being written last."""
     gens = _generations(log_path)
-    files = [gens[n] for n in sorted(gens, reverse=True)]
-    live = live_link(log_path)
-    try:
-        if live.stat().st_ino != log_path.stat().st_ino:
-            files.append(live)  # replaced by conmon a moment ago, not yet moved to .1
-    except FileNotFoundError:
-        pass
-    files.append(log_path)
-    return files
+    return [gens[n] for n in sorted(gens, reverse=True)] + _unsettled(log_path) + [log_path]
 
 
 def read_log_file(path: Path) -> bytes:
@@ -86,26 +117,9 @@ def read_log_file(path: Path) -> bytes:
     return b""
 
 
-def rotate_step(log_path: Path, policy: LogPolicy) -> None:
-    """Move a file conmon has replaced into the generations and link the new one.
-
-    Idempotent: nothing happens unless ``<log>`` and ``<log>.live`` differ.
-    """
-    live = live_link(log_path)
-    try:
-        current = log_path.stat().st_ino
-    except FileNotFoundError:
-        return  # conmon has not opened it yet
-    try:
-        held = live.stat().st_ino
-    except FileNotFoundError:
-        os.link(log_path, live)
-        return
-    if held == current:
-        return
-    keep = policy.max_file - 1  # rotated generations kept beside the current file
-    gens = _generations(log_path)
-    for n, p in gens.items():
+def _push(log_path: Path, closed: Path, keep: int) -> None:
+    """Make ``closed`` generation 1, shifting the others up and dropping the oldest."""
+    for n, p in _generations(log_path).items():
         if n >= keep:
             p.unlink(missing_ok=True)
     for n in range(keep - 1, 0, -1):
@@ -113,11 +127,45 @@ def rotate_step(log_path: Path, policy: LogPolicy) -> None:
             src = _generation(log_path, n, ext)
             if src.exists():
                 os.rename(src, _generation(log_path, n + 1, ext))
-    first = _generation(log_path, 1)
-    os.rename(live, first)
-    os.link(log_path, live)
-    if policy.compress:
-        _gzip(first)
+    os.rename(closed, _generation(log_path, 1))
+
+
+def _prepare_spare(log_path: Path) -> None:
+    """An empty spare linked as conmon's ``.tmp``, unless one is in place."""
+    spare, tmp = _spare(log_path), _conmon_tmp(log_path)
+    spare_st, tmp_st = _stat(spare), _stat(tmp)
+    if spare_st is not None and tmp_st is not None and spare_st.st_ino == tmp_st.st_ino:
+        return
+    spare.unlink(missing_ok=True)
+    spare.write_bytes(b"")
+    try:
+        os.link(spare, tmp)
+    except FileExistsError:
+        pass  # conmon is rotating right now: the event that follows settles it
+
+
+def rotate_step(log_path: Path, policy: LogPolicy) -> None:
+    """Move files conmon has replaced into the generations, hold the one it writes and
+    give it a fresh spare. Idempotent: a settled state is left as it is."""
+    current = _stat(log_path)
+    if current is None:
+        return  # conmon has not opened it yet
+    live = live_link(log_path)
+    closed = _unsettled(log_path)
+    if closed:
+        for f in closed:
+            _push(log_path, f, policy.max_file - 1)
+        if policy.compress:
+            for p in _generations(log_path).values():
+                if not p.name.endswith(".gz"):
+                    _gzip(p)
+    spare = _stat(_spare(log_path))
+    if _stat(live) is None:
+        if spare is not None and spare.st_ino == current.st_ino:
+            os.rename(_spare(log_path), live)  # the spare conmon took is the file it writes
+        else:
+            os.link(log_path, live)
+    _prepare_spare(log_path)
 
 
 def _gzip(path: Path) -> None:
@@ -131,19 +179,12 @@ def _gzip(path: Path) -> None:
 def prepare_start(log_path: Path, policy: LogPolicy) -> None:
     """Before conmon opens the log: settle any rotation it did while the engine was
     away, start a new generation when the last run left the file half full, and hold
-    the link to the file conmon will write."""
+    the file conmon will write."""
     rotate_step(log_path, policy)
-    try:
-        size = log_path.stat().st_size
-    except FileNotFoundError:
-        size = 0
-    if size and size >= policy.max_size // 2:
-        live = live_link(log_path)
-        if not live.exists():
-            os.link(log_path, live)
-        tmp = Path(f"{log_path}.tmp")
-        tmp.write_bytes(b"")
-        os.rename(tmp, log_path)  # as conmon rotates: the full file keeps only .live
+    current = _stat(log_path)
+    if current is not None and current.st_size and current.st_size >= policy.max_size // 2:
+        # as conmon rotates: the spare (linked as .tmp) takes the name, .live keeps the old
+        os.rename(_conmon_tmp(log_path), log_path)
         rotate_step(log_path, policy)
     log_path.touch()
     rotate_step(log_path, policy)

@@ -144,7 +144,10 @@ def test_json_file_rotation_bounds_the_log_and_reads_across_files(shared_engine)
         }
         d = _log_dir(e, name)
         files = sorted(p.name for p in d.iterdir() if p.name.startswith("ctr.log"))
-        assert files == ["ctr.log", "ctr.log.1", "ctr.log.2", "ctr.log.live"], files
+        # the current file, two older generations, and the engine's two held names
+        held = ["ctr.log.live", "ctr.log.next", "ctr.log.tmp"]
+        assert files == ["ctr.log", "ctr.log.1", "ctr.log.2", *held], files
+        assert (d / "ctr.log.live").stat().st_ino == (d / "ctr.log").stat().st_ino
         for f in ("ctr.log", "ctr.log.1", "ctr.log.2"):
             assert (d / f).stat().st_size <= 2000
         lines = e.docker("logs", name).stdout.splitlines()
@@ -173,7 +176,10 @@ def test_json_file_compress_and_follow_across_rotations(shared_engine):
         assert res.stdout.split() == [f"line-{i}" for i in range(300)]
         d = _log_dir(e, name)
         names = sorted(p.name for p in d.iterdir() if p.name.startswith("ctr.log"))
-        assert names == ["ctr.log", "ctr.log.1.gz", "ctr.log.2.gz", "ctr.log.3.gz", "ctr.log.live"]
+        assert names == [
+            "ctr.log", "ctr.log.1.gz", "ctr.log.2.gz", "ctr.log.3.gz",
+            "ctr.log.live", "ctr.log.next", "ctr.log.tmp",
+        ]  # fmt: skip
         assert b"stdout F line-" in gzip.decompress((d / "ctr.log.1.gz").read_bytes())
         lines = e.docker("logs", name).stdout.split()
         assert lines[-1] == "line-299"

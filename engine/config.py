@@ -41,6 +41,9 @@ class DaemonConfig:
     insecure_registries: list[str] = field(default_factory=list)
     max_concurrent_downloads: int = 3
     max_concurrent_uploads: int = 5
+    # Containers created without a LogConfig get these (dockerd's log-driver/log-opts).
+    log_driver: str = "json-file"
+    log_opts: dict[str, str] = field(default_factory=dict)
     config_file: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 
@@ -67,6 +70,8 @@ _FILE_KEYS = {
     "max-concurrent-downloads": ("max_concurrent_downloads", int),
     "max-concurrent-uploads": ("max_concurrent_uploads", int),
     "hosts": ("hosts", list),
+    "log-driver": ("log_driver", str),
+    "log-opts": ("log_opts", dict),
 }
 
 
@@ -85,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ipv6", action="store_true", default=None, help="IPv6 on the default bridge")
     p.add_argument("--fixed-cidr-v6", help="IPv6 subnet of the default bridge (CIDR)")
     p.add_argument("--dns", action="append", help="DNS server for containers")
+    p.add_argument("--log-driver", help="default log driver of containers (json-file)")
+    p.add_argument("--log-opt", action="append", help="default log driver option key=value")
     p.add_argument("--version", action="store_true", help="print the version and exit")
     return p
 
@@ -132,6 +139,13 @@ def load_config(argv: list[str] | None = None) -> DaemonConfig:
         cfg.ip_masquerade = args.ip_masq == "true"
     if args.dns:
         cfg.dns = args.dns
+    if args.log_driver:
+        cfg.log_driver = args.log_driver
+    for opt in args.log_opt or []:
+        key, sep, value = opt.partition("=")
+        if not sep:
+            raise InvalidParameter(f"invalid log-opt {opt!r}: expected key=value")
+        cfg.log_opts[key] = value
     cfg.data_root = Path(os.path.abspath(cfg.data_root))
     cfg.exec_root = Path(os.path.abspath(cfg.exec_root))
     for h in cfg.hosts:

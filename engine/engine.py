@@ -11,6 +11,7 @@ from .config import DaemonConfig
 from .containers.archive import Archives
 from .containers.exec import ExecHook, ExecService
 from .containers.health import HealthMonitor
+from .containers.logfiles import LogRotation
 from .containers.service import ContainerService
 from .containers.tty import ConsoleSizeHook
 from .distribution.service import DistributionService
@@ -81,6 +82,8 @@ class Engine:
         self.containers.exec_ids = self.execs.ids_of
         self.health = HealthMonitor(self.containers, self.execs)
         self.containers.hooks.append(self.health)
+        self.log_rotation = LogRotation(lambda cid: self.containers.runner.paths(cid).log)
+        self.containers.hooks.append(self.log_rotation)
         self.archives = Archives(self.containers)
         await self.execs.start()
         await self.containers.start()
@@ -89,6 +92,8 @@ class Engine:
         """Stop serving; containers keep running (live restore adopts them next start)."""
         if hasattr(self, "health"):
             await self.health.shutdown()
+        if hasattr(self, "log_rotation"):
+            await self.log_rotation.shutdown()
         if hasattr(self, "execs"):
             await self.execs.shutdown()
         if hasattr(self, "containers"):

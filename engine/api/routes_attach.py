@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from ..containers.logdrivers import readable
 from ..containers.logs import LogOptions
 from ..containers.pump import DETACHED, PumpOptions, pump
 from ..containers.tty import parse_detach_keys
@@ -43,7 +44,7 @@ async def attach(request: web.Request) -> None:
             await h.write(kind, data)
 
     try:
-        if with_logs:
+        if with_logs and readable(c.host_config.get("LogConfig")):
             _, entries = svc.logs(c.id, LogOptions(stdout=want_out, stderr=want_err))
             async for e in entries:
                 await write(e.stream, e.data)

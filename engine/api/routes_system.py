@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import API_VERSION, MIN_API_VERSION, __version__
+from ..containers import logdrivers
 from ..engine import Engine
 from ..errors import InvalidParameter
 from ..system import hostinfo
@@ -83,7 +84,7 @@ async def info(request: web.Request) -> web.Response:
                 "Volume": ["local"],
                 "Network": ["bridge", "host", "none"],
                 "Authorization": None,
-                "Log": ["json-file"],
+                "Log": list(logdrivers.LISTED_DRIVERS),
             },
             "MemoryLimit": True,
             "SwapLimit": True,
@@ -98,9 +99,7 @@ async def info(request: web.Request) -> web.Response:
             "NFd": hostinfo.open_fds(),
             "NGoroutines": 0,
             "SystemTime": time.strftime("%Y-%m-%dT%H:%M:%S.000000000Z", time.gmtime()),
-            # conmon writes k8s-file logs, but containers report json-file: docker-py and the CLI
-            # decide from this name whether logs can be read back, and they can.
-            "LoggingDriver": "json-file",
+            "LoggingDriver": cfg.log_driver,
             "CgroupDriver": "cgroupfs",
             "CgroupVersion": hostinfo.cgroup_version(),
             "NEventsListener": 0,

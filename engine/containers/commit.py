@@ -10,6 +10,7 @@ unset taken from the container's config (moby's ``merge``).
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import logging
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
     from .service import ContainerService
 
 log = logging.getLogger(__name__)
+
+# How long a failed pause waits to see the container's exit before reporting the failure.
+EXIT_GRACE = 2.0
 
 
 def merge_config(user: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
@@ -76,14 +80,20 @@ def merge_config(user: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-async def _runtime_running(svc: ContainerService, cid: str) -> bool:
-    """Whether the runtime still has a live process for the container (True when it
-    cannot tell, so the pause error is reported rather than a commit made unpaused)."""
+async def _exited(svc: ContainerService, cid: str) -> bool:
+    """Whether the container has stopped (or stops within a moment: its process may be
+    gone while conmon has not reaped it and the runtime still calls it running)."""
     try:
         st = await svc.runner.oci.state(cid)
     except EngineError:
+        st = {}
+    if st is None or st.get("status") == "stopped":
         return True
-    return st is not None and st.get("status") in ("running", "paused")
+    try:
+        await asyncio.wait_for(svc.exit_event(cid).wait(), EXIT_GRACE)
+    except TimeoutError:
+        return False
+    return True
 
 
 async def commit_container(
@@ -126,7 +136,7 @@ async def commit_container(
         except EngineError:
             # Its process may have exited a moment ago, before the exit was handled:
             # dockerd pauses only a running container, so a stopped one is committed as is.
-            if await _runtime_running(svc, c.id):
+            if not await _exited(svc, c.id):
                 raise
     try:
         pending = await images.layers.extract(stream_from_thread(work), compression="none")

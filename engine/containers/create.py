@@ -11,6 +11,7 @@ from typing import Any
 
 from ..errors import InvalidParameter
 from . import spec_resources
+from .logdrivers import JSON_FILE, validate_log_config
 
 NAME_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 RESTART_NAMES = ("", "no", "always", "unless-stopped", "on-failure")
@@ -109,8 +110,12 @@ def validate_resources(hc: dict[str, Any]) -> list[str]:
     return spec_resources.validate_resources(hc)
 
 
-def validate_host_config(hc: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-    """The HostConfig of a create request, normalised and checked, and its warnings."""
+def validate_host_config(
+    hc: dict[str, Any], log_driver: str = JSON_FILE, log_opts: dict[str, str] | None = None
+) -> tuple[dict[str, Any], list[str]]:
+    """The HostConfig of a create request, normalised and checked, and its warnings
+    (``log_driver`` and ``log_opts``: the daemon's defaults for a container that names no
+    log driver)."""
     hc = dict(hc or {})
     hc["RestartPolicy"] = validate_restart_policy(hc.get("RestartPolicy"))
     if hc.get("AutoRemove") and hc["RestartPolicy"]["Name"] not in ("", "no"):
@@ -124,16 +129,7 @@ def validate_host_config(hc: dict[str, Any]) -> tuple[dict[str, Any], list[str]]
         v = hc.get(key)
         if v is not None and not (isinstance(v, list) and all(isinstance(x, str) for x in v)):
             raise InvalidParameter(f"invalid {key}: expected a list of strings")
-    # conmon writes a k8s-file log, but the logs API behaves like Docker's json-file
-    # driver, and clients (docker-py's run) only read logs of json-file/journald
-    # containers: report "json-file", Docker's default.
-    log_config = hc.get("LogConfig") or {}
-    if not isinstance(log_config, dict):
-        raise InvalidParameter("invalid LogConfig")
-    kind = log_config.get("Type") or "json-file"
-    if kind not in ("json-file", "k8s-file", "local"):
-        raise InvalidParameter(f'logging driver "{kind}" is not supported (only json-file)')
-    hc["LogConfig"] = {"Type": "json-file", "Config": dict(log_config.get("Config") or {})}
+    hc["LogConfig"] = validate_log_config(hc.get("LogConfig"), log_driver, log_opts)
     return hc, warnings
 
 

@@ -15,6 +15,7 @@ _libc.inotify_add_watch.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_uint
 IN_MODIFY = 0x002
 IN_ATTRIB = 0x004
 IN_CLOSE_WRITE = 0x008
+IN_MOVED_TO = 0x080
 IN_MOVE_SELF = 0x800
 IN_DELETE_SELF = 0x400
 IN_CREATE = 0x100

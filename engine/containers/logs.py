@@ -1,4 +1,5 @@
-"""Reading conmon's k8s-file logs back as Docker's log stream.
+"""Reading conmon's k8s-file logs back as Docker's log stream (across the rotated
+generations :mod:`.logfiles` keeps).
 
 Each line of the file is ``<RFC3339Nano> <stdout|stderr> <F|P> <text>``: ``F`` ends a
 line, ``P`` is a partial chunk (conmon splits long lines and writes unterminated
@@ -9,12 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import calendar
+import os
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from .inotify import Watch
+from .inotify import IN_CLOSE_WRITE, IN_CREATE, IN_MODIFY, IN_MOVED_TO, Watch
+from .logfiles import files_to_read, read_log_file
 
 STDOUT, STDERR = 1, 2
 _STREAMS = {b"stdout": STDOUT, b"stderr": STDERR}
@@ -123,14 +127,37 @@ def _keep(e: Entry, o: LogOptions) -> bool:
     return not (o.since and e.time < o.since)
 
 
-def _read_from(path: Path, offset: int) -> tuple[bytes, int]:
+def _open(path: Path) -> Any:
     try:
-        with open(path, "rb") as f:
-            f.seek(offset)
-            data = f.read()
+        return open(path, "rb")
     except FileNotFoundError:
-        return b"", offset
-    return data, offset + len(data)
+        return None
+
+
+def _older(path: Path, wanted_lines: int | None) -> bytes:
+    """The rotated generations (oldest first): all of them, or with ``wanted_lines``
+    only the newest ones that hold at least that many lines."""
+    files = files_to_read(path)[:-1]
+    chunks: list[bytes] = []
+    lines = 0
+    for f in reversed(files):
+        if wanted_lines is not None and lines >= wanted_lines:
+            break
+        data = read_log_file(f)
+        chunks.append(data)
+        lines += data.count(b"\n")
+    return b"".join(reversed(chunks))
+
+
+def _replaced(path: Path, current: Any) -> Any:
+    """The file now at ``path`` when it is no longer ``current`` (conmon rotated)."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    if current is not None and os.fstat(current.fileno()).st_ino == st.st_ino:
+        return None
+    return _open(path)
 
 
 async def read_logs(
@@ -139,47 +166,64 @@ async def read_logs(
     running: Callable[[], bool],
     exited: asyncio.Event | None = None,
 ) -> AsyncIterator[Entry]:
-    """Yield the entries ``opts`` asks for; with ``follow`` keep going until the
-    container stops (``running()`` turns false; ``exited`` is set) and the file is
-    drained."""
+    """Yield the entries ``opts`` asks for, across rotated generations; with ``follow``
+    keep going until the container stops (``running()`` turns false; ``exited`` is
+    set) and the file is drained, moving on to the new file when conmon rotates."""
     loop = asyncio.get_running_loop()
     parser = Parser()
-    data, offset = await loop.run_in_executor(None, _read_from, path, 0)
-    entries = [e for e in parser.feed(data) if _keep(e, opts)]
-    if not (opts.follow and running()):
-        entries += [e for e in parser.flush() if _keep(e, opts)]
-    if opts.tail is not None:
-        entries = entries[-opts.tail :] if opts.tail > 0 else []
-    for e in entries:
-        if opts.until and e.time > opts.until:
-            return
-        yield e
-    if not opts.follow:
-        return
-    watch = Watch()
+    current = await loop.run_in_executor(None, _open, path)
     try:
-        watch.add(path.parent)
-        while True:
-            alive = running()
-            data, offset = _read_from(path, offset)
-            for e in parser.feed(data):
-                if opts.until and e.time > opts.until:
-                    return
-                if _keep(e, opts):
-                    yield e
-            if not alive and not data:
-                for e in parser.flush():
+        data = await loop.run_in_executor(None, current.read) if current else b""
+        wanted = None if opts.tail is None else max(opts.tail - data.count(b"\n"), 0)
+        older = await loop.run_in_executor(None, _older, path, wanted)
+        entries = [e for e in parser.feed(older + data) if _keep(e, opts)]
+        if not (opts.follow and running()):
+            entries += [e for e in parser.flush() if _keep(e, opts)]
+        if opts.tail is not None:
+            entries = entries[-opts.tail :] if opts.tail > 0 else []
+        for e in entries:
+            if opts.until and e.time > opts.until:
+                return
+            yield e
+        if not opts.follow:
+            return
+        watch = Watch()
+        try:
+            watch.add(path.parent, IN_MODIFY | IN_CLOSE_WRITE | IN_CREATE | IN_MOVED_TO)
+            while True:
+                alive = running()
+                data = current.read() if current else b""
+                newer = None
+                if not data:
+                    newer = _replaced(path, current)
+                    if newer is not None:
+                        if current is not None:
+                            data = current.read()  # the old file's last bytes first
+                            current.close()
+                        current = newer
+                for e in parser.feed(data):
+                    if opts.until and e.time > opts.until:
+                        return
                     if _keep(e, opts):
                         yield e
-                return
-            timeout = 1.0  # a safety net only: file changes and the exit wake us at once
-            if opts.until:
-                timeout = min(timeout, opts.until - time.time())
-                if timeout <= 0:
+                if data or newer is not None:
+                    continue
+                if not alive:
+                    for e in parser.flush():
+                        if _keep(e, opts):
+                            yield e
                     return
-            await _wait_any(watch, exited, timeout)
+                timeout = 1.0  # a safety net only: file changes and the exit wake us at once
+                if opts.until:
+                    timeout = min(timeout, opts.until - time.time())
+                    if timeout <= 0:
+                        return
+                await _wait_any(watch, exited, timeout)
+        finally:
+            watch.close()
     finally:
-        watch.close()
+        if current is not None:
+            current.close()
 
 
 async def _wait_any(watch: Watch, exited: asyncio.Event | None, limit: float) -> None:

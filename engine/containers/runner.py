@@ -21,6 +21,7 @@ from ..runtime import cgroups, conmon, live_update
 from ..runtime.detect import RuntimeInfo
 from ..runtime.oci import OciRuntime
 from . import etcfiles, rootfs
+from .logdrivers import log_policy
 from .model import Container, Paths
 from .spec import SpecInput, build_spec
 
@@ -142,6 +143,7 @@ class Runner:
     async def create(self, c: Container) -> None:
         """Make the runtime container (not started): sets pid and conmon_pid on ``c``."""
         p = self.paths(c.id)
+        policy = log_policy(c.host_config.get("LogConfig"))  # dockerd checks values at start
         await self.mount(c)
         try:
             hc = c.host_config
@@ -183,6 +185,8 @@ class Runner:
                     leave_stdin_open=not c.config.get("StdinOnce") or bool(c.config.get("Tty")),
                     log_level=self.config.log_level,
                     command=c.path,
+                    log_driver="k8s-file" if policy.readable else "none",
+                    log_size_max=policy.max_size,
                 ),
             )
         except BaseException:

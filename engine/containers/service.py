@@ -35,6 +35,7 @@ from . import filters as filt
 from . import rootfs, spec_resources, views
 from .edits import Edits
 from .lifecycle import Lifecycle
+from .logdrivers import log_policy, validate_log_config
 from .model import (
     CREATED,
     DEAD,
@@ -94,6 +95,8 @@ class ContainerService(Lifecycle, Streams, Edits):
         self.runner.runtime_root.mkdir(parents=True, exist_ok=True)
         if hasattr(self.images, "set_usage_checker"):
             self.images.set_usage_checker(self.in_use)
+        # dockerd refuses to start with a default log driver it cannot use
+        log_policy(validate_log_config(None, self.config.log_driver, self.config.log_opts))
         for c in self.store.load_all():
             self._containers[c.id] = c
         await restore_all(self)
@@ -147,7 +150,9 @@ class ContainerService(Lifecycle, Streams, Edits):
             raise InvalidParameter("Config.Image must name the image to create the container from")
         if not _looks_like_id(ref):
             parse_reference(ref)  # 400 "invalid reference format..." before any lookup
-        hc, warnings = create_mod.validate_host_config(body.get("HostConfig") or {})
+        hc, warnings = create_mod.validate_host_config(
+            body.get("HostConfig") or {}, self.config.log_driver, self.config.log_opts
+        )
         hc["Runtime"] = self._runtime_for_create(hc.get("Runtime"))
         mode = hc["NetworkMode"]
         if mode not in create_mod.BUILTIN_NETWORKS and not self.hooks:

@@ -17,6 +17,7 @@ from . import stats as stats_mod
 from . import top as top_mod
 from . import upperdiff
 from .attach import AttachConn
+from .logdrivers import not_readable, readable
 from .logs import Entry, LogOptions, read_logs
 from .model import Container
 from .runner import cgroups_path
@@ -35,6 +36,8 @@ class Streams:
         c: Container = self.get(ref)  # type: ignore[attr-defined]
         if not (opts.stdout or opts.stderr):
             raise InvalidParameter("Bad parameters: you must choose at least one stream")
+        if not readable(c.host_config.get("LogConfig")):
+            raise not_readable()
         path = self.runner.paths(c.id).log  # type: ignore[attr-defined]
         return c, read_logs(path, opts, lambda: c.running, self.exit_event(c.id))  # type: ignore[attr-defined]
 

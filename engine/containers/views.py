@@ -214,7 +214,8 @@ def inspect(
         "ResolvConfPath": str(paths.resolv),
         "HostnamePath": str(paths.hostname),
         "HostsPath": str(paths.hosts),
-        "LogPath": str(paths.log),
+        # dockerd names the file for json-file only (local's is its own format)
+        "LogPath": str(paths.log) if _log_type(c) == "json-file" else "",
         "Name": "/" + c.name,
         "RestartCount": c.restart_count,
         "Driver": "overlay2",
@@ -267,3 +268,7 @@ def _health(c: Container) -> dict[str, Any]:
 
 
 STATUSES = (CREATED, RESTARTING, RUNNING, REMOVING, PAUSED, EXITED, DEAD)
+
+
+def _log_type(c: Container) -> str:
+    return str((c.host_config.get("LogConfig") or {}).get("Type") or "json-file")

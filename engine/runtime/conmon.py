@@ -51,6 +51,10 @@ class ConmonLaunch:
     stdin: bool = False
     leave_stdin_open: bool = False
     log_level: str = "info"
+    # "k8s-file" (to log_path) or "none"; log_size_max > 0 bounds the file (conmon
+    # replaces it with an empty one when the next write would pass the limit)
+    log_driver: str = "k8s-file"
+    log_size_max: int = 0
     extra_env: dict[str, str] = field(default_factory=dict)
     command: str = ""  # the process's argv[0], for the runtime's errors in Docker's wording
 
@@ -99,7 +103,7 @@ def _argv(conmon: str, c: ConmonLaunch) -> list[str]:
         "--exit-dir",
         str(c.exit_dir),
         "-l",
-        f"k8s-file:{c.log_path}",
+        "none" if c.log_driver == "none" else f"k8s-file:{c.log_path}",
         "--log-level",
         "debug" if c.log_level == "debug" else "warn",
         "--runtime-arg",
@@ -109,6 +113,8 @@ def _argv(conmon: str, c: ConmonLaunch) -> list[str]:
         str(c.bundle),
         "--syslog",
     ]
+    if c.log_size_max > 0:
+        argv += ["--log-size-max", str(c.log_size_max)]
     if c.terminal:
         argv.append("-t")
     if c.stdin:

@@ -291,7 +291,12 @@ class ContainerService(Lifecycle, Streams, Edits):
             self._cancel_restart(c)
             if c.running:
                 c.manually_stopped = True
-                await self._signal(c, 9)
+                try:
+                    await self._signal(c, 9)
+                except EngineError:
+                    # It exited by itself a moment ago (crun: "open pidfd: No such
+                    # process"); the wait below sees its exit handled.
+                    log.debug("kill of %s before removal: already exited", c.id[:12])
                 self._event(c, "kill", signal="9")
                 if not await self._wait_exit(c, 30):
                     raise EngineError(f"container {c.id[:12]} did not exit after SIGKILL")

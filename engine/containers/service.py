@@ -268,8 +268,13 @@ class ContainerService(Lifecycle, Streams, Edits):
             self._cancel_restart(c)
             if c.running:
                 c.manually_stopped = True
-                await self._signal(c, 9)
-                self._event(c, "kill", signal="9")
+                try:
+                    await self._signal(c, 9)
+                    self._event(c, "kill", signal="9")
+                except EngineError as e:
+                    # Its process may have exited on its own a moment ago (a restart loop):
+                    # as dockerd, a kill that finds nothing to kill is no failure.
+                    log.debug("kill of %s before removal: %s", c.id[:12], e.message)
                 if not await self._wait_exit(c, 30):
                     raise EngineError(f"container {c.id[:12]} did not exit after SIGKILL")
             elif c.runtime_created:

@@ -42,7 +42,8 @@ def live_link(log_path: Path) -> Path:
     return log_path.with_name(log_path.name + ".live")
 
 
-def _spare(log_path: Path) -> Path:
+def spare_path(log_path: Path) -> Path:
+    """The empty file conmon will write next (linked as its ``.tmp``)."""
     return log_path.with_name(log_path.name + ".next")
 
 
@@ -88,14 +89,14 @@ def _unsettled(log_path: Path) -> list[Path]:
     live = _stat(live_link(log_path))
     if live is not None and live.st_ino != current.st_ino:
         out.append(live_link(log_path))
-        spare = _stat(_spare(log_path))
+        spare = _stat(spare_path(log_path))
         if (
             spare is not None
             and spare.st_ino != current.st_ino
             and spare.st_size > 0
             and not _conmon_tmp(log_path).exists()
         ):
-            out.append(_spare(log_path))  # conmon used the spare and replaced it as well
+            out.append(spare_path(log_path))  # conmon used the spare and replaced it as well
     return out
 
 
@@ -130,9 +131,9 @@ def _push(log_path: Path, closed: Path, keep: int) -> None:
     os.rename(closed, _generation(log_path, 1))
 
 
-def _prepare_spare(log_path: Path) -> None:
+def _preparespare_path(log_path: Path) -> None:
     """An empty spare linked as conmon's ``.tmp``, unless one is in place."""
-    spare, tmp = _spare(log_path), _conmon_tmp(log_path)
+    spare, tmp = spare_path(log_path), _conmon_tmp(log_path)
     spare_st, tmp_st = _stat(spare), _stat(tmp)
     if spare_st is not None and tmp_st is not None and spare_st.st_ino == tmp_st.st_ino:
         return
@@ -159,13 +160,13 @@ def rotate_step(log_path: Path, policy: LogPolicy) -> None:
             for p in _generations(log_path).values():
                 if not p.name.endswith(".gz"):
                     _gzip(p)
-    spare = _stat(_spare(log_path))
+    spare = _stat(spare_path(log_path))
     if _stat(live) is None:
         if spare is not None and spare.st_ino == current.st_ino:
-            os.rename(_spare(log_path), live)  # the spare conmon took is the file it writes
+            os.rename(spare_path(log_path), live)  # the spare conmon took is the file it writes
         else:
             os.link(log_path, live)
-    _prepare_spare(log_path)
+    _preparespare_path(log_path)
 
 
 def _gzip(path: Path) -> None:

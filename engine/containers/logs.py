@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .inotify import IN_CLOSE_WRITE, IN_CREATE, IN_MODIFY, IN_MOVED_TO, Watch
-from .logfiles import files_to_read, read_log_file
+from .logfiles import files_to_read, read_log_file, spare_path
 
 STDOUT, STDERR = 1, 2
 _STREAMS = {b"stdout": STDOUT, b"stderr": STDERR}
@@ -160,6 +160,18 @@ def _replaced(path: Path, current: Any) -> Any:
     return _open(path)
 
 
+def _successor(path: Path, current: Any) -> Any:
+    """The file conmon will write after ``current``: the engine's spare, opened now so a
+    follower that falls behind by two rotations still reads it (None without one)."""
+    spare = _open(spare_path(path))
+    if spare is None:
+        return None
+    if current is not None and os.fstat(spare.fileno()).st_ino == os.fstat(current.fileno()).st_ino:
+        spare.close()
+        return None
+    return spare
+
+
 async def read_logs(
     path: Path,
     opts: LogOptions,
@@ -188,6 +200,7 @@ async def read_logs(
         if not opts.follow:
             return
         watch = Watch()
+        successor = _successor(path, current)
         try:
             watch.add(path.parent, IN_MODIFY | IN_CLOSE_WRITE | IN_CREATE | IN_MOVED_TO)
             while True:
@@ -200,7 +213,16 @@ async def read_logs(
                         if current is not None:
                             data = current.read()  # the old file's last bytes first
                             current.close()
+                        if successor is not None:
+                            if (
+                                os.fstat(successor.fileno()).st_ino
+                                != os.fstat(newer.fileno()).st_ino
+                            ):
+                                # conmon wrote the spare and moved on already: read it whole
+                                data += successor.read()
+                            successor.close()
                         current = newer
+                        successor = _successor(path, current)
                 for e in parser.feed(data):
                     if opts.until and e.time > opts.until:
                         return
@@ -221,6 +243,8 @@ async def read_logs(
                 await _wait_any(watch, exited, timeout)
         finally:
             watch.close()
+            if successor is not None:
+                successor.close()
     finally:
         if current is not None:
             current.close()

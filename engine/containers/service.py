@@ -293,11 +293,11 @@ class ContainerService(Lifecycle, Streams, Edits):
                 c.manually_stopped = True
                 try:
                     await self._signal(c, 9)
-                except EngineError:
-                    # It exited by itself a moment ago (crun: "open pidfd: No such
-                    # process"); the wait below sees its exit handled.
-                    log.debug("kill of %s before removal: already exited", c.id[:12])
-                self._event(c, "kill", signal="9")
+                    self._event(c, "kill", signal="9")
+                except EngineError as e:
+                    # Its process may have exited on its own a moment ago (a restart loop):
+                    # as dockerd, a kill that finds nothing to kill is no failure.
+                    log.debug("kill of %s before removal: %s", c.id[:12], e.message)
                 if not await self._wait_exit(c, 30):
                     raise EngineError(f"container {c.id[:12]} did not exit after SIGKILL")
             elif c.runtime_created:

@@ -3,6 +3,7 @@ O_TRUNC, rename it over ``<log>``) done by hand, and what the engine keeps of it
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import os
 from pathlib import Path
@@ -14,6 +15,7 @@ from portside.engine.containers.logfiles import (
     read_log_file,
     rotate_step,
 )
+from portside.engine.containers.logs import LogOptions, read_logs
 
 
 def _conmon_rotates(log: Path) -> None:
@@ -78,3 +80,27 @@ def test_compress_and_restart_of_a_half_full_file(tmp_path):
     assert log.stat().st_size == 0
     assert [p.name for p in files_to_read(log)] == ["ctr.log.2.gz", "ctr.log.1.gz", "ctr.log"]
     assert _content(log) == "first\nsecond"
+
+
+def _line(text: str) -> str:
+    return f"2026-01-01T00:00:00.000000000Z stdout F {text}\n"
+
+
+async def test_follow_reads_a_generation_it_fell_behind_on(tmp_path):
+    log = tmp_path / "ctr.log"
+    policy = LogPolicy("json-file", max_size=10_000, max_file=4)
+    prepare_start(log, policy)
+    _write(log, _line("a"))
+    entries = read_logs(log, LogOptions(follow=True), lambda: True).__aiter__()
+    try:
+        assert (await entries.__anext__()).data == b"a\n"
+        # two rotations (into the spare, then into a file of conmon's own) before the
+        # reader looks again, and the engine has settled none of them
+        _conmon_rotates(log)
+        _write(log, _line("b"))
+        _conmon_rotates(log)
+        _write(log, _line("c"))
+        got = [(await asyncio.wait_for(entries.__anext__(), 5)).data for _ in range(2)]
+        assert got == [b"b\n", b"c\n"]
+    finally:
+        await entries.aclose()

@@ -64,3 +64,21 @@ def test_rm_refuses_a_paused_container(engine_with_busybox):  # type: ignore[no-
     )
     e.docker("rm", "-f", "nap")
     assert e.docker("ps", "-aq").stdout == ""
+
+
+def test_rm_force_of_containers_in_a_restart_loop(engine_with_busybox):  # type: ignore[no-untyped-def]
+    # rm -f may find the process already gone (it exits at once): nothing left to kill is
+    # no failure, as with dockerd, and the loop does not start it again.
+    e = engine_with_busybox
+    names = [f"spin{i}" for i in range(6)]
+    for n in names:
+        e.docker("run", "-d", "--name", n, "--restart", "always", "busybox", "false")
+    wait_for(
+        lambda: all(
+            int(e.docker("inspect", "-f", "{{.RestartCount}}", n).stdout) >= 2 for n in names
+        ),
+        timeout=30,
+    )
+    for n in names:
+        e.docker("rm", "-f", n)
+    assert e.docker("ps", "-aq").stdout == ""

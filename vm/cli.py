@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import ipaddress
 import json
 import os
@@ -31,10 +32,10 @@ from .control import (
     AgentClient,
     ControlError,
     MachineState,
+    agent_holds_lock,
     agent_pid,
     effective_state,
     list_machines,
-    pid_alive,
     read_state,
 )
 from .paths import MachineDirs, machines_home
@@ -179,7 +180,7 @@ def cmd_start(args: argparse.Namespace) -> int:
             raise CliError(f"machine {dirs.name!r} is {st.state}; wait for it, then try again")
     proc = spawn_agent(dirs, args.timeout)
     _say(f"Starting machine {dirs.name!r}…")
-    st = wait_started(dirs, proc.pid, args.timeout + 60, lambda text: _say(f"  {text}"))
+    st = wait_started(dirs, proc, args.timeout + 60, lambda text: _say(f"  {text}"))
     if st.state != RUNNING:
         raise CliError(f"machine {dirs.name!r} failed to start: {st.last_error}")
     _say(f"Machine {dirs.name!r} is running (engine {st.engine_version}, {st.accel}).")
@@ -202,11 +203,12 @@ def spawn_agent(dirs: MachineDirs, timeout: float) -> subprocess.Popen[bytes]:
 
 def wait_started(
     dirs: MachineDirs,
-    pid: int,
+    proc: subprocess.Popen[bytes],
     timeout: float,
     on_progress: Callable[[str], None],
 ) -> MachineState:
-    """Follow the state the agent ``pid`` writes until running or failed."""
+    """Follow the state the agent ``proc`` writes until running or failed."""
+    pid = proc.pid
     deadline = time.monotonic() + timeout
     last = ""
     while True:
@@ -217,8 +219,7 @@ def wait_started(
             on_progress(st.progress)
         if mine and st.state in (RUNNING, FAILED):
             return st
-        if not pid_alive(pid):
-            _reap(pid)
+        if proc.poll() is not None:
             st = read_state(dirs)
             if st.agent_pid == pid and st.state == FAILED:
                 return st
@@ -226,13 +227,6 @@ def wait_started(
         if time.monotonic() > deadline:
             raise CliError(f"machine {dirs.name!r} did not start within {timeout:.0f} s")
         time.sleep(0.2)
-
-
-def _reap(pid: int) -> None:
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def _last_log_line(dirs: MachineDirs) -> str:
@@ -254,19 +248,19 @@ def stop_machine(dirs: MachineDirs, *, force: bool = False) -> bool:
     except ControlError:
         if not force:
             raise
-    deadline = time.monotonic() + STOP_WAIT
-    while pid_alive(pid):
-        _reap(pid)
+    deadline = time.monotonic() + (STOP_WAIT if not force else STOP_WAIT / 4)
+    while agent_holds_lock(dirs):
         if time.monotonic() > deadline:
             if not force:
                 raise CliError(f"machine {dirs.name!r} did not stop within {STOP_WAIT:.0f} s")
-            os.kill(pid, signal.SIGKILL)
+            if pid > 0:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
             from .agent.stale import stop_leftover_qemu
 
             asyncio.run(stop_leftover_qemu(dirs))
             break
         time.sleep(0.2)
-    _reap(pid)
     return True
 
 
@@ -282,7 +276,7 @@ def cmd_stop(args: argparse.Namespace) -> int:
 def cmd_ssh(args: argparse.Namespace) -> int:
     dirs = existing(args.name)
     st = _running_state(dirs)
-    command = [c for c in args.command if c != "--"] if args.command[:1] == ["--"] else args.command
+    command = list(args.remote_command)
     if shutil.which("ssh"):
         return subprocess.call(ssh_argv(dirs, st.ssh_port, command))
     if not command:
@@ -395,7 +389,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
 # -- parsing ----------------------------------------------------------------------------
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="portside machine", description="Manage Portside machines")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = p.add_subparsers(dest="subcommand", metavar="COMMAND", required=True)
 
     init = sub.add_parser("init", help="create a machine")
     init.add_argument("name", nargs="?", default=DEFAULT_NAME)
@@ -420,7 +414,7 @@ def parser() -> argparse.ArgumentParser:
 
     ssh = sub.add_parser("ssh", help="log into a machine, or run a command in it")
     ssh.add_argument("name", nargs="?", default=DEFAULT_NAME)
-    ssh.add_argument("command", nargs=argparse.REMAINDER)
+    ssh.add_argument("remote_command", nargs=argparse.REMAINDER, metavar="COMMAND")
     ssh.set_defaults(func=cmd_ssh)
 
     rm = sub.add_parser("rm", help="stop and delete a machine")
@@ -444,7 +438,15 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    remote: list[str] | None = None
+    if argv[:1] == ["ssh"] and "--" in argv:
+        # Everything after "--" is the guest's command, even when the name is left out.
+        cut = argv.index("--")
+        argv, remote = argv[:cut], argv[cut + 1 :]
     args = parser().parse_args(argv)
+    if remote is not None:
+        args.remote_command = remote
     try:
         code: int = args.func(args)
         return code

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
 import os
 import time
@@ -111,21 +112,36 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def agent_pid(dirs: MachineDirs) -> int:
-    """The pid in the agent's pid file if that process still runs, else 0."""
+def agent_lock(dirs: MachineDirs) -> Path:
+    """The file a running agent holds an exclusive ``flock`` on for its whole life."""
+    return dirs.root / "agent.lock"
+
+
+def agent_holds_lock(dirs: MachineDirs) -> bool:
+    """Whether a live agent holds the machine's lock: the kernel drops it when the agent
+    dies, however it dies, so this never trusts a stale pid file."""
     try:
-        pid = int(dirs.pid_file.read_text().strip())
+        fd = os.open(agent_lock(dirs), os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def agent_pid(dirs: MachineDirs) -> int:
+    """The running agent's pid, or 0 when no agent runs the machine."""
+    if not agent_holds_lock(dirs):
+        return 0
+    try:
+        return int(dirs.pid_file.read_text().strip())
     except (OSError, ValueError):
-        return 0
-    if not pid_alive(pid):
-        return 0
-    cmdline = Path(f"/proc/{pid}/cmdline")
-    if cmdline.exists():
-        # A reused pid belongs to some other program: the agent is gone.
-        with contextlib.suppress(OSError):
-            if b"portside.vm.agent" not in cmdline.read_bytes():
-                return 0
-    return pid
+        # Between taking the lock and writing the pid file.
+        return -1
 
 
 def effective_state(dirs: MachineDirs) -> MachineState:

@@ -16,6 +16,7 @@ import logging
 import os
 import signal
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,12 +50,36 @@ def describe_exit(code: int) -> str:
     return f"exited with status {code}"
 
 
-class HostAgent:
-    """One running machine: start, supervise (reconnect the link), stop."""
+MachineFactory = Callable[[MachineConfig, MachineDirs], Awaitable[Machine]]
 
-    def __init__(self, dirs: MachineDirs, *, start_timeout: float = 900.0) -> None:
+
+async def qemu_machine(config: MachineConfig, dirs: MachineDirs) -> Machine:
+    """The real machine: QEMU booting the configured (or default) guest bundle."""
+    bundle_dir = Path(config.bundle) if config.bundle else default_bundle_dir()
+    bundle = await asyncio.to_thread(Bundle.load, bundle_dir)
+    return Machine(config, dirs, bundle)
+
+
+class HostAgent:
+    """One running machine: start, supervise (reconnect the link), stop.
+
+    ``make_machine`` builds what boots the guest (QEMU normally); ``guest_engine_socket`` is
+    where the engine listens inside it. Both are parameters so the agent's supervision can
+    be exercised against a guest that boots in a second (a real sshd and a real engine).
+    """
+
+    def __init__(
+        self,
+        dirs: MachineDirs,
+        *,
+        start_timeout: float = 900.0,
+        make_machine: MachineFactory = qemu_machine,
+        guest_engine_socket: str = GUEST_ENGINE_SOCKET,
+    ) -> None:
         self.dirs = dirs
         self.start_timeout = start_timeout
+        self.make_machine = make_machine
+        self.guest_engine_socket = guest_engine_socket
         self.state = MachineState(
             name=dirs.name, docker_socket=str(dirs.docker_socket), agent_pid=os.getpid()
         )
@@ -190,10 +215,8 @@ class HostAgent:
 
     async def _boot(self) -> None:
         config = MachineConfig.load(self.dirs.config)
-        bundle_dir = Path(config.bundle) if config.bundle else default_bundle_dir()
-        self._progress(f"checking the guest bundle in {bundle_dir}")
-        bundle = await asyncio.to_thread(Bundle.load, bundle_dir)
-        machine = Machine(config, self.dirs, bundle)
+        self._progress("checking the guest bundle")
+        machine = await self.make_machine(config, self.dirs)
         self.machine = machine
         ready: ReadyInfo = await machine.start(timeout=self.start_timeout, progress=self._progress)
         self._set(
@@ -215,10 +238,10 @@ class HostAgent:
         await self.link.connect()
         self._progress(f"forwarding the engine socket to {self.dirs.docker_socket}")
         self.socket_forwarder = SocketForwarder(
-            self.link, self.dirs.docker_socket, GUEST_ENGINE_SOCKET, mode=0o600
+            self.link, self.dirs.docker_socket, self.guest_engine_socket, mode=0o600
         )
         await self.socket_forwarder.start()
-        self.ports = PortForwarder(self.link, GUEST_ENGINE_SOCKET, config.ports_address)
+        self.ports = PortForwarder(self.link, self.guest_engine_socket, config.ports_address)
         self._ports_task = asyncio.ensure_future(self.ports.run())
         self._set(state=RUNNING, progress="running", link_connected=True, last_error="")
         log.info("machine %s is running (engine %s)", self.dirs.name, ready.engine_version)

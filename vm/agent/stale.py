@@ -17,7 +17,7 @@ import signal
 import time
 from pathlib import Path
 
-from ..control import pid_alive, read_state
+from ..control import agent_lock, pid_alive, read_state
 from ..paths import MachineDirs
 
 log = logging.getLogger("portside.vm.agent")
@@ -25,30 +25,29 @@ log = logging.getLogger("portside.vm.agent")
 QEMU_TERM_GRACE = 10.0
 
 
-def lock_file(dirs: MachineDirs) -> Path:
-    return dirs.root / "agent.lock"
-
-
 def claim_lock(dirs: MachineDirs) -> int | None:
     """Take the machine's agent lock for the life of this process (None if another agent
-    holds it). The descriptor is not inherited, so QEMU never keeps the lock alive."""
-    fd = os.open(lock_file(dirs), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return None
-    return fd
+    holds it). The descriptor is not inherited, so QEMU never keeps the lock alive. A few
+    tries: a reader probing the lock holds it for an instant."""
+    fd = os.open(agent_lock(dirs), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    for _ in range(20):
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return fd
+        except BlockingIOError:
+            time.sleep(0.05)
+    os.close(fd)
+    return None
 
 
 def _is_our_qemu(pid: int, dirs: MachineDirs) -> bool:
-    """Whether ``pid`` is a QEMU of this machine (its command line names the machine's
+    """Whether ``pid`` is this machine's QEMU (its command line names the machine's
     directory), so a reused pid is never killed."""
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
-    return b"qemu" in cmdline and str(dirs.root).encode() in cmdline
+    return str(dirs.root).encode() in cmdline
 
 
 async def _wait_gone(pid: int, within: float) -> bool:

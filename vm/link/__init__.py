@@ -1,2 +1,28 @@
 """The SSH link to a machine or remote host: pinned host key, streamlocal to the engine
-socket, the host-side ``docker.sock`` and the published-port forwarders."""
+socket, the host-side ``docker.sock`` and the published-port forwarders.
+
+Modules: ``ssh`` (the kept-alive connection), ``hostkeys`` (pin and known_hosts policy),
+``streamlocal`` (the paramiko Transport that opens ``direct-streamlocal@openssh.com``),
+``pump`` (socket ↔ channel with half-close), ``sockets`` (the unix-socket forwarder),
+``errors``.
+"""
+
+from .errors import AuthenticationFailed, HostKeyMismatch, LinkError, UnknownHostKey
+from .hostkeys import HostKeyQuestion, UnknownHostKeyHook, accept_fingerprint, fingerprint
+from .sockets import SocketForwarder
+from .ssh import LinkState, SshLink, SshTarget
+
+__all__ = [
+    "AuthenticationFailed",
+    "HostKeyMismatch",
+    "HostKeyQuestion",
+    "LinkError",
+    "LinkState",
+    "SocketForwarder",
+    "SshLink",
+    "SshTarget",
+    "UnknownHostKey",
+    "UnknownHostKeyHook",
+    "accept_fingerprint",
+    "fingerprint",
+]

@@ -9,38 +9,28 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import ipaddress
 import json
-import os
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from .config import DEFAULT_NAME, MachineConfig, MachineConfigError, Share
 from .context import context_exists, context_name, remove_context, write_context
 from .control import (
-    FAILED,
     RUNNING,
-    STARTING,
-    AgentClient,
     ControlError,
     MachineState,
-    agent_holds_lock,
     agent_pid,
     effective_state,
     list_machines,
-    read_state,
+    start_machine,
+    stop_machine,
 )
 from .paths import MachineDirs, machines_home
-
-STOP_WAIT = 120.0
 
 
 class CliError(Exception):
@@ -171,16 +161,13 @@ def _check_bundle(bundle: str) -> None:
 
 def cmd_start(args: argparse.Namespace) -> int:
     dirs = existing(args.name)
-    if agent_pid(dirs):
-        st = effective_state(dirs)
-        if st.state == RUNNING:
-            _say(f"Machine {dirs.name!r} is already running")
-            return 0
-        if st.state != STARTING:
-            raise CliError(f"machine {dirs.name!r} is {st.state}; wait for it, then try again")
-    proc = spawn_agent(dirs, args.timeout)
+    if agent_pid(dirs) and effective_state(dirs).state == RUNNING:
+        _say(f"Machine {dirs.name!r} is already running")
+        return 0
     _say(f"Starting machine {dirs.name!r}…")
-    st = wait_started(dirs, proc, args.timeout + 60, lambda text: _say(f"  {text}"))
+    st = asyncio.run(
+        start_machine(dirs, boot_timeout=args.timeout, on_progress=lambda text: _say(f"  {text}"))
+    )
     if st.state != RUNNING:
         raise CliError(f"machine {dirs.name!r} failed to start: {st.last_error}")
     _say(f"Machine {dirs.name!r} is running (engine {st.engine_version}, {st.accel}).")
@@ -188,85 +175,9 @@ def cmd_start(args: argparse.Namespace) -> int:
     return 0
 
 
-def spawn_agent(dirs: MachineDirs, timeout: float) -> subprocess.Popen[bytes]:
-    """Start the machine's host agent in its own session (it outlives this command)."""
-    with open(dirs.agent_log, "ab") as log:
-        return subprocess.Popen(
-            [sys.executable, "-m", "portside.vm.agent", str(dirs.root), "--timeout", str(timeout)],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            close_fds=True,
-        )
-
-
-def wait_started(
-    dirs: MachineDirs,
-    proc: subprocess.Popen[bytes],
-    timeout: float,
-    on_progress: Callable[[str], None],
-) -> MachineState:
-    """Follow the state the agent ``proc`` writes until running or failed."""
-    pid = proc.pid
-    deadline = time.monotonic() + timeout
-    last = ""
-    while True:
-        st = read_state(dirs)
-        mine = st.agent_pid == pid
-        if mine and st.progress and st.progress != last:
-            last = st.progress
-            on_progress(st.progress)
-        if mine and st.state in (RUNNING, FAILED):
-            return st
-        if proc.poll() is not None:
-            st = read_state(dirs)
-            if st.agent_pid == pid and st.state == FAILED:
-                return st
-            raise CliError(f"the host agent exited early: {_last_log_line(dirs)}")
-        if time.monotonic() > deadline:
-            raise CliError(f"machine {dirs.name!r} did not start within {timeout:.0f} s")
-        time.sleep(0.2)
-
-
-def _last_log_line(dirs: MachineDirs) -> str:
-    try:
-        lines = [ln for ln in dirs.agent_log.read_text(errors="replace").splitlines() if ln]
-    except OSError:
-        return "no log"
-    return lines[-1] if lines else "no log"
-
-
-def stop_machine(dirs: MachineDirs, *, force: bool = False) -> bool:
-    """Stop the machine's agent (gracefully; ``force`` kills it when that fails).
-    False when it was not running."""
-    pid = agent_pid(dirs)
-    if not pid:
-        return False
-    try:
-        asyncio.run(AgentClient(dirs).stop())
-    except ControlError:
-        if not force:
-            raise
-    deadline = time.monotonic() + (STOP_WAIT if not force else STOP_WAIT / 4)
-    while agent_holds_lock(dirs):
-        if time.monotonic() > deadline:
-            if not force:
-                raise CliError(f"machine {dirs.name!r} did not stop within {STOP_WAIT:.0f} s")
-            if pid > 0:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-            from .agent.stale import stop_leftover_qemu
-
-            asyncio.run(stop_leftover_qemu(dirs))
-            break
-        time.sleep(0.2)
-    return True
-
-
 def cmd_stop(args: argparse.Namespace) -> int:
     dirs = existing(args.name)
-    if not stop_machine(dirs):
+    if not asyncio.run(stop_machine(dirs)):
         _say(f"Machine {dirs.name!r} is not running")
         return 0
     _say(f"Machine {dirs.name!r} stopped")
@@ -316,7 +227,7 @@ def cmd_rm(args: argparse.Namespace) -> int:
             remove_context(context_name(args.name))
             return 0
         raise CliError(f"machine {args.name!r} does not exist")
-    stop_machine(dirs, force=args.force)
+    asyncio.run(stop_machine(dirs, force=args.force))
     remove_context(context_name(dirs.name))
     shutil.rmtree(dirs.root)
     _say(f"Machine {dirs.name!r} removed")

@@ -12,7 +12,11 @@ import contextlib
 import fcntl
 import json
 import os
+import signal
+import subprocess
+import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -211,30 +215,112 @@ class AgentClient:
         return True
 
 
-async def wait_for_state(
+def agent_command(dirs: MachineDirs, timeout: float) -> list[str]:
+    """The command that runs the machine's host agent."""
+    return [sys.executable, "-m", "portside.vm.agent", str(dirs.root), "--timeout", str(timeout)]
+
+
+def spawn_agent(dirs: MachineDirs, argv: list[str]) -> subprocess.Popen[bytes]:
+    """Start a host agent in its own session, logging to ``dirs.agent_log``.
+
+    Plain ``subprocess`` on purpose: an asyncio child is killed when its loop closes, and
+    the agent must outlive the command or window that started it.
+    """
+    with open(dirs.agent_log, "ab") as log:
+        return subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+        )
+
+
+def _last_log_line(dirs: MachineDirs) -> str:
+    try:
+        lines = [ln for ln in dirs.agent_log.read_text(errors="replace").splitlines() if ln]
+    except OSError:
+        return "no log"
+    return lines[-1] if lines else "no log"
+
+
+async def wait_started(
     dirs: MachineDirs,
-    wanted: tuple[str, ...],
+    proc: subprocess.Popen[bytes],
     within: float,
-    *,
-    on_progress: Any = None,
-    interval: float = 0.25,
+    on_progress: Callable[[str], None] | None = None,
 ) -> MachineState:
-    """Poll the state file until its state is one of ``wanted`` (or the agent died, which
-    reads as ``failed``); ``on_progress(text)`` sees each new progress line."""
+    """Follow what the agent ``proc`` writes until the machine runs or failed to start;
+    each new progress line goes to ``on_progress``."""
     deadline = time.monotonic() + within
     last = ""
     while True:
-        st = effective_state(dirs)
-        if on_progress is not None and st.progress and st.progress != last:
+        st = read_state(dirs)
+        mine = st.agent_pid == proc.pid
+        if mine and on_progress is not None and st.progress and st.progress != last:
             last = st.progress
             on_progress(st.progress)
-        if st.state in wanted or st.state == FAILED:
+        if mine and st.state in (RUNNING, FAILED):
             return st
+        if proc.poll() is not None:
+            st = read_state(dirs)
+            if st.agent_pid == proc.pid and st.state == FAILED:
+                return st
+            raise ControlError(f"the host agent exited early: {_last_log_line(dirs)}")
         if time.monotonic() > deadline:
-            raise ControlError(
-                f"machine {dirs.name!r} did not reach {'/'.join(wanted)} within {within:.0f} s"
-            )
-        await asyncio.sleep(interval)
+            raise ControlError(f"machine {dirs.name!r} did not start within {within:.0f} s")
+        await asyncio.sleep(0.2)
+
+
+async def start_machine(
+    dirs: MachineDirs,
+    *,
+    boot_timeout: float = 900.0,
+    on_progress: Callable[[str], None] | None = None,
+    argv: list[str] | None = None,
+) -> MachineState:
+    """Start the machine's agent (unless one runs) and wait until the machine runs.
+
+    Returns the final state: ``running``, or ``failed`` with ``last_error``. ``argv``
+    replaces the agent command (tests run the agent over a stand-in guest).
+    """
+    if agent_pid(dirs):
+        st = effective_state(dirs)
+        if st.state == RUNNING:
+            return st
+        raise ControlError(f"machine {dirs.name!r} is {st.state}; wait for it, then try again")
+    proc = spawn_agent(dirs, argv or agent_command(dirs, boot_timeout))
+    return await wait_started(dirs, proc, boot_timeout + 60, on_progress)
+
+
+async def stop_machine(dirs: MachineDirs, *, force: bool = False, within: float = 120.0) -> bool:
+    """Ask the agent to stop the machine and wait until it has; ``force`` kills the agent
+    (and its QEMU) when that fails. False when the machine was not running."""
+    pid = agent_pid(dirs)
+    if not pid:
+        return False
+    try:
+        await AgentClient(dirs).stop()
+    except ControlError:
+        if not force:
+            raise
+    deadline = time.monotonic() + (within if not force else within / 4)
+    while agent_holds_lock(dirs):
+        if time.monotonic() > deadline:
+            if not force:
+                raise ControlError(f"machine {dirs.name!r} did not stop within {within:.0f} s")
+            if pid > 0:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            qemu = read_state(dirs).qemu_pid
+            if qemu and pid_alive(qemu):
+                # The agent's lock is gone with it; its QEMU must not outlive it.
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(qemu, signal.SIGKILL)
+            break
+        await asyncio.sleep(0.2)
+    return True
 
 
 def list_machines(home: Path) -> list[MachineDirs]:

@@ -13,10 +13,8 @@ this machine in place of QEMU.
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import logging
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -25,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SSHD = "/usr/sbin/sshd"
-PR_SET_PDEATHSIG = 1
 
 
 @dataclass(frozen=True)
@@ -39,10 +36,6 @@ class StandInReady:
     engine_version: str
     accel: StandInAccel
     ssh_port: int
-
-
-def _die_with_parent() -> None:
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def free_port() -> int:
@@ -86,7 +79,6 @@ class StandInMachine:
             "-o", "AllowStreamLocalForwarding=yes", "-o", "AllowTcpForwarding=yes",
             stdin=subprocess.DEVNULL,
             stderr=console,
-            preexec_fn=_die_with_parent,
         )  # fmt: skip
         console.close()
         deadline = time.monotonic() + timeout

@@ -29,11 +29,13 @@ from ..paths import MachineDirs
 from ..qemu import Machine, MachineError, ReadyInfo
 from ..seed import GUEST_ENGINE_SOCKET
 from .stale import claim_lock, clear_stale
+from .watchdog import spawn as spawn_watchdog
 
 log = logging.getLogger("portside.vm.agent")
 
 STATE_INTERVAL = 1.0
 STOP_TIMEOUT = 60.0
+RECONNECT_PAUSE = 10.0
 
 
 class AgentError(Exception):
@@ -91,6 +93,7 @@ class HostAgent:
         self._stop_requested = asyncio.Event()
         self._server: asyncio.AbstractServer | None = None
         self._lock_fd: int | None = None
+        self._watchdog_fd: int | None = None
 
     # -- state ---------------------------------------------------------------------------
     def _save(self) -> None:
@@ -218,7 +221,14 @@ class HostAgent:
         self._progress("checking the guest bundle")
         machine = await self.make_machine(config, self.dirs)
         self.machine = machine
-        ready: ReadyInfo = await machine.start(timeout=self.start_timeout, progress=self._progress)
+        guard = asyncio.ensure_future(self._guard(machine))
+        try:
+            ready: ReadyInfo = await machine.start(
+                timeout=self.start_timeout, progress=self._progress
+            )
+        finally:
+            guard.cancel()
+            await asyncio.gather(guard, return_exceptions=True)
         self._set(
             qemu_pid=machine.pid or 0,
             accel=ready.accel.chosen,
@@ -245,6 +255,16 @@ class HostAgent:
         self._ports_task = asyncio.ensure_future(self.ports.run())
         self._set(state=RUNNING, progress="running", link_connected=True, last_error="")
         log.info("machine %s is running (engine %s)", self.dirs.name, ready.engine_version)
+
+    async def _guard(self, machine: Machine) -> None:
+        """As soon as QEMU has a pid: record it and start its watchdog (QEMU must not
+        outlive this agent even if it is killed mid-boot)."""
+        # Machine has no "spawned" event; its pid appears early in start().
+        while machine.pid is None:  # noqa: ASYNC110
+            await asyncio.sleep(0.05)
+        pid = machine.pid
+        self._watchdog_fd = await asyncio.to_thread(spawn_watchdog, pid, self.dirs.root)
+        self._set(qemu_pid=pid)
 
     async def _supervise(self) -> int:
         """Wait for stop, QEMU's death or the link's; reconnect the link when it drops."""
@@ -295,7 +315,10 @@ class HostAgent:
         try:
             again.result()
         except LinkError as e:
+            # A changed host key does not heal by retrying fast: say so, retry slowly.
             log.warning("reconnect failed: %s", e)
+            self._set(last_error=f"cannot reconnect to the machine: {e}")
+            await asyncio.wait(give_up_on, timeout=RECONNECT_PAUSE)
             return
         log.info("SSH link is back")
         if self.ports is not None:
@@ -371,6 +394,9 @@ class HostAgent:
         self.state.link_connected = False
         self.state.qemu_pid = 0
         self._save()
+        if self._watchdog_fd is not None:
+            os.close(self._watchdog_fd)
+            self._watchdog_fd = None
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None

@@ -176,7 +176,10 @@ def test_published_port_answers_on_host_loopback(machine: AgentRun) -> None:
                 return None
 
         assert "hi from the machine" in wait_for(answers, timeout=30)
-        [entry] = [p for p in read_state(machine.dirs).forwarded if p.host_port == port]
+        # The state file follows the forwarder within a second.
+        [entry] = wait_for(
+            lambda: [p for p in read_state(machine.dirs).forwarded if p.host_port == port]
+        )
         assert entry.host_address == FORWARD_ADDRESS and entry.proto == "tcp"
         # A port another program holds is reported, not fatal.
         with socket.socket() as holder:
@@ -250,6 +253,8 @@ def test_agent_killed_leaves_no_guest_and_next_start_recovers(machine: AgentRun)
     guest = read_state(machine.dirs).qemu_pid
     proc.kill()
     proc.wait()
+    # The watchdog stops the guest as soon as the agent is gone.
+    wait_for(lambda: not pid_alive(guest), timeout=20)
 
     # What the CLI and the app see: not running, and why.
     st = effective_state(machine.dirs)
@@ -258,7 +263,6 @@ def test_agent_killed_leaves_no_guest_and_next_start_recovers(machine: AgentRun)
 
     machine.start()
     machine.wait_running()
-    assert not pid_alive(guest)
     assert machine.docker("version").returncode == 0
 
 
@@ -351,3 +355,32 @@ def test_rm_stops_and_removes_everything(machine: AgentRun, capsys) -> None:  # 
     assert not machine.dirs.root.exists()
     assert not pid_alive(guest)
     assert not context_exists("portside-standin")
+
+
+def _watchdogs(dirs: MachineDirs) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"portside.vm.agent.watchdog" in cmdline and str(dirs.root).encode() in cmdline:
+                found.append(int(entry.name))
+    return found
+
+
+def test_next_start_stops_a_guest_that_outlived_agent_and_watchdog(machine: AgentRun) -> None:
+    proc = machine.start()
+    machine.wait_running()
+    guest = read_state(machine.dirs).qemu_pid
+    [watchdog] = _watchdogs(machine.dirs)
+    os.kill(watchdog, signal.SIGKILL)
+    proc.kill()
+    proc.wait()
+    assert pid_alive(guest)  # nothing left to stop it
+
+    machine.start()
+    machine.wait_running()
+    assert not pid_alive(guest)
+    assert machine.docker("version").returncode == 0

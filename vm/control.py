@@ -220,14 +220,20 @@ def agent_command(dirs: MachineDirs, timeout: float) -> list[str]:
     return [sys.executable, "-m", "portside.vm.agent", str(dirs.root), "--timeout", str(timeout)]
 
 
+# Agents this process started: kept so that a still-running agent is never garbage
+# collected as an "abandoned" child (it is meant to outlive us), and reaped once it exits.
+_spawned: list[subprocess.Popen[bytes]] = []
+
+
 def spawn_agent(dirs: MachineDirs, argv: list[str]) -> subprocess.Popen[bytes]:
     """Start a host agent in its own session, logging to ``dirs.agent_log``.
 
     Plain ``subprocess`` on purpose: an asyncio child is killed when its loop closes, and
     the agent must outlive the command or window that started it.
     """
+    _spawned[:] = [p for p in _spawned if p.poll() is None]
     with open(dirs.agent_log, "ab") as log:
-        return subprocess.Popen(
+        proc = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -235,6 +241,8 @@ def spawn_agent(dirs: MachineDirs, argv: list[str]) -> subprocess.Popen[bytes]:
             start_new_session=True,
             close_fds=True,
         )
+    _spawned.append(proc)
+    return proc
 
 
 def _last_log_line(dirs: MachineDirs) -> str:

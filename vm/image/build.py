@@ -101,7 +101,17 @@ def build_wheelhouse(dest: Path, progress: Progress) -> None:
     dest.mkdir(parents=True, exist_ok=True)
     progress("wheelhouse: building the portside wheel")
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-    _run([*pip, "wheel", "--no-deps", "--wheel-dir", str(dest), str(root)])
+    # From a copy: setuptools writes build/ and *.egg-info into the tree it builds.
+    source = dest.parent / "source"
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "build")
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        if (root / name).is_file():
+            shutil.copy2(root / name, source / name)
+    for name in ("engine", "app", "vm", "resources"):
+        shutil.copytree(root / name, source / name, ignore=ignore)
+    _run([*pip, "wheel", "--no-deps", "--wheel-dir", str(dest), str(source)])
+    shutil.rmtree(source)
     (wheel,) = dest.glob("portside-*.whl")
     progress("wheelhouse: downloading the engine's dependencies")
     _run(

@@ -76,7 +76,9 @@ class Bundle:
             version = str(manifest["version"])
             hashes = manifest["files"]
         except (OSError, ValueError, KeyError, TypeError) as e:
-            raise BundleError(f"the VM bundle at {root} has an unreadable manifest ({e}); {hint}")
+            raise BundleError(
+                f"the VM bundle at {root} has an unreadable manifest ({e}); {hint}"
+            ) from e
         if fmt != BUNDLE_FORMAT:
             raise BundleError(
                 f"the VM bundle at {root} has format {fmt}, this Portside needs format "

@@ -15,7 +15,12 @@ from .kmods import closure
 
 
 def _entry(
-    out: io.BytesIO, ino: int, name: str, mode: int, data: bytes = b"", rdev: tuple[int, int] = (0, 0)
+    out: io.BytesIO,
+    ino: int,
+    name: str,
+    mode: int,
+    data: bytes = b"",
+    rdev: tuple[int, int] = (0, 0),
 ) -> None:
     fields = [ino, mode, 0, 0, 1, 0, len(data), 0, 0, rdev[0], rdev[1], len(name) + 1, 0]
     header = b"070701" + b"".join(f"{v:08x}".encode() for v in fields)

@@ -7,6 +7,9 @@ liveness check — a throw-away QEMU boots the bundle's kernel with ``earlyprint
 print the kernel banner within a few seconds — and TCG is used when it does not.
 """
 
+# The public signatures take timeouts (VM-CONTRACTS.md); callers need not wrap them.
+# ruff: noqa: ASYNC109
+
 from __future__ import annotations
 
 import asyncio
@@ -27,7 +30,8 @@ class AccelVerdict:
     """The accelerator in use and what happened to those tried before it."""
 
     chosen: str  # "kvm" | "hvf" | "whpx" | "tcg"
-    tried: tuple[tuple[str, str], ...]  # (accel, outcome), e.g. ("kvm", "guest made no progress in 5 s")
+    # (accel, outcome), e.g. ("kvm", "guest made no progress in 5 s")
+    tried: tuple[tuple[str, str], ...]
 
 
 class AccelUnavailable(Exception):

@@ -5,6 +5,9 @@ on a virtio-serial port once the engine answers ``/_ping`` (or ``FAILED <unit>: 
 No polling over SSH, no guessing from the console.
 """
 
+# The public signatures take timeouts (VM-CONTRACTS.md); callers need not wrap them.
+# ruff: noqa: ASYNC109
+
 from __future__ import annotations
 
 import asyncio
@@ -181,21 +184,26 @@ class Machine:
             binary=QEMU_BINARY,
         )
 
+    def _prepare_files(self) -> str | None:
+        """Directory and keys; returns a shared folder that does not exist, if any."""
+        self.dirs.root.mkdir(parents=True, exist_ok=True)
+        for share in self.config.shares:
+            if not Path(share.host_path).is_dir():
+                return share.host_path
+        ensure_keys(self.dirs)
+        return None
+
     # -- start ------------------------------------------------------------------------
 
-    async def start(
-        self, *, timeout: float = 600.0, progress: Progress | None = None
-    ) -> ReadyInfo:
+    async def start(self, *, timeout: float = 600.0, progress: Progress | None = None) -> ReadyInfo:
         """Boot and return once the guest engine is ready; ``MachineError`` otherwise, and
         then no QEMU process is left."""
         say: Progress = progress or (lambda _m: None)
         if self.running:
             raise MachineError(f"machine {self.config.name!r} is already running")
-        self.dirs.root.mkdir(parents=True, exist_ok=True)
-        for share in self.config.shares:
-            if not Path(share.host_path).is_dir():
-                raise MachineError(f"shared folder {share.host_path} does not exist")
-        ensure_keys(self.dirs)
+        missing = await asyncio.to_thread(self._prepare_files)
+        if missing:
+            raise MachineError(f"shared folder {missing} does not exist")
         say("preparing the disk")
         await self.prepare_disk()
         self.write_seed()

@@ -5,6 +5,9 @@ QMP greets, waits for ``qmp_capabilities``, then answers each command in order; 
 ``id`` so an answer is matched to its command even with events interleaved.
 """
 
+# The public signatures take timeouts (VM-CONTRACTS.md); callers need not wrap them.
+# ruff: noqa: ASYNC109
+
 from __future__ import annotations
 
 import asyncio

@@ -72,7 +72,8 @@ def ready():
             break
         except OSError:
             if time.monotonic() > deadline:
-                say(f"FAILED portsided.service: no answer on {ENGINE_SOCKET} in {READY_TIMEOUT:.0f} s")
+                why = f"no answer on {ENGINE_SOCKET} in {READY_TIMEOUT:.0f} s"
+                say(f"FAILED portsided.service: {why}")
                 return 1
             time.sleep(0.1)
     version = json.loads(engine_get("/version")).get("Version", "unknown")
@@ -81,11 +82,15 @@ def ready():
 
 
 def failed(unit):
-    why = subprocess.run(
-        ["journalctl", "-u", unit, "-n", "3", "-o", "cat", "--no-pager"],
-        capture_output=True,
-        text=True,
-    ).stdout.strip().replace("\n", " | ")
+    why = (
+        subprocess.run(
+            ["journalctl", "-u", unit, "-n", "3", "-o", "cat", "--no-pager"],
+            capture_output=True,
+            text=True,
+        )
+        .stdout.strip()
+        .replace("\n", " | ")
+    )
     say(f"FAILED {unit}: {why or 'failed'}")
     return 0
 

@@ -1,0 +1,34 @@
+"""The booted machine shared by every ``vm`` test of a session.
+
+A boot under TCG takes most of a minute, so one machine is booted per test session and
+reused (``support/vm_machine.py``). QEMU is killed at the end of the session even when the
+boot or a test failed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from portside.vm.image import Bundle
+from support.vm_bundle import cached_bundle
+from support.vm_machine import BootedMachine, boot_machine
+
+
+@pytest.fixture(scope="session")
+def vm_bundle() -> Bundle:
+    """The guest bundle for the current sources (built on first use, then cached)."""
+    return cached_bundle()
+
+
+@pytest.fixture(scope="session")
+def booted_machine(
+    vm_bundle: Bundle, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[BootedMachine]:
+    """One machine booted to READY for the whole session (restricted user network)."""
+    root = tmp_path_factory.mktemp("vm") / "m"
+    booted = boot_machine(root, vm_bundle)
+    try:
+        yield booted
+    finally:
+        booted.shutdown()

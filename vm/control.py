@@ -51,13 +51,15 @@ class PortEntry:
 class MachineState:
     """What the agent reports about its machine (the ``state.json`` document).
 
-    ``state`` is one of starting/running/stopping/stopped/failed; ``progress`` is the last
+    ``state`` is one of starting/running/stopping/stopped/failed; ``steps`` are this run's
+    progress lines (so a reader polling the file misses none), ``progress`` the last one;
     step the agent reported while starting; ``last_error`` why it failed, if it did.
     """
 
     name: str
     state: str = STOPPED
     progress: str = ""
+    steps: list[str] = field(default_factory=list)
     accel: str = ""
     accel_tried: list[list[str]] = field(default_factory=list)
     engine_version: str = ""
@@ -262,13 +264,14 @@ async def wait_started(
     """Follow what the agent ``proc`` writes until the machine runs or failed to start;
     each new progress line goes to ``on_progress``."""
     deadline = time.monotonic() + within
-    last = ""
+    shown = 0
     while True:
         st = read_state(dirs)
         mine = st.agent_pid == proc.pid
-        if mine and on_progress is not None and st.progress and st.progress != last:
-            last = st.progress
-            on_progress(st.progress)
+        if mine and on_progress is not None:
+            for step in st.steps[shown:]:
+                on_progress(step)
+            shown = max(shown, len(st.steps))
         if mine and st.state in (RUNNING, FAILED):
             return st
         if proc.poll() is not None:

@@ -36,6 +36,7 @@ log = logging.getLogger("portside.vm.agent")
 STATE_INTERVAL = 1.0
 STOP_TIMEOUT = 60.0
 RECONNECT_PAUSE = 10.0
+MAX_STEPS = 100
 
 
 class AgentError(Exception):
@@ -109,6 +110,7 @@ class HostAgent:
 
     def _progress(self, text: str) -> None:
         log.info("%s", text)
+        self.state.steps = [*self.state.steps, text][-MAX_STEPS:]
         self._set(progress=text)
 
     def _refresh_ports(self) -> None:
@@ -182,7 +184,8 @@ class HostAgent:
         await clear_stale(self.dirs)
         self.dirs.pid_file.write_text(f"{os.getpid()}\n")
         self.state.started_at = time.time()
-        self._set(state=STARTING, progress="starting the host agent")
+        self._set(state=STARTING)
+        self._progress("starting the host agent")
         code = 1
         try:
             await self._serve_control()
@@ -253,7 +256,8 @@ class HostAgent:
         await self.socket_forwarder.start()
         self.ports = PortForwarder(self.link, self.guest_engine_socket, config.ports_address)
         self._ports_task = asyncio.ensure_future(self.ports.run())
-        self._set(state=RUNNING, progress="running", link_connected=True, last_error="")
+        self._set(state=RUNNING, link_connected=True, last_error="")
+        self._progress("running")
         log.info("machine %s is running (engine %s)", self.dirs.name, ready.engine_version)
 
     async def _guard(self, machine: Machine) -> None:

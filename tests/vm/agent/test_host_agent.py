@@ -32,6 +32,7 @@ from portside.vm.control import (
     effective_state,
     pid_alive,
     read_state,
+    start_machine,
 )
 from portside.vm.paths import HOME_ENV, MachineDirs
 from support.engine import PortsideEngine
@@ -384,3 +385,22 @@ def test_next_start_stops_a_guest_that_outlived_agent_and_watchdog(machine: Agen
     machine.wait_running()
     assert not pid_alive(guest)
     assert machine.docker("version").returncode == 0
+
+
+def test_start_reports_every_step_in_order(machine: AgentRun) -> None:
+    steps: list[str] = []
+    st = asyncio.run(
+        start_machine(
+            machine.dirs,
+            on_progress=steps.append,
+            argv=agent_argv(machine.dirs.root, machine.engine.socket),
+        )
+    )
+    assert st.state == RUNNING
+    assert steps[0] == "starting the host agent" and steps[-1] == "running"
+    assert any(s.startswith("connecting to the guest over SSH") for s in steps)
+    assert len(steps) == len(set(steps))
+    # Starting a running machine changes nothing.
+    again = asyncio.run(start_machine(machine.dirs, argv=["false"]))
+    assert again.state == RUNNING and again.agent_pid == st.agent_pid
+    assert cli.main(["stop", "standin"]) == 0

@@ -127,7 +127,11 @@ class TestSshd:
         """SIGKILL every connection's process tree: the clients' connections drop."""
         killed = 0
         for child in self.sessions():
-            for p in [*child.children(recursive=True), child]:
+            try:
+                tree = [*child.children(recursive=True), child]
+            except psutil.NoSuchProcess:  # the session ended on its own meanwhile
+                continue
+            for p in tree:
                 try:
                     p.kill()
                     killed += 1
@@ -137,15 +141,18 @@ class TestSshd:
 
     def stop(self) -> None:
         """Kill the server and all its sessions."""
-        if self.proc is not None:
+        if self.proc is None:
+            return
+        try:
             self.kill_sessions()
+        finally:
             if self.proc.poll() is None:
                 try:
                     os.killpg(self.proc.pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
             self.proc.wait()
-        self.proc = None
+            self.proc = None
 
     def restart(self) -> None:
         self.stop()
@@ -158,5 +165,7 @@ class TestSshd:
             return ""
 
     def cleanup(self) -> None:
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        try:
+            self.stop()
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)

@@ -105,14 +105,26 @@ class JsonLineStream:
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._opened: asyncio.Future[None] = self._loop.create_future()
         self.error: LinkError | None = None
+        self._ended = False
         threading.Thread(target=self._read, name="engine-events", daemon=True).start()
 
     async def opened(self) -> None:
         await self._opened
 
+    @property
+    def is_open(self) -> bool:
+        """The answer's head arrived and the stream has not ended."""
+        return (
+            self._opened.done()
+            and not self._opened.cancelled()
+            and self._opened.exception() is None
+            and not self._ended
+        )
+
     async def next(self) -> Any | None:
         item = await self._queue.get()
         if item is _END:
+            self._ended = True
             self._queue.put_nowait(_END)  # every later next() sees the end too
             return None
         return item
@@ -123,6 +135,7 @@ class JsonLineStream:
         while not self._queue.empty():
             item = self._queue.get_nowait()
             if item is _END:
+                self._ended = True
                 self._queue.put_nowait(_END)
                 break
             items.append(item)

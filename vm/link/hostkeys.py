@@ -99,8 +99,8 @@ def check_pinned(offered: paramiko.PKey, pinned: str, where: str) -> None:
     if pin.blob != offered.asbytes():
         raise HostKeyMismatch(
             f"host key for {where} does not match the pinned key: expected {pin.fingerprint}, "
-            f"the host offered {key_label(offered)}. Refusing to connect — if the machine "
-            "was recreated, its pinned key changes with it."
+            f"the host offered {key_label(offered)}. Refusing to connect: whatever answers "
+            "there is not the machine the key was made for."
         )
 
 

@@ -10,7 +10,8 @@ against ``GET /containers/json``. The listing is the truth; events only say when
 so a missed event costs nothing more than the next reconcile.
 
 Only TCP is forwarded: UDP over SSH needs a datagram relay in the guest (SSH channels are
-streams), which is a later step. UDP ports are ignored here, not reported as problems.
+streams), which is a later step. Published UDP ports are listed in ``problems`` so the user
+learns why they do not answer on the host.
 """
 
 from __future__ import annotations
@@ -65,15 +66,22 @@ class _Wanted:
 
 def wanted_ports(containers: list[dict[str, Any]]) -> tuple[dict[int, _Wanted], list[str]]:
     """The TCP ports to forward, by host port, from a ``/containers/json`` listing, and
-    the conflicts that cannot be forwarded (one host port, several guest addresses)."""
+    the ports that cannot be forwarded, as sentences (one host port on several guest
+    addresses; UDP)."""
     wanted: dict[int, _Wanted] = {}
     conflicts: list[str] = []
+    udp: set[int] = set()
     for c in containers:
-        if c.get("State", "running") != "running":
+        # Docker keeps the ports of a paused container published; so does the forwarder.
+        if c.get("State", "running") not in ("running", "paused"):
             continue
         for p in c.get("Ports") or ():
             port = p.get("PublicPort")
-            if p.get("Type", "tcp") != "tcp" or not port:
+            if not port:
+                continue
+            if p.get("Type", "tcp") == "udp":
+                udp.add(int(port))
+            if p.get("Type", "tcp") != "tcp":
                 continue
             ip = p.get("IP") or ""
             guest = "127.0.0.1" if ip in WILDCARDS else ip
@@ -86,6 +94,10 @@ def wanted_ports(containers: list[dict[str, Any]]) -> tuple[dict[int, _Wanted], 
                     f"port {port} is published on {have.guest_address} and {ip} in the "
                     f"machine; only {have.guest_address} is forwarded"
                 )
+    conflicts += [
+        f"port {port}/udp is not forwarded: only TCP ports reach the host for now"
+        for port in sorted(udp)
+    ]
     return wanted, conflicts
 
 
@@ -98,12 +110,21 @@ class _Listener:
 class PortForwarder:
     """Forwards the remote engine's published TCP ports to ``bind_address`` on the host."""
 
-    def __init__(self, link: SshLink, engine_socket: str, bind_address: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        link: SshLink,
+        engine_socket: str,
+        bind_address: str = "127.0.0.1",
+        *,
+        link_grace: float = 5.0,
+    ) -> None:
         self.link = link
         self.engine_socket = engine_socket
         self.bind_address = bind_address
+        self.link_grace = link_grace  # as SocketForwarder's: connections wait for a reconnect
         self._listeners: dict[int, _Listener] = {}
         self._problems: list[str] = []
+        self._unbound = False  # some port could not be bound: retry without waiting for events
         self._lock = asyncio.Lock()
         self._closed = asyncio.Event()
         self._stream: JsonLineStream | None = None
@@ -111,6 +132,11 @@ class PortForwarder:
     @property
     def forwarded(self) -> list[ForwardedPort]:
         return [self._listeners[p].port for p in sorted(self._listeners)]
+
+    @property
+    def following(self) -> bool:
+        """Whether the engine's event stream is open (ports are kept current)."""
+        return self._stream is not None and self._stream.is_open
 
     @property
     def problems(self) -> list[str]:
@@ -160,7 +186,7 @@ class PortForwarder:
             # Subscribed first, then listed: an event between the two is not lost.
             await self.reconcile()
             while True:
-                wait = RETRY_PROBLEMS if self._problems else None
+                wait = RETRY_PROBLEMS if self._unbound else None
                 try:
                     event = await asyncio.wait_for(stream.next(), wait)
                 except TimeoutError:
@@ -181,6 +207,8 @@ class PortForwarder:
         """Make the listeners match the engine's running containers now. ``LinkError``
         when the engine cannot be asked (listeners are left as they are then)."""
         async with self._lock:
+            if self._closed.is_set():
+                return
             chan = await self.link.open_unix(self.engine_socket)
             chan.settimeout(ANSWER_TIMEOUT)  # a hung engine must not hold a thread forever
             containers = await asyncio.to_thread(get_json, chan, "/containers/json")
@@ -194,12 +222,14 @@ class PortForwarder:
                     or want.container_id != have.container_id
                 ):
                     await self._drop(host_port)
+            unbound = []
             for host_port, want in sorted(wanted.items()):
                 if host_port not in self._listeners:
                     problem = self._listen(want)
                     if problem:
-                        problems.append(problem)
-            self._problems = problems
+                        unbound.append(problem)
+            self._unbound = bool(unbound)
+            self._problems = unbound + problems
 
     def _listen(self, want: _Wanted) -> str | None:
         """Start forwarding one port; the problem as a sentence when it cannot."""
@@ -224,6 +254,7 @@ class PortForwarder:
         )
 
         async def open_channel() -> paramiko.Channel:
+            await self.link.ready(self.link_grace)
             return await self.link.open_tcp(port.guest_address, port.guest_port)
 
         acceptor = Acceptor(sock, open_channel, f"port-{want.host_port}")
@@ -253,3 +284,4 @@ class PortForwarder:
             for host_port in list(self._listeners):
                 await self._drop(host_port)
             self._problems = []
+            self._unbound = False

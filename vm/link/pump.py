@@ -117,11 +117,6 @@ def _resolve(done: asyncio.Future[None]) -> None:
         done.set_result(None)
 
 
-def _close_opened(opening: asyncio.Future[paramiko.Channel]) -> None:
-    if not opening.cancelled() and opening.exception() is None:
-        opening.result().close()
-
-
 ChannelOpener = Callable[[], Awaitable[paramiko.Channel]]
 
 
@@ -165,17 +160,13 @@ class Acceptor:
 
     async def _serve(self, conn: socket.socket) -> None:
         self._count += 1
-        opening = asyncio.ensure_future(self.open_channel())
         try:
-            chan = await asyncio.shield(opening)
+            chan = await self.open_channel()
         except LinkError as e:
             log.info("%s: %s", self.name, e)
             conn.close()
             return
         except BaseException:
-            # Cancelled while the open was under way on a thread: close the channel it
-            # brings, or it would stay open on the server until the link ends.
-            opening.add_done_callback(_close_opened)
             conn.close()
             raise
         pump = Pump(conn, chan, f"{self.name}-{self._count}")

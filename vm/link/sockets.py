@@ -76,15 +76,26 @@ def bind_unix(path: Path, mode: int) -> socket.socket:
 
 class SocketForwarder:
     """Listens on ``listen_path`` (mode ``mode``); each accepted connection is pumped to
-    and from one streamlocal channel to ``remote_path``, with half-close both ways."""
+    and from one streamlocal channel to ``remote_path``, with half-close both ways.
+
+    A client that connects while the link is reconnecting waits up to ``link_grace``
+    seconds for it rather than failing at once (a guest reboot or a keepalive blip should
+    not fail a ``docker`` command that happened to start then)."""
 
     def __init__(
-        self, link: SshLink, listen_path: Path, remote_path: str, mode: int = 0o600
+        self,
+        link: SshLink,
+        listen_path: Path,
+        remote_path: str,
+        mode: int = 0o600,
+        *,
+        link_grace: float = 5.0,
     ) -> None:
         self.link = link
         self.listen_path = listen_path
         self.remote_path = remote_path
         self.mode = mode
+        self.link_grace = link_grace
         self._acceptor: Acceptor | None = None
         self._identity: tuple[int, int] | None = None
 
@@ -101,6 +112,7 @@ class SocketForwarder:
         )
 
     async def _open(self) -> paramiko.Channel:
+        await self.link.ready(self.link_grace)
         return await self.link.open_unix(self.remote_path)
 
     @property

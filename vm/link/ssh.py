@@ -42,6 +42,7 @@ from .streamlocal import StreamlocalTransport
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+C = TypeVar("C", paramiko.Channel, StreamlocalTransport)
 
 # OpenSSH answers an unknown global request with a failure; any answer proves the peer alive
 # (the same probe as ssh's ServerAliveInterval).
@@ -107,6 +108,7 @@ class SshLink:
         self._keepalive_task: asyncio.Task[None] | None = None
         self._connect_lock = asyncio.Lock()
         self.generation = 0  # counts successful connections; lets users notice a reconnect
+        self.last_error: str | None = None  # why the last connection attempt failed
 
     # -- state ---------------------------------------------------------------------------
     @property
@@ -150,6 +152,14 @@ class SshLink:
             else:
                 await self._up.wait()
 
+    async def ready(self, grace: float) -> None:
+        """Wait up to ``grace`` seconds for the link to be connected (a reconnect under
+        way), then return either way; ``LinkError`` if the link is closed."""
+        if self.connected or grace <= 0:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.wait_connected(), grace)
+
     async def wait_closed(self) -> None:
         """Return when the current connection has ended (at once when there is none)."""
         await self._down.wait()
@@ -167,9 +177,11 @@ class SshLink:
             self._set_state(LinkState.CONNECTING)
             try:
                 transport = await self._establish(timeout)
-            except BaseException:
+            except BaseException as e:
+                self.last_error = str(e) if isinstance(e, LinkError) else repr(e)
                 self._set_state(LinkState.DISCONNECTED)
                 raise
+            self.last_error = None
             self._transport = transport
             self.generation += 1
             self._down.clear()
@@ -188,7 +200,7 @@ class SshLink:
         types = preferred_key_types(
             t.pinned_host_key, known or paramiko.HostKeys(), host_label(t.host, t.port)
         )
-        transport = await self._call(self._handshake, limit, types)
+        transport = await self._open(self._handshake, limit, types)
         try:
             offered = transport.get_remote_server_key()
             if t.pinned_host_key:
@@ -218,6 +230,7 @@ class SshLink:
             raise LinkError(f"cannot reach {t.where}: {e.strerror or e}") from e
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         transport = StreamlocalTransport(sock)
+        transport.banner_timeout = timeout
         if key_types:
             options = transport.get_security_options()
             rest = [k for k in options.key_types if k not in key_types]
@@ -234,6 +247,9 @@ class SshLink:
         if t.key_file is not None:
             return [self._load_key(t.key_file)]
         keys: list[paramiko.PKey] = []
+        if self._agent is not None:  # the previous connection's
+            self._agent.close()
+            self._agent = None
         try:
             self._agent = paramiko.Agent()
             keys.extend(self._agent.get_keys())
@@ -383,7 +399,7 @@ class SshLink:
         """A channel to the unix socket ``path`` on the host (direct-streamlocal)."""
         transport = self._active()
         try:
-            return await self._call(transport.open_streamlocal, path, CHANNEL_OPEN_TIMEOUT)
+            return await self._open(transport.open_streamlocal, path, CHANNEL_OPEN_TIMEOUT)
         except paramiko.ChannelException as e:
             raise LinkError(f"{self.target.where} could not connect to {path}: {e.text}") from e
         except (paramiko.SSHException, OSError, EOFError) as e:
@@ -393,7 +409,7 @@ class SshLink:
         """A channel to ``host:port`` as seen from the SSH server (direct-tcpip)."""
         transport = self._active()
         try:
-            return await self._call(
+            return await self._open(
                 transport.open_channel,
                 "direct-tcpip",
                 (host, port),
@@ -434,22 +450,36 @@ class SshLink:
                     out += chan.recv(65536)
                 while chan.recv_stderr_ready():
                     err += chan.recv_stderr(65536)
-                if chan.exit_status_ready() and chan.eof_received:
-                    if not chan.recv_ready() and not chan.recv_stderr_ready():
-                        break
-                if chan.closed and not chan.recv_ready() and not chan.recv_stderr_ready():
+                drained = not chan.recv_ready() and not chan.recv_stderr_ready()
+                if drained and (chan.closed or (chan.eof_received and chan.exit_status_ready())):
                     break
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise LinkError(
                         f"{command!r} on {self.target.where} did not finish in {timeout:g}s"
                     )
-                select.select([chan], [], [], min(left, 1.0))
+                if chan.eof_received and drained:
+                    # All output is in; the pipe stays readable from now on, so wait for
+                    # the exit status itself instead.
+                    chan.status_event.wait(min(left, 1.0))
+                else:
+                    select.select([chan], [], [], min(left, 1.0))
             return chan.recv_exit_status(), bytes(out), bytes(err)
         except (paramiko.SSHException, OSError, EOFError) as e:
             raise LinkError(f"running {command!r} on {self.target.where} failed: {e}") from e
         finally:
             chan.close()
+
+    async def _open(self, fn: Callable[..., C], *args: Any) -> C:
+        """``_call`` for something that must be closed: when the caller is cancelled while
+        the thread is still opening it, it is closed as soon as it arrives (else a channel
+        or connection would stay open on the server until the link ends)."""
+        opening = asyncio.ensure_future(self._call(fn, *args))
+        try:
+            return await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            opening.add_done_callback(_close_result)
+            raise
 
     async def _call(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a blocking paramiko call on the link's thread pool."""
@@ -460,3 +490,8 @@ class SshLink:
             if self._state is LinkState.CLOSED:
                 raise LinkError(f"the link to {self.target.where} is closed") from e
             raise
+
+
+def _close_result(opening: asyncio.Future[Any]) -> None:
+    if not opening.cancelled() and opening.exception() is None:
+        opening.result().close()

@@ -79,7 +79,7 @@ async def ports(link: SshLink, shared_engine: PortsideEngine) -> AsyncIterator[P
     forwarder = PortForwarder(link, str(shared_engine.socket))
     running = asyncio.create_task(forwarder.run())
     try:
-        await within(5, lambda: forwarder._stream is not None)
+        await within(5, lambda: forwarder.following)
         yield forwarder
     finally:
         await forwarder.close()
@@ -106,12 +106,15 @@ async def test_published_port_follows_container_start_and_removal(
         [fwd] = ports.forwarded
         assert (fwd.proto, fwd.host_address, fwd.container_id) == ("tcp", "127.0.0.1", cid)
         assert (fwd.guest_address, fwd.guest_port) == (GUEST, port)
-        assert ports.problems == []
+        # UDP is not forwarded yet, and the user is told so
+        assert ports.problems == [
+            f"port {udp}/udp is not forwarded: only TCP ports reach the host for now"
+        ]
         assert (await http_get(port)).startswith("hi from ")
         print(f"forwarded {took:.3f}s after docker run returned")
     finally:
         await docker(e, "rm", "-f", name)
-    await within(1.0, lambda: ports.forwarded == [])
+    await within(1.0, lambda: ports.forwarded == [] and ports.problems == [])
     assert refused(port)
 
 
@@ -153,9 +156,11 @@ async def test_reconcile_after_the_link_comes_back(
                  "sh", "-c", HTTPD)  # fmt: skip
     try:
         await within(1.0, lambda: tcp_ports(ports) == [old_port])
+        assert ports.following
         # sshd goes away; meanwhile the containers change and no event can arrive
         await asyncio.to_thread(sshd.stop)
         await asyncio.wait_for(link.wait_closed(), 5)
+        await within(1.0, lambda: not ports.following)
         await docker(e, "rm", "-f", old)
         await docker(e, "run", "-d", "--name", new, "-p", f"{GUEST}:{new_port}:80", "busybox",
                      "sh", "-c", HTTPD)  # fmt: skip
@@ -170,3 +175,29 @@ async def test_reconcile_after_the_link_comes_back(
     finally:
         for name in (old, new):
             await asyncio.to_thread(e.docker, "rm", "-f", name, check=False)
+
+
+def test_wanted_ports_from_a_listing() -> None:
+    from portside.vm.link.ports import wanted_ports
+
+    def port(ip: str, public: int, kind: str = "tcp") -> dict[str, object]:
+        return {"IP": ip, "PrivatePort": 80, "PublicPort": public, "Type": kind}
+
+    listing = [
+        {"Id": "a", "State": "running", "Ports": [port("0.0.0.0", 8080), port("::", 8080)]},
+        {"Id": "b", "State": "paused", "Ports": [port("127.0.0.1", 8081)]},
+        {"Id": "c", "State": "running", "Ports": [port("0.0.0.0", 5353, "udp")]},
+        {"Id": "d", "State": "exited", "Ports": [port("0.0.0.0", 8082)]},
+        {"Id": "e", "State": "running", "Ports": [{"PrivatePort": 443, "Type": "tcp"}]},
+        {"Id": "f", "State": "running", "Ports": [port("10.0.0.5", 8081)]},
+    ]
+    wanted, conflicts = wanted_ports(listing)
+    assert {p: (w.guest_address, w.container_id) for p, w in wanted.items()} == {
+        8080: ("127.0.0.1", "a"),
+        8081: ("127.0.0.1", "b"),
+    }
+    assert conflicts == [
+        "port 8081 is published on 127.0.0.1 and 10.0.0.5 in the machine; "
+        "only 127.0.0.1 is forwarded",
+        "port 5353/udp is not forwarded: only TCP ports reach the host for now",
+    ]

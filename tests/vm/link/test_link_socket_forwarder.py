@@ -164,12 +164,32 @@ async def test_socket_file_rules(link: SshLink, shared_engine: PortsideEngine, t
 
 
 async def test_forwarder_follows_link_reconnects(
-    sshd, link: SshLink, forwarded: Path, shared_engine: PortsideEngine
+    sshd, link: SshLink, shared_engine: PortsideEngine, tmp_path: Path
 ) -> None:
-    sshd.kill_sessions()
-    await asyncio.wait_for(link.wait_closed(), 5)
-    down = await docker_cli(shared_engine, forwarded, "version")
-    assert down.returncode != 0  # refused quickly, not hung
-    await asyncio.wait_for(link.reconnect(max_delay=0.5), 10)
-    up = await docker_cli(shared_engine, forwarded, "run", "--rm", "busybox", "echo", "again")
-    assert (up.returncode, up.stdout) == (0, b"again\n"), up.stderr
+    patient = SocketForwarder(link, tmp_path / "patient.sock", str(shared_engine.socket))
+    hasty = SocketForwarder(link, tmp_path / "hasty.sock", str(shared_engine.socket), link_grace=0)
+    await patient.start()
+    await hasty.start()
+    try:
+        await asyncio.to_thread(sshd.stop)
+        await asyncio.wait_for(link.wait_closed(), 5)
+        started = time.monotonic()
+        down = await docker_cli(shared_engine, tmp_path / "hasty.sock", "version")
+        assert down.returncode != 0 and time.monotonic() - started < 3  # refused, not hung
+        # a command started while the link is down waits for the reconnect and succeeds
+        patient_sock = tmp_path / "patient.sock"
+        during = asyncio.create_task(
+            docker_cli(shared_engine, patient_sock, "run", "--rm", "busybox", "echo", "waited")
+        )
+        await asyncio.sleep(0.5)
+        assert not during.done()
+        await asyncio.to_thread(sshd.start)
+        await asyncio.wait_for(link.reconnect(max_delay=0.3), 10)
+        res = await asyncio.wait_for(during, 30)
+        assert (res.returncode, res.stdout) == (0, b"waited\n"), res.stderr
+        up = await docker_cli(shared_engine, tmp_path / "hasty.sock", "run", "--rm", "busybox",
+                              "echo", "again")  # fmt: skip
+        assert (up.returncode, up.stdout) == (0, b"again\n"), up.stderr
+    finally:
+        await patient.close()
+        await hasty.close()

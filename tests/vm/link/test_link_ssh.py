@@ -211,3 +211,36 @@ async def test_supervise_keeps_the_link_up(sshd: TestSshd, link: SshLink) -> Non
     finally:
         await link.close()
         await asyncio.wait_for(supervisor, 5)
+
+
+async def test_run_drains_both_streams_and_times_out(link: SshLink) -> None:
+    # more stderr than one SSH window (2 MiB) while stdout waits: must not stall
+    status, out, err = await link.run("head -c 3000000 /dev/zero | tr '\\0' x >&2; echo done")
+    assert (status, out, len(err)) == (0, b"done\n", 3000000)
+    started = time.monotonic()
+    with pytest.raises(LinkError, match=re.escape("did not finish in 0.5s")):
+        await link.run("sleep 5", timeout=0.5)
+    assert time.monotonic() - started < 2
+    assert (await link.run("true"))[0] == 0  # the link is fine afterwards
+
+
+async def test_default_key_and_known_hosts_come_from_home(
+    sshd: TestSshd, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    target = SshTarget(sshd.host, sshd.port, pinned_host_key=sshd.host_public)
+    with pytest.raises(AuthenticationFailed, match="no SSH key"):
+        await SshLink(target).connect()
+    (home / ".ssh" / "id_ed25519").write_bytes(sshd.client_key.read_bytes())
+    link = SshLink(target)
+    await link.connect()
+    await link.close()
+    # without a pin, ~/.ssh/known_hosts is the policy's file
+    unpinned = dataclasses.replace(target, pinned_host_key=None)
+    link = SshLink(unpinned, unknown_host_key=lambda question: True)
+    await link.connect()
+    await link.close()
+    assert f"[127.0.0.1]:{sshd.port} ssh-ed25519 " in (home / ".ssh" / "known_hosts").read_text()

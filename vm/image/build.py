@@ -56,6 +56,18 @@ MASKED_UNITS = (
     "sys-kernel-debug.mount",
     "sys-kernel-tracing.mount",
     "systemd-firstboot.service",
+    "getty-static.service",
+    "dev-hugepages.mount",
+    "sys-kernel-config.mount",
+    # Their modules are not in the guest (or built in): each would cost a process.
+    "modprobe@configfs.service",
+    "modprobe@dm_mod.service",
+    "modprobe@drm.service",
+    "modprobe@efi_pstore.service",
+    "modprobe@fuse.service",
+    "modprobe@loop.service",
+    # Users and groups are made at build time.
+    "systemd-sysusers.service",
     # The image is built complete: nothing to update at first boot.
     "ldconfig.service",
     "systemd-hwdb-update.service",

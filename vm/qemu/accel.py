@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
+import shutil
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .spec import accel_args
@@ -133,21 +135,63 @@ async def probe(
 _verdicts: dict[tuple[str, str, str], AccelVerdict] = {}
 
 
+def host_identity(kernel: Path, binary: str) -> str:
+    """What a verdict depends on: this host boot, the QEMU binary and the kernel."""
+    parts = [sys.platform]
+    with contextlib.suppress(OSError):
+        parts.append(Path("/proc/sys/kernel/random/boot_id").read_text().strip())
+    qemu = shutil.which(binary) or binary
+    for path in (Path(qemu), kernel):
+        try:
+            st = path.stat()
+            parts.append(f"{path}:{st.st_size}:{st.st_mtime_ns}")
+        except OSError:
+            parts.append(f"{path}:missing")
+    return "|".join(parts)
+
+
+def _load_cached(cache: Path, requested: str, identity: str) -> AccelVerdict | None:
+    try:
+        raw = json.loads(cache.read_text())
+        if raw["requested"] != requested or raw["identity"] != identity:
+            return None
+        return AccelVerdict(str(raw["chosen"]), tuple((str(a), str(o)) for a, o in raw["tried"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _store(cache: Path, requested: str, identity: str, verdict: AccelVerdict) -> None:
+    record = {"requested": requested, "identity": identity, **asdict(verdict)}
+    with contextlib.suppress(OSError):
+        tmp = cache.with_suffix(".tmp")
+        tmp.write_text(json.dumps(record))
+        os.replace(tmp, cache)
+
+
 async def choose_accel(
-    requested: str, kernel: Path, *, binary: str = "qemu-system-x86_64"
+    requested: str,
+    kernel: Path,
+    *,
+    binary: str = "qemu-system-x86_64",
+    cache: Path | None = None,
 ) -> AccelVerdict:
     """The accelerator to boot with.
 
     ``auto``: the platform's hardware accelerator if it passes the liveness check, else
     TCG. An explicit hardware accelerator must pass the check (``AccelUnavailable``
     otherwise: the user asked for it, silently emulating would hide the problem). The
-    verdict is kept for the process: a restart does not probe again.
+    verdict is kept for the process, and in ``cache`` until the host reboots or QEMU or
+    the kernel change: a broken accelerator costs its probe once, not at every start.
     """
     key = (requested, str(kernel), binary)
     if key in _verdicts:
         return _verdicts[key]
     if requested == "tcg":
         return AccelVerdict("tcg", ())
+    identity = host_identity(kernel, binary)
+    if cache is not None and (cached := _load_cached(cache, requested, identity)) is not None:
+        _verdicts[key] = cached
+        return cached
     tried: list[tuple[str, str]] = []
     hw = requested if requested != "auto" else hardware_accel()
     if hw is not None:
@@ -157,10 +201,14 @@ async def choose_accel(
         if why is None:
             verdict = AccelVerdict(hw, (*tried, (hw, "ok")))
             _verdicts[key] = verdict
+            if cache is not None:
+                _store(cache, requested, identity, verdict)
             return verdict
         tried.append((hw, why))
         if requested != "auto":
             raise AccelUnavailable(f"accelerator {hw} does not work here: {why}")
     verdict = AccelVerdict("tcg", tuple(tried))
     _verdicts[key] = verdict
+    if cache is not None:
+        _store(cache, requested, identity, verdict)
     return verdict

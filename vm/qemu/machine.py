@@ -210,7 +210,12 @@ class Machine:
         self._ssh_port = self.config.ssh_port or free_port()
         say("choosing the accelerator")
         try:
-            verdict = await choose_accel(self.config.accel, self.bundle.kernel, binary=QEMU_BINARY)
+            verdict = await choose_accel(
+                self.config.accel,
+                self.bundle.kernel,
+                binary=QEMU_BINARY,
+                cache=self.dirs.root / "accel.json",
+            )
         except AccelUnavailable as e:
             raise MachineError(str(e)) from e
         say(f"booting with {verdict.chosen}")

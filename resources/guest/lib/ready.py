@@ -75,7 +75,7 @@ def ready():
                 why = f"no answer on {ENGINE_SOCKET} in {READY_TIMEOUT:.0f} s"
                 say(f"FAILED portsided.service: {why}")
                 return 1
-            time.sleep(0.1)
+            time.sleep(0.2)
     version = json.loads(engine_get("/version")).get("Version", "unknown")
     say(f"READY {version}")
     return 0

@@ -7,6 +7,7 @@ run in file order, the destructive ones (stop/start, SIGKILLs, rm) last.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -21,7 +22,15 @@ from pathlib import Path
 
 import pytest
 from portside.vm.context import context_exists
-from portside.vm.control import FAILED, RUNNING, STOPPED, effective_state, pid_alive, read_state
+from portside.vm.control import (
+    FAILED,
+    RUNNING,
+    STOPPED,
+    AgentClient,
+    effective_state,
+    pid_alive,
+    read_state,
+)
 from portside.vm.paths import HOME_ENV, MachineDirs
 from support.standin_guest import free_port
 from support.waiting import wait_for
@@ -136,8 +145,10 @@ def test_published_port_answers_on_host_loopback(machine: BootedMachine) -> None
                 return None
 
         assert "hi from the guest" in wait_for(answers, timeout=60)
-        forwarded = read_state(machine.dirs).forwarded
-        assert any(p.host_port == port and p.host_address == "127.0.0.1" for p in forwarded)
+        # The agent's live answer has it at once; the state file within a second.
+        live = asyncio.run(AgentClient(machine.dirs).status()).forwarded
+        assert any(p.host_port == port and p.host_address == "127.0.0.1" for p in live)
+        wait_for(lambda: any(p.host_port == port for p in read_state(machine.dirs).forwarded))
     finally:
         machine.docker("rm", "-f", "web")
     wait_for(lambda: not any(p.host_port == port for p in read_state(machine.dirs).forwarded))

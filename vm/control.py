@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import json
 import os
 import signal
@@ -127,6 +126,10 @@ def agent_holds_lock(dirs: MachineDirs) -> bool:
     """Whether a live agent holds the machine's lock: the kernel drops it when the agent
     dies, however it dies, so this never trusts a stale pid file."""
     try:
+        import fcntl  # not on Windows, where the app still imports this module
+    except ImportError:
+        return _pid_file_alive(dirs)
+    try:
         fd = os.open(agent_lock(dirs), os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return False
@@ -137,6 +140,13 @@ def agent_holds_lock(dirs: MachineDirs) -> bool:
     finally:
         os.close(fd)
     return False
+
+
+def _pid_file_alive(dirs: MachineDirs) -> bool:
+    try:
+        return pid_alive(int(dirs.pid_file.read_text().strip()))
+    except (OSError, ValueError):
+        return False
 
 
 def agent_pid(dirs: MachineDirs) -> int:

@@ -8,7 +8,9 @@ forwarded socket are the real ones; booting QEMU is what tests/vm/test_machine_e
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -129,3 +131,37 @@ def qtbot_button():  # type: ignore[no-untyped-def]
     from PySide6.QtCore import Qt
 
     return Qt.MouseButton.LeftButton
+
+
+def test_create_offer_makes_the_machine_then_starts_it(  # type: ignore[no-untyped-def]
+    aloop, qtbot, tmp_path, arun, not_root, shared_engine, monkeypatch
+):
+    from support.vm_bundle import cached_bundle
+
+    monkeypatch.setenv("PORTSIDE_BUNDLE", str(cached_bundle().root))
+    monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))
+    machine = MachineManager(
+        home=not_root, agent_argv=lambda d: agent_argv(d.root, shared_engine.socket)
+    )
+    app = _app(tmp_path, machine)
+    app.start()
+    dirs = machine.dirs
+    try:
+        qtbot.waitUntil(lambda: app.ctx.connection.state == UNAVAILABLE, timeout=10000)
+        page = app.window.offline
+        assert page.machine.text() == "Create and start Portside Machine"
+        qtbot.mouseClick(page.machine, qtbot_button())
+        qtbot.waitUntil(lambda: app.ctx.connection.state == CONNECTED, timeout=60000)
+        config = MachineConfig.load(dirs.config)
+        assert config.name == "default" and config.shares  # the home folder, as init does
+        assert (tmp_path / "docker-config" / "contexts" / "meta").is_dir()
+    finally:
+        arun(app.shutdown())
+        subprocess.run(
+            [sys.executable, "-m", "portside.vm.cli", "rm", "-f", "default"],
+            env={**os.environ, HOME_ENV: str(not_root)},
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
+    assert not dirs.root.exists()

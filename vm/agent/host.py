@@ -39,10 +39,6 @@ RECONNECT_PAUSE = 10.0
 MAX_STEPS = 100
 
 
-class AgentError(Exception):
-    """Why the agent could not bring the machine up; the message is for the user."""
-
-
 def describe_exit(code: int) -> str:
     """``killed by SIGKILL`` / ``exited with status 1`` for QEMU's exit code."""
     if code < 0:
@@ -212,12 +208,20 @@ class HostAgent:
             return 0
         try:
             boot.result()
-        except (AgentError, MachineError, BundleError, LinkError, OSError) as e:
+        except (MachineError, BundleError, LinkError, OSError) as e:
             log.error("start failed: %s", e)
-            await self._kill_machine()
-            self._set(state=FAILED, last_error=str(e), progress="start failed")
-            return 1
+            return await self._start_failed(str(e))
+        except Exception as e:
+            # A defect, not a user error: keep the traceback in the agent's log.
+            log.exception("start failed")
+            return await self._start_failed(f"{type(e).__name__}: {e}")
         return await self._supervise()
+
+    async def _start_failed(self, reason: str) -> int:
+        await self._kill_machine()
+        self._set(state=FAILED, last_error=reason)
+        self._progress("start failed")
+        return 1
 
     async def _boot(self) -> None:
         config = MachineConfig.load(self.dirs.config)

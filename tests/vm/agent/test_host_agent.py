@@ -404,3 +404,18 @@ def test_start_reports_every_step_in_order(machine: AgentRun) -> None:
     again = asyncio.run(start_machine(machine.dirs, argv=["false"]))
     assert again.state == RUNNING and again.agent_pid == st.agent_pid
     assert cli.main(["stop", "standin"]) == 0
+
+
+def test_ssh_without_openssh_runs_the_command_over_the_link(  # type: ignore[no-untyped-def]
+    machine: AgentRun, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capfd
+) -> None:
+    machine.start()
+    machine.wait_running()
+    empty = tmp_path / "no-ssh-here"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    capfd.readouterr()
+    assert cli.main(["ssh", "standin", "--", "sh", "-c", "echo over the link; exit 3"]) == 3
+    assert capfd.readouterr().out == "over the link\n"
+    assert cli.main(["ssh", "standin"]) == 1
+    assert "needs the OpenSSH client" in capfd.readouterr().err

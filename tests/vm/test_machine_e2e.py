@@ -216,10 +216,11 @@ def test_qemu_killed_is_recorded_and_start_recovers(machine: BootedMachine) -> N
 def test_agent_killed_leaves_no_qemu_after_recovery(machine: BootedMachine) -> None:
     st = read_state(machine.dirs)
     os.kill(st.agent_pid, signal.SIGKILL)
-    # QEMU dies with its parent (or the next start stops it): never a stray VM.
+    # The agent's watchdog stops QEMU: never a stray VM, even before the next start.
     deadline = time.monotonic() + 30
     while pid_alive(st.qemu_pid) and time.monotonic() < deadline:
         time.sleep(0.2)
+    assert not pid_alive(st.qemu_pid)
     assert effective_state(machine.dirs).state == FAILED
     machine.start()
     assert not pid_alive(st.qemu_pid)

@@ -169,7 +169,10 @@ def cmd_start(args: argparse.Namespace) -> int:
         start_machine(dirs, boot_timeout=args.timeout, on_progress=lambda text: _say(f"  {text}"))
     )
     if st.state != RUNNING:
-        raise CliError(f"machine {dirs.name!r} failed to start: {st.last_error}")
+        # The full reason (with the guest console's last lines) stays in `inspect`/`logs`.
+        first = (st.last_error or "unknown error").splitlines()[0]
+        hint = f"portside machine logs{'' if dirs.name == DEFAULT_NAME else ' ' + dirs.name}"
+        raise CliError(f"machine {dirs.name!r} failed to start: {first} (see: {hint})")
     _say(f"Machine {dirs.name!r} is running (engine {st.engine_version}, {st.accel}).")
     _say(f"Use it with: docker --context {context_name(dirs.name)} ps")
     return 0

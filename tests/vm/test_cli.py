@@ -14,7 +14,7 @@ import pytest
 from portside.vm import cli
 from portside.vm.config import MachineConfig
 from portside.vm.context import context_exists
-from portside.vm.control import FAILED, RUNNING, MachineState
+from portside.vm.control import FAILED, RUNNING, MachineState, agent_pid, read_state
 from portside.vm.paths import HOME_ENV, MachineDirs
 
 
@@ -164,3 +164,27 @@ def test_logs_print_console_and_agent_logs(
     assert "Linux version" in capsys.readouterr().out
     assert cli.main(["logs", "--agent", "talk"]) == 0
     assert capsys.readouterr().out == "agent says hello\n"
+
+
+def test_start_that_fails_is_one_line_and_leaves_nothing_running(
+    home: Path, tmp_path: Path, bundle_dir: Path
+) -> None:
+    assert cli.main(["init", "--no-home-share", "--bundle", str(bundle_dir), "broken"]) == 0
+    dirs = MachineDirs.of("broken", home)
+    # The bundle went away after init (a cache cleaned, a disk unmounted).
+    config = json.loads(dirs.config.read_text())
+    config["bundle"] = str(tmp_path / "gone")
+    dirs.config.write_text(json.dumps(config))
+
+    out = _portside("start", "broken", env_home=home)
+    assert out.returncode == 1
+    assert out.stderr.count("\n") == 1, out.stderr
+    assert "failed to start" in out.stderr and "portside machine logs broken" in out.stderr
+    assert "Traceback" not in out.stderr
+    assert "checking the guest bundle" in out.stdout  # progress was shown
+    st = read_state(dirs)
+    assert st.state == FAILED and str(tmp_path / "gone") in st.last_error
+    assert not agent_pid(dirs)
+    for path in (dirs.agent_socket, dirs.docker_socket, dirs.pid_file):
+        assert not path.exists()
+    assert "start failed" in dirs.agent_log.read_text()

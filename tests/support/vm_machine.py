@@ -7,6 +7,7 @@ Tests then use it from any event loop (or none) through its SSH port, keys and f
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -17,6 +18,7 @@ from typing import Any, TypeVar
 
 from portside.vm.config import MachineConfig
 from portside.vm.image import Bundle
+from portside.vm.keys import public_line
 from portside.vm.paths import MachineDirs
 from portside.vm.qemu import Machine, ReadyInfo
 
@@ -69,6 +71,33 @@ class BootedMachine:
         finally:
             self._loop.run(self.machine.kill(), 60)
             self._loop.close()
+
+    def ssh(self, command: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """Run ``command`` in the guest as root with OpenSSH, the host key pinned."""
+        known = self.dirs.root / "known_hosts"
+        known.write_text(f"[127.0.0.1]:{self.ssh_port} {public_line(self.dirs.host_key)}\n")
+        return subprocess.run(
+            [
+                "ssh",
+                "-i",
+                str(self.dirs.client_key),
+                "-o",
+                f"UserKnownHostsFile={known}",
+                "-o",
+                "StrictHostKeyChecking=yes",
+                "-o",
+                "BatchMode=yes",
+                "-o",
+                "LogLevel=ERROR",
+                "-p",
+                str(self.ssh_port),
+                "root@127.0.0.1",
+                command,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
 
     def call(self, fn: Callable[[Machine], Awaitable[T]], timeout: float | None = 120) -> T:
         """Run ``fn(machine)`` on the machine's event loop and return its result."""

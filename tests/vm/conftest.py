@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from portside.vm.config import Share
 from portside.vm.image import Bundle
 from support.vm_bundle import cached_bundle
 from support.vm_machine import BOOT_TIMEOUT, BootedMachine, boot_machine
@@ -36,9 +37,11 @@ def vm_bundle() -> Bundle:
 def booted_machine(
     vm_bundle: Bundle, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[BootedMachine]:
-    """One machine booted to READY for the whole session (restricted user network)."""
+    """One machine booted to READY for the whole session (restricted user network), with
+    one shared host folder (9p) mounted at the same path in the guest."""
     root = tmp_path_factory.mktemp("vm") / "m"
-    booted = boot_machine(root, vm_bundle)
+    shared = tmp_path_factory.mktemp("vm-share")
+    booted = boot_machine(root, vm_bundle, shares=(Share(host_path=str(shared)),))
     try:
         yield booted
     finally:

@@ -39,6 +39,13 @@ class MachineError(Exception):
     """The machine could not be started or stopped; the message is for the user."""
 
 
+class _SshPortTaken(MachineError):
+    """QEMU could not listen on the SSH port (someone took it after we picked it)."""
+
+
+SSH_PORT_ATTEMPTS = 3
+
+
 @dataclass(frozen=True)
 class ReadyInfo:
     """What ``start`` learned: the guest engine's version, the accelerator, the SSH port."""
@@ -222,7 +229,7 @@ class Machine:
         for stale in (self.dirs.qmp_socket, self.dirs.ready_socket):
             stale.unlink(missing_ok=True)
         try:
-            version = await asyncio.wait_for(self._boot(verdict), timeout)
+            version = await asyncio.wait_for(self._boot_on_a_free_port(verdict), timeout)
         except TimeoutError:
             await self.kill()
             raise MachineError(
@@ -235,6 +242,19 @@ class Machine:
             raise
         say(f"engine {version} ready")
         return ReadyInfo(engine_version=version, accel=verdict, ssh_port=self._ssh_port)
+
+    async def _boot_on_a_free_port(self, verdict: AccelVerdict) -> str:
+        """Boot; a port picked by us and taken by another program before QEMU bound it
+        gets replaced (a port the user chose is theirs: that is an error)."""
+        for attempt in range(SSH_PORT_ATTEMPTS):
+            try:
+                return await self._boot(verdict)
+            except _SshPortTaken:
+                if self.config.ssh_port or attempt == SSH_PORT_ATTEMPTS - 1:
+                    raise
+                await self.kill()
+                self._ssh_port = free_port()
+        raise AssertionError("unreachable")
 
     async def _boot(self, verdict: AccelVerdict) -> str:
         errlog = self.dirs.root / "qemu.log"
@@ -254,7 +274,20 @@ class Machine:
         try:
             done, _ = await asyncio.wait({exited, ready}, return_when=asyncio.FIRST_COMPLETED)
             if ready in done:
-                return ready.result()
+                problem = ready.exception()
+                if problem is None:
+                    return ready.result()
+                if isinstance(problem, MachineError) and not exited.done():
+                    raise problem
+                # The QMP or readiness socket broke: most likely QEMU is exiting; say why.
+                done, _ = await asyncio.wait({exited}, timeout=5)
+                if not done:
+                    raise MachineError(f"lost QEMU's control sockets: {problem}") from problem
+            message = errlog.read_text(errors="replace")
+            if "host forwarding rule" in message:
+                raise _SshPortTaken(
+                    f"cannot forward SSH from 127.0.0.1:{self._ssh_port}: the port is in use"
+                )
             raise MachineError(
                 f"QEMU exited with code {proc.returncode} before the guest was ready: "
                 + (errlog.read_text(errors="replace").strip()[-2000:] or "no message")
@@ -277,7 +310,7 @@ class Machine:
         while True:
             line = await reader.readline()
             if not line:
-                raise MachineError("the guest's readiness port closed before READY")
+                raise ConnectionResetError("the guest's readiness port closed before READY")
             text = line.decode(errors="replace").strip()
             if text.startswith("READY"):
                 return text.partition(" ")[2] or "unknown"

@@ -49,7 +49,10 @@ class QmpClient:
                 if loop.time() > deadline:
                     raise QmpError(f"cannot connect to QMP at {path}: {e}") from e
                 await asyncio.sleep(0.05)
-        line = await asyncio.wait_for(self._reader.readline(), timeout)
+        try:
+            line = await asyncio.wait_for(self._reader.readline(), timeout)
+        except OSError as e:
+            raise QmpError(f"QMP connection failed: {e}") from e
         if not line:
             raise QmpError("QEMU closed the QMP connection before greeting")
         self.greeting = json.loads(line)

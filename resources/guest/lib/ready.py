@@ -81,16 +81,18 @@ def ready():
     return 0
 
 
-def failed(unit):
-    why = (
-        subprocess.run(
-            ["journalctl", "-u", unit, "-n", "3", "-o", "cat", "--no-pager"],
-            capture_output=True,
-            text=True,
-        )
-        .stdout.strip()
-        .replace("\n", " | ")
+def journal_tail(*match):
+    done = subprocess.run(
+        ["journalctl", *match, "-n", "3", "-o", "cat", "--no-pager"],
+        capture_output=True,
+        text=True,
     )
+    return done.stdout.strip().replace("\n", " | ")
+
+
+def failed(unit):
+    # The unit's own output first (why it failed), systemd's messages about it otherwise.
+    why = journal_tail(f"_SYSTEMD_UNIT={unit}") or journal_tail("-u", unit)
     say(f"FAILED {unit}: {why or 'failed'}")
     return 0
 

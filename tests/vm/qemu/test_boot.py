@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 from pathlib import Path
 
@@ -102,6 +103,24 @@ def test_stop_powers_the_guest_off_and_leaves_no_qemu(vm_bundle: Bundle, tmp_pat
         m.shutdown()
 
 
+async def test_an_engine_that_cannot_start_is_reported_with_its_reason(
+    vm_bundle: Bundle, tmp_path: Path
+) -> None:
+    """The guest's OnFailure unit writes FAILED on the readiness port; no waiting it out."""
+    dirs = MachineDirs(tmp_path / "broken")
+    config = MachineConfig(
+        name="broken",
+        restrict_network=True,
+        engine_config={"hosts": ["tcp://0.0.0.0:2375"]},
+    )
+    machine = Machine(config, dirs, vm_bundle)
+    why = r"failed to start: portsided\.service: .*unsupported host"
+    with pytest.raises(MachineError, match=why):
+        await machine.start(timeout=550)
+    assert not machine.running
+    assert not qemu_processes_of(dirs.root)
+
+
 async def test_a_boot_that_times_out_fails_with_the_console_and_leaves_no_qemu(
     vm_bundle: Bundle, tmp_path: Path
 ) -> None:
@@ -129,3 +148,18 @@ async def test_qemu_killed_during_boot_fails_the_start_and_wait_exit_reports_it(
         await start
     assert await machine.wait_exit() != 0 or not machine.running
     assert not machine.running and not qemu_processes_of(dirs.root)
+
+
+async def test_a_busy_ssh_port_chosen_by_the_user_is_an_error(
+    vm_bundle: Bundle, tmp_path: Path
+) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        dirs = MachineDirs(tmp_path / "busy")
+        config = MachineConfig(name="busy", restrict_network=True, ssh_port=port, accel="tcg")
+        machine = Machine(config, dirs, vm_bundle)
+        with pytest.raises(MachineError, match=f"127.0.0.1:{port}: the port is in use"):
+            await machine.start(timeout=120)
+        assert not machine.running and not qemu_processes_of(dirs.root)

@@ -1,7 +1,8 @@
 """Starting the bundled engine (``python -m portside.engine``) when no engine answers.
 
 Only on Linux and as root: the engine mounts filesystems, builds networks and creates
-cgroups. Elsewhere the app explains what to do instead of failing silently.
+cgroups. Elsewhere the app explains what to do and offers Portside Machine (``machine.py``),
+which runs the engine in a Linux VM.
 """
 
 from __future__ import annotations

@@ -265,33 +265,49 @@ def _last_log_line(dirs: MachineDirs) -> str:
     return lines[-1] if lines else "no log"
 
 
-async def wait_started(
+# The agent's exit status when another agent already runs the machine.
+ALREADY_RUNNING_EXIT = 3
+
+
+async def _follow(
     dirs: MachineDirs,
-    proc: subprocess.Popen[bytes],
+    pid: int,
+    exited: Callable[[], int | None],
     within: float,
-    on_progress: Callable[[str], None] | None = None,
+    on_progress: Callable[[str], None] | None,
 ) -> MachineState:
-    """Follow what the agent ``proc`` writes until the machine runs or failed to start;
-    each new progress line goes to ``on_progress``."""
+    """Follow what agent ``pid`` writes until the machine runs or failed to start; each
+    new progress line goes to ``on_progress``. ``exited()`` is the agent's exit status
+    once it is gone."""
     deadline = time.monotonic() + within
     shown = 0
     while True:
         st = read_state(dirs)
-        mine = st.agent_pid == proc.pid
+        mine = st.agent_pid == pid
         if mine and on_progress is not None:
             for step in st.steps[shown:]:
                 on_progress(step)
             shown = max(shown, len(st.steps))
         if mine and st.state in (RUNNING, FAILED):
             return st
-        if proc.poll() is not None:
+        if exited() is not None:
             st = read_state(dirs)
-            if st.agent_pid == proc.pid and st.state == FAILED:
+            if st.agent_pid == pid and st.state == FAILED:
                 return st
             raise ControlError(f"the host agent exited early: {_last_log_line(dirs)}")
         if time.monotonic() > deadline:
             raise ControlError(f"machine {dirs.name!r} did not start within {within:.0f} s")
         await asyncio.sleep(0.2)
+
+
+async def wait_started(
+    dirs: MachineDirs,
+    proc: subprocess.Popen[bytes],
+    within: float,
+    on_progress: Callable[[str], None] | None = None,
+) -> MachineState:
+    """Follow the agent ``proc`` (which this process started) until running or failed."""
+    return await _follow(dirs, proc.pid, proc.poll, within, on_progress)
 
 
 async def start_machine(
@@ -303,16 +319,38 @@ async def start_machine(
 ) -> MachineState:
     """Start the machine's agent (unless one runs) and wait until the machine runs.
 
-    Returns the final state: ``running``, or ``failed`` with ``last_error``. ``argv``
-    replaces the agent command (tests run the agent over a stand-in guest).
+    Returns the final state: ``running``, or ``failed`` with ``last_error``. A start
+    already under way (another terminal, the app) is followed rather than refused, also
+    when two starts race for the machine. ``argv`` replaces the agent command (tests run
+    the agent over a stand-in guest).
     """
-    if agent_pid(dirs):
-        st = effective_state(dirs)
-        if st.state == RUNNING:
-            return st
-        raise ControlError(f"machine {dirs.name!r} is {st.state}; wait for it, then try again")
-    proc = spawn_agent(dirs, argv or agent_command(dirs, boot_timeout))
-    return await wait_started(dirs, proc, boot_timeout + 60, on_progress)
+    deadline = time.monotonic() + 10.0
+    while True:
+        pid = agent_pid(dirs)
+        if pid > 0:
+            st = effective_state(dirs)
+            if st.state == RUNNING:
+                return st
+            if st.state != STARTING or st.agent_pid != pid:
+                raise ControlError(f"machine {dirs.name!r} is {st.state}; try again once it is not")
+
+            def gone() -> int | None:
+                return None if agent_holds_lock(dirs) else 1
+
+            return await _follow(dirs, pid, gone, boot_timeout + 60, on_progress)
+        if pid < 0:
+            # An agent holds the lock but has not written its pid yet.
+            if time.monotonic() > deadline:
+                raise ControlError(f"the host agent of machine {dirs.name!r} does not answer")
+            await asyncio.sleep(0.1)
+            continue
+        proc = spawn_agent(dirs, argv or agent_command(dirs, boot_timeout))
+        try:
+            return await wait_started(dirs, proc, boot_timeout + 60, on_progress)
+        except ControlError:
+            if proc.returncode != ALREADY_RUNNING_EXIT:
+                raise
+            # Another start won the race for the machine: follow that one.
 
 
 async def stop_machine(dirs: MachineDirs, *, force: bool = False, within: float = 120.0) -> bool:

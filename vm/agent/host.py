@@ -21,7 +21,17 @@ from pathlib import Path
 from typing import Any
 
 from ..config import MachineConfig
-from ..control import FAILED, RUNNING, STARTING, STOPPED, STOPPING, MachineState, PortEntry
+from ..control import (
+    ALREADY_RUNNING_EXIT,
+    FAILED,
+    RUNNING,
+    STARTING,
+    STOPPED,
+    STOPPING,
+    MachineState,
+    PortEntry,
+    read_state,
+)
 from ..image import Bundle, BundleError, default_bundle_dir
 from ..keys import public_line
 from ..link import LinkError, PortForwarder, SocketForwarder, SshLink, SshTarget
@@ -176,12 +186,16 @@ class HostAgent:
         self._lock_fd = claim_lock(self.dirs)
         if self._lock_fd is None:
             log.error("another host agent already runs machine %s", self.dirs.name)
-            return 2
-        await clear_stale(self.dirs)
+            return ALREADY_RUNNING_EXIT
+        # What a dead predecessor left is read before this agent's state replaces it, and
+        # cleared after: readers see "starting" (this agent) from the moment it holds the lock.
+        leftover_qemu = read_state(self.dirs).qemu_pid
         self.dirs.pid_file.write_text(f"{os.getpid()}\n")
         self.state.started_at = time.time()
         self._set(state=STARTING)
         self._progress("starting the host agent")
+        if await clear_stale(self.dirs, leftover_qemu):
+            self._progress("stopped the QEMU a previous agent left running")
         code = 1
         try:
             await self._serve_control()
@@ -233,9 +247,12 @@ class HostAgent:
             ready: ReadyInfo = await machine.start(
                 timeout=self.start_timeout, progress=self._progress
             )
-        finally:
+        except BaseException:
             guard.cancel()
             await asyncio.gather(guard, return_exceptions=True)
+            raise
+        # QEMU runs: its watchdog must be in place before anything else happens.
+        await guard
         self._set(
             qemu_pid=machine.pid or 0,
             accel=ready.accel.chosen,

@@ -17,7 +17,7 @@ import signal
 import time
 from pathlib import Path
 
-from ..control import agent_lock, pid_alive, read_state
+from ..control import agent_lock, pid_alive
 from ..paths import MachineDirs
 
 log = logging.getLogger("portside.vm.agent")
@@ -59,11 +59,10 @@ async def _wait_gone(pid: int, within: float) -> bool:
     return True
 
 
-async def stop_leftover_qemu(dirs: MachineDirs) -> int:
-    """Stop a QEMU a dead agent left running; its pid, or 0 if there was none."""
-    pid = read_state(dirs).qemu_pid
+async def stop_leftover_qemu(dirs: MachineDirs, pid: int) -> bool:
+    """Stop QEMU ``pid`` that a dead agent left running; False if it was not running."""
     if not pid or not pid_alive(pid) or not _is_our_qemu(pid, dirs):
-        return 0
+        return False
     log.warning("stopping QEMU %d left behind by a previous agent", pid)
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
@@ -71,18 +70,14 @@ async def stop_leftover_qemu(dirs: MachineDirs) -> int:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
         await _wait_gone(pid, QEMU_TERM_GRACE)
-    return pid
+    return True
 
 
-async def clear_stale(dirs: MachineDirs) -> None:
-    """Remove what a dead agent left: its QEMU, sockets and pid file (never the disk)."""
-    await stop_leftover_qemu(dirs)
-    for path in (
-        dirs.agent_socket,
-        dirs.docker_socket,
-        dirs.qmp_socket,
-        dirs.ready_socket,
-        dirs.pid_file,
-    ):
+async def clear_stale(dirs: MachineDirs, leftover_qemu: int) -> bool:
+    """Remove what a dead agent left: its QEMU (``leftover_qemu``, the pid its state
+    recorded) and sockets; never the disk. True if a QEMU had to be stopped."""
+    stopped = await stop_leftover_qemu(dirs, leftover_qemu)
+    for path in (dirs.agent_socket, dirs.docker_socket, dirs.qmp_socket, dirs.ready_socket):
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
+    return stopped

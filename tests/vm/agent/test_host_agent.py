@@ -23,11 +23,13 @@ import pytest
 from portside.vm import cli
 from portside.vm.config import MachineConfig
 from portside.vm.control import (
+    ALREADY_RUNNING_EXIT,
     FAILED,
     RUNNING,
     STOPPED,
     AgentClient,
     ControlError,
+    MachineState,
     agent_pid,
     effective_state,
     pid_alive,
@@ -153,7 +155,7 @@ def test_running_agent_serves_the_engine_socket_and_its_state(machine: AgentRun)
     second = subprocess.run(
         agent_argv(dirs.root, machine.engine.socket), capture_output=True, timeout=30
     )
-    assert second.returncode == 2
+    assert second.returncode == ALREADY_RUNNING_EXIT
     assert read_state(dirs).state == RUNNING
 
 
@@ -419,3 +421,29 @@ def test_ssh_without_openssh_runs_the_command_over_the_link(  # type: ignore[no-
     assert capfd.readouterr().out == "over the link\n"
     assert cli.main(["ssh", "standin"]) == 1
     assert "needs the OpenSSH client" in capfd.readouterr().err
+
+
+def test_concurrent_starts_follow_one_agent(machine: AgentRun) -> None:
+    """Two starts at once (the app and a terminal): one agent boots, both see it run."""
+    argv = agent_argv(machine.dirs.root, machine.engine.socket)
+
+    async def both() -> list[MachineState]:
+        return list(
+            await asyncio.gather(
+                start_machine(machine.dirs, argv=argv), start_machine(machine.dirs, argv=argv)
+            )
+        )
+
+    first, second = asyncio.run(both())
+    assert first.state == second.state == RUNNING
+    assert first.agent_pid == second.agent_pid == agent_pid(machine.dirs)
+    assert cli.main(["stop", "standin"]) == 0
+
+
+def test_start_follows_a_start_under_way(machine: AgentRun) -> None:
+    proc = machine.start()
+    wait_for(lambda: read_state(machine.dirs).agent_pid == proc.pid)
+    steps: list[str] = []
+    st = asyncio.run(start_machine(machine.dirs, on_progress=steps.append, argv=["false"]))
+    assert st.state == RUNNING and st.agent_pid == proc.pid
+    assert steps and steps[-1] == "running"

@@ -306,6 +306,11 @@ class HostAgent:
                 )
                 if exited in done:
                     link_down.cancel()
+                    if exited.result() == 0:
+                        # The guest powered itself off (`poweroff` inside it): a stop.
+                        log.info("the guest powered off")
+                        self._set(state=STOPPED, progress="the guest powered off")
+                        return 0
                     reason = f"QEMU {describe_exit(exited.result())}"
                     log.error("the machine went away: %s", reason)
                     self._set(state=FAILED, last_error=reason, progress="failed")

@@ -447,3 +447,14 @@ def test_start_follows_a_start_under_way(machine: AgentRun) -> None:
     st = asyncio.run(start_machine(machine.dirs, on_progress=steps.append, argv=["false"]))
     assert st.state == RUNNING and st.agent_pid == proc.pid
     assert steps and steps[-1] == "running"
+
+
+def test_guest_powering_itself_off_is_a_stop(machine: AgentRun) -> None:
+    proc = machine.start()
+    machine.wait_running()
+    # sshd exits 0 on SIGTERM: as QEMU does when the guest powers off.
+    os.kill(read_state(machine.dirs).qemu_pid, signal.SIGTERM)
+    assert proc.wait(30) == 0
+    st = read_state(machine.dirs)
+    assert st.state == STOPPED and st.last_error == ""
+    assert not machine.dirs.docker_socket.exists()

@@ -14,8 +14,10 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,6 +83,15 @@ async def _run(*args: str) -> str:
     if proc.returncode != 0:
         raise MachineError(f"{args[0]} {args[1]} failed: {err.decode(errors='replace').strip()}")
     return out.decode()
+
+
+def tied_to_parent(cmd: list[str]) -> list[str]:
+    """On Linux, QEMU gets SIGTERM when the process that started it dies (``setpriv
+    --pdeathsig``, which then execs QEMU: the pid stays QEMU's). A killed agent or test
+    run then leaves no machine eating CPU; SIGTERM lets QEMU flush its disk first."""
+    if sys.platform.startswith("linux") and shutil.which("setpriv"):
+        return ["setpriv", "--pdeathsig", "TERM", "--", *cmd]
+    return cmd
 
 
 def share_tag(index: int) -> str:
@@ -261,7 +272,7 @@ class Machine:
         with errlog.open("wb") as err:
             try:
                 self._proc = await asyncio.create_subprocess_exec(
-                    *argv(self.spec(verdict.chosen)),
+                    *tied_to_parent(argv(self.spec(verdict.chosen))),
                     stdin=asyncio.subprocess.DEVNULL,
                     stdout=err,
                     stderr=err,

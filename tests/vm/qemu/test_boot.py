@@ -8,6 +8,8 @@ import os
 import signal
 import socket
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import psutil
@@ -163,3 +165,40 @@ async def test_a_busy_ssh_port_chosen_by_the_user_is_an_error(
         with pytest.raises(MachineError, match=f"127.0.0.1:{port}: the port is in use"):
             await machine.start(timeout=120)
         assert not machine.running and not qemu_processes_of(dirs.root)
+
+
+def test_qemu_dies_with_the_process_that_started_it(vm_bundle: Bundle, tmp_path: Path) -> None:
+    """A SIGKILLed owner (agent, test run) must not leave a machine running."""
+    root = tmp_path / "orphan"
+    script = f"""
+import asyncio
+from pathlib import Path
+from portside.vm.config import MachineConfig
+from portside.vm.image import Bundle
+from portside.vm.paths import MachineDirs
+from portside.vm.qemu import Machine
+
+async def main():
+    bundle = Bundle.load(Path({str(vm_bundle.root)!r}), verify=False)
+    config = MachineConfig(name="orphan", restrict_network=True, accel="tcg")
+    await Machine(config, MachineDirs(Path({str(root)!r})), bundle).start(timeout=600)
+
+asyncio.run(main())
+"""
+    owner = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        for _ in range(600):
+            if qemu_processes_of(root):
+                break
+            time.sleep(0.05)
+        (qemu,) = qemu_processes_of(root)
+        assert qemu.ppid() == owner.pid
+        owner.kill()
+        owner.wait(10)
+        qemu.wait(20)
+        assert not qemu_processes_of(root)
+    finally:
+        owner.kill()
+        owner.wait(10)
+        for p in qemu_processes_of(root):
+            p.kill()

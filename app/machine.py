@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -107,19 +108,18 @@ class MachineManager:
             raise MachineStartError(str(e)) from e
 
     async def _init(self) -> None:
-        env_home = str(self.dirs.root.parent)
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "portside.vm.cli",
-            "init",
-            self.dirs.name,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-            env={**os.environ, HOME_ENV: env_home},
+        # A thread running subprocess.run, not an asyncio child: the init takes a second,
+        # and asyncio's child watching under the Qt loop has crashed the interpreter at exit.
+        env = {**os.environ, HOME_ENV: str(self.dirs.root.parent)}
+        argv = [sys.executable, "-m", "portside.vm.cli", "init", self.dirs.name]
+        done = await asyncio.to_thread(
+            subprocess.run,
+            argv,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            env=env,
+            check=False,
         )
-        _, err = await proc.communicate()
-        if proc.returncode != 0:
-            message = err.decode(errors="replace").strip().removeprefix("error: ")
+        if done.returncode != 0:
+            message = done.stderr.decode(errors="replace").strip().removeprefix("error: ")
             raise MachineStartError(f"could not create the machine: {message}")

@@ -155,6 +155,8 @@ def test_create_offer_makes_the_machine_then_starts_it(  # type: ignore[no-untyp
         config = MachineConfig.load(dirs.config)
         assert config.name == "default" and config.shares  # the home folder, as init does
         assert (tmp_path / "docker-config" / "contexts" / "meta").is_dir()
+        arun(machine.stop())
+        qtbot.waitUntil(lambda: app.ctx.connection.state == UNAVAILABLE, timeout=30000)
     finally:
         arun(app.shutdown())
         subprocess.run(

@@ -12,6 +12,7 @@ from .client import EngineClient
 from .connection import Connection
 from .context import AppContext
 from .launcher import EngineLauncher
+from .machine import MachineManager
 from .models.events import EventHub
 from .models.feeds import Feeds
 from .models.stats import StatsHub
@@ -31,13 +32,14 @@ class PortsideApp(QObject):
         choice: ConnectionChoice | None = None,
         launcher: EngineLauncher | None = None,
         tray: bool = True,
+        machine: MachineManager | None = None,
     ):
         super().__init__()
         runner = TaskRunner(self)
         events = EventHub(self)
         stats = StatsHub(self)
         feeds = Feeds(runner, events, stats)
-        connection = Connection(choice or settings.connection(), launcher, self)
+        connection = Connection(choice or settings.connection(), launcher, self, machine)
         self.ctx = AppContext(
             runner=runner,
             connection=connection,

@@ -10,6 +10,7 @@ from PySide6.QtCore import QObject, Signal
 from .client import EngineClient, EngineError, EngineUnreachable
 from .errors import describe
 from .launcher import EngineLauncher
+from .machine import MachineManager, MachineStartError
 from .settings import PORTSIDE, ConnectionChoice
 
 log = logging.getLogger(__name__)
@@ -35,10 +36,15 @@ class Connection(QObject):
         choice: ConnectionChoice,
         launcher: EngineLauncher | None = None,
         parent: QObject | None = None,
+        machine: MachineManager | None = None,
     ):
         super().__init__(parent)
         self.choice = choice
         self.launcher = launcher or EngineLauncher()
+        self.machine = machine or MachineManager()
+        # "create"/"start" while the app offers to run the engine in Portside Machine.
+        self.machine_offer = ""
+        self.machine_starting = False
         self.client: EngineClient | None = None
         self.state = CONNECTING
         self.detail = ""
@@ -53,6 +59,11 @@ class Connection(QObject):
             self.choice = choice
         self._cancel()
         self._task = asyncio.get_event_loop().create_task(self._run())
+
+    def start_machine(self) -> None:
+        """Create (if needed) and start Portside Machine, then connect through it."""
+        self._cancel()
+        self._task = asyncio.get_event_loop().create_task(self._run_machine())
 
     def retry_now(self) -> None:
         """Try again at once (the "Retry" button)."""
@@ -99,6 +110,21 @@ class Connection(QObject):
             self.disconnected.emit()
             await client.aclose()
 
+    async def _run_machine(self) -> None:
+        self.machine_offer = ""
+        await self._drop_client()
+        self.machine_starting = True
+        self._set(STARTING, "Starting Portside Machine…")
+        try:
+            await self.machine.start(lambda text: self._set(STARTING, text))
+        except MachineStartError as e:
+            self.machine_offer = self.machine.offer()
+            self._set(UNAVAILABLE, f"Portside Machine did not start: {e}")
+            return
+        finally:
+            self.machine_starting = False
+        self._task = asyncio.get_event_loop().create_task(self._run())
+
     async def _run(self) -> None:
         try:
             await self._drop_client()
@@ -139,7 +165,7 @@ class Connection(QObject):
     async def _start_bundled(self, why: EngineUnreachable) -> str | None:
         ok, advice = self.launcher.can_launch()
         if not ok:
-            return f"No engine answered ({describe(why)}).\n\n{advice}"
+            return await self._through_machine(why, advice)
         if not self.launcher.running:
             self._set(STARTING, "Starting Portside's engine…")
             try:
@@ -161,7 +187,28 @@ class Connection(QObject):
         self._connected(client)
         return None
 
+    async def _through_machine(self, why: EngineUnreachable, advice: str) -> str | None:
+        """Where the engine cannot run here: connect through Portside Machine if it runs,
+        else offer to start it."""
+        self.machine_offer = ""
+        if self.machine.running():
+            client = EngineClient(self.machine.address)
+            try:
+                await client.connect()
+            except EngineError as e:
+                await client.aclose()
+                return f"Portside Machine runs but its engine did not answer: {describe(e)}"
+            self._connected(client)
+            return None
+        self.machine_offer = self.machine.offer()
+        return (
+            f"No engine answered ({describe(why)}).\n\n{advice}\n\n"
+            "Or run Portside's engine in a Linux virtual machine: "
+            "press “Start Portside Machine”."
+        )
+
     def _connected(self, client: EngineClient) -> None:
+        self.machine_offer = ""
         self.client = client
         self._set(CONNECTED, f"{self.engine_label} · API {client.api_version}")
         self.connected.emit(client)

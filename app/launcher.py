@@ -1,7 +1,8 @@
 """Starting the bundled engine (``python -m portside.engine``) when no engine answers.
 
 Only on Linux and as root: the engine mounts filesystems, builds networks and creates
-cgroups. Elsewhere the app explains what to do instead of failing silently.
+cgroups. Elsewhere the app explains what to do and offers Portside Machine (``machine.py``),
+which runs the engine in a Linux VM.
 """
 
 from __future__ import annotations
@@ -44,8 +45,8 @@ class EngineLauncher:
         """Whether this process may start the engine, and if not, what the user can do."""
         if not sys.platform.startswith("linux"):
             return False, (
-                "Portside's engine runs on Linux. On this system it needs the Portside "
-                "virtual machine, which this version cannot start yet; connect to another "
+                "Portside's engine runs on Linux; on this system it runs in Portside "
+                "Machine, a small Linux virtual machine. You can also connect to another "
                 "Docker-compatible engine in Engine → Connection."
             )
         if os.geteuid() != 0:

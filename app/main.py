@@ -25,7 +25,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the app until its window is closed."""
+    """Run the app until its window is closed; ``portside machine …`` manages machines."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["machine"]:
+        # Before any Qt import: the machine commands work without PySide6 installed.
+        from portside.vm.cli import main as machine_main
+
+        return machine_main(argv[1:])
     args = parse_args(argv)
     os.environ.setdefault("QT_API", "pyside6")
     from . import memory

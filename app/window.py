@@ -86,6 +86,7 @@ class MainWindow(QMainWindow):
         self.offline = OfflinePage()
         self.offline.retry_clicked.connect(ctx.connection.retry_now)
         self.offline.settings_clicked.connect(lambda: self.show_panel("Engine"))
+        self.offline.machine_clicked.connect(ctx.connection.start_machine)
         self.stack.addWidget(self.offline)
 
         central = QWidget()
@@ -160,7 +161,7 @@ class MainWindow(QMainWindow):
 
     # -- status ------------------------------------------------------------------------
     def _state_changed(self, state: str, detail: str) -> None:
-        self.offline.show_state(state, detail)
+        self.offline.show_state(state, detail, self.ctx.connection.machine_offer)
         words = {
             CONNECTED: "Connected",
             STARTING: "Starting engine…",

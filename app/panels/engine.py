@@ -1,4 +1,5 @@
-"""Engine panel: what engine this is, its disk usage, the host's CPU/RAM, the connection."""
+"""Engine panel: what engine this is, Portside Machine (where it runs the engine), its disk
+usage, the host's CPU/RAM, the connection."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from ..widgets.charts import TimeChart
 from ..widgets.connection_form import ConnectionForm
 from ..widgets.keyvalue import KeyValueGrid
 from .base import Panel, heading
+from .machine_section import MachineSection
 
 
 def engine_rows(client: EngineClient, info: dict) -> list[tuple[str, str]]:
@@ -95,6 +97,10 @@ class EnginePanel(Panel):
         layout = QVBoxLayout(body)
         layout.addWidget(heading("Engine"))
         layout.addWidget(_box("Engine", self.engine_grid, refresh))
+        self.machine_section = MachineSection(ctx)
+        self.machine_box = _box("Portside Machine", self.machine_section)
+        self.machine_box.setVisible(self.machine_section.relevant())
+        layout.addWidget(self.machine_box)
         layout.addWidget(_box("Disk usage", self.disk_grid))
         charts = QWidget()
         cl = QHBoxLayout(charts)
@@ -118,6 +124,7 @@ class EnginePanel(Panel):
         ctx.connection.connected.connect(lambda _c: self.refresh())
 
     def activated(self) -> None:
+        self.machine_box.setVisible(self.machine_section.relevant())
         self.refresh()
         self.sample_host()
         self._timer.start()

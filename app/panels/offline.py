@@ -6,13 +6,16 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from ..connection import CONNECTING, STARTING, UNAVAILABLE
+from ..machine import CREATE
 
 
 class OfflinePage(QWidget):
-    """Connecting / starting the engine (with progress) / unavailable (with what to do)."""
+    """Connecting / starting the engine (with progress) / unavailable (with what to do,
+    including the offer to start Portside Machine where the engine cannot run here)."""
 
     retry_clicked = Signal()
     settings_clicked = Signal()
+    machine_clicked = Signal()
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -32,8 +35,12 @@ class OfflinePage(QWidget):
         self.retry.clicked.connect(self.retry_clicked)
         self.settings = QPushButton("Connection settings…")
         self.settings.clicked.connect(self.settings_clicked)
+        self.machine = QPushButton("Start Portside Machine")
+        self.machine.setVisible(False)
+        self.machine.clicked.connect(self.machine_clicked)
         buttons = QHBoxLayout()
         buttons.addStretch(1)
+        buttons.addWidget(self.machine)
         buttons.addWidget(self.retry)
         buttons.addWidget(self.settings)
         buttons.addStretch(1)
@@ -45,8 +52,9 @@ class OfflinePage(QWidget):
         layout.addLayout(buttons)
         layout.addStretch(3)
 
-    def show_state(self, state: str, detail: str) -> None:
-        """Reflect a connection state."""
+    def show_state(self, state: str, detail: str, machine_offer: str = "") -> None:
+        """Reflect a connection state (``machine_offer``: "create"/"start" when the app
+        offers Portside Machine)."""
         titles = {
             CONNECTING: "Connecting to the engine…",
             STARTING: "Starting Portside's engine…",
@@ -57,3 +65,10 @@ class OfflinePage(QWidget):
         busy = state in (CONNECTING, STARTING)
         self.progress.setVisible(busy)
         self.retry.setVisible(state == UNAVAILABLE)
+        offered = state == UNAVAILABLE and bool(machine_offer)
+        self.machine.setVisible(offered)
+        self.machine.setText(
+            "Create and start Portside Machine"
+            if machine_offer == CREATE
+            else "Start Portside Machine"
+        )

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -101,6 +102,29 @@ def ms(values: list[float]) -> str:
     return f"{statistics.median(values) * 1000:.2f} ms (p90 {p90 * 1000:.2f})"
 
 
+def folder_throughput(
+    machine: Callable[..., subprocess.CompletedProcess[str]], share: Path, mib: int = 512
+) -> list[tuple[str, str, str]]:
+    """Sequential write then read of ``mib`` MiB through the 9p share, timed in the guest."""
+    target = share / "bench.bin"
+    rows = []
+    for what, cmd in (
+        ("write", f"dd if=/dev/zero of={target} bs=1M count={mib} conv=fsync"),
+        ("read", f"echo 3 > /proc/sys/vm/drop_caches; dd if={target} of=/dev/null bs=1M"),
+    ):
+        if what == "read":
+            subprocess.run(["sh", "-c", "sync; echo 3 > /proc/sys/vm/drop_caches"], check=False)
+        before = load()
+        timed = f"s=$(date +%s.%N); {cmd} 2>/dev/null; e=$(date +%s.%N); echo $s $e"
+        out = machine("ssh", NAME, "--", timed).stdout.split()
+        seconds = float(out[-1]) - float(out[-2])
+        rows.append(
+            (f"host folder (9p) sequential {what}, {mib} MiB", f"{mib / seconds:.0f} MiB/s", before)
+        )
+    target.unlink(missing_ok=True)
+    return rows
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--pings", type=int, default=200)
@@ -126,8 +150,11 @@ def main() -> int:
 
     rows: list[tuple[str, str, str]] = []
     try:
+        share = base / "share"
+        share.mkdir()
         made = machine(
-            "init", "--no-home-share", "--restrict-network", "--bundle", str(bundle.root),
+            "init", "--no-home-share", "--share", str(share), "--restrict-network",
+            "--bundle", str(bundle.root),
             "--cpus", str(args.cpus), "--memory", str(args.memory), NAME,
         )  # fmt: skip
         if made.returncode != 0:
@@ -159,6 +186,8 @@ def main() -> int:
             )
         )
 
+        rows += folder_throughput(machine, share)
+
         time.sleep(args.idle)
         st = read_state(dirs)
         pids = {"QEMU": st.qemu_pid, "agent": st.agent_pid}
@@ -179,6 +208,8 @@ def main() -> int:
                 load(),
             )
         )
+        used = machine("ssh", NAME, "--", "free -m | awk '/^Mem:/ {print $3}'")
+        rows.append(("guest memory in use (free -m)", f"{used.stdout.strip()} MiB", load()))
         rows.append(("agent RSS", f"{rss_mib(st.agent_pid):.0f} MiB", load()))
 
         before = load()

@@ -60,6 +60,28 @@ def _needs_root() -> None:
         pytest.skip("the engine needs root (containers, mounts, cgroups)")
 
 
+# The first test to ask for the guest bundle or a booted machine pays for a bundle build
+# (minutes, once per source change) and a boot under TCG; the per-test timeout is too short.
+VM_SETUP_TIMEOUT = 1800
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        if "vm_bundle" in fixtures or "booted_machine" in fixtures:
+            item.add_marker(pytest.mark.timeout(VM_SETUP_TIMEOUT))
+
+
+@pytest.fixture(scope="session")
+def vm_bundle():  # type: ignore[no-untyped-def]
+    """The Portside Machine guest bundle for the current sources (built as root on first
+    use, then cached under /var/cache/portside-tests)."""
+    from support.vm_bundle import cached_bundle
+
+    _needs_root()
+    return cached_bundle()
+
+
 @pytest.fixture(scope="session")
 def busybox_tar() -> Path:
     """The busybox image as a docker-archive, built offline from busybox-static."""

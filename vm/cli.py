@@ -11,7 +11,6 @@ import argparse
 import asyncio
 import ipaddress
 import json
-import shlex
 import shutil
 import subprocess
 import sys
@@ -195,7 +194,9 @@ def cmd_ssh(args: argparse.Namespace) -> int:
         return subprocess.call(ssh_argv(dirs, st.ssh_port, command))
     if not command:
         raise CliError("an interactive shell needs the OpenSSH client (ssh); give a command")
-    return asyncio.run(_run_over_link(dirs, st.ssh_port, shlex.join(command)))
+    # Joined with spaces, as OpenSSH's client sends a command: the guest's shell splits it,
+    # so `machine ssh -- 'free -m | head'` means the same with or without OpenSSH.
+    return asyncio.run(_run_over_link(dirs, st.ssh_port, " ".join(command)))
 
 
 async def _run_over_link(dirs: MachineDirs, port: int, command: str) -> int:

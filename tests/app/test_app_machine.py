@@ -134,11 +134,11 @@ def qtbot_button():  # type: ignore[no-untyped-def]
 
 
 def test_create_offer_makes_the_machine_then_starts_it(  # type: ignore[no-untyped-def]
-    aloop, qtbot, tmp_path, arun, not_root, shared_engine, monkeypatch
+    vm_bundle, aloop, qtbot, tmp_path, arun, not_root, shared_engine, monkeypatch
 ):
-    from support.vm_bundle import cached_bundle
-
-    monkeypatch.setenv("PORTSIDE_BUNDLE", str(cached_bundle().root))
+    # vm_bundle comes first: not_root makes this process look unprivileged, and only root
+    # can build a bundle.
+    monkeypatch.setenv("PORTSIDE_BUNDLE", str(vm_bundle.root))
     monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "docker-config"))
     machine = MachineManager(
         home=not_root, agent_argv=lambda d: agent_argv(d.root, shared_engine.socket)

@@ -12,25 +12,10 @@ from collections.abc import Iterator
 import pytest
 from portside.vm.config import Share
 from portside.vm.image import Bundle
-from support.vm_bundle import cached_bundle
-from support.vm_machine import BOOT_TIMEOUT, BootedMachine, boot_machine
+from support.vm_machine import BootedMachine, boot_machine
 
-# The first test to ask for the bundle or the machine pays for a bundle build (minutes,
-# once per source change) and a boot under TCG; the suite's per-test timeout is too short.
-VM_SETUP_TIMEOUT = int(BOOT_TIMEOUT) + 900
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        fixtures = getattr(item, "fixturenames", ())
-        if "vm_bundle" in fixtures or "booted_machine" in fixtures:
-            item.add_marker(pytest.mark.timeout(VM_SETUP_TIMEOUT))
-
-
-@pytest.fixture(scope="session")
-def vm_bundle() -> Bundle:
-    """The guest bundle for the current sources (built on first use, then cached)."""
-    return cached_bundle()
+# ``vm_bundle`` and the longer timeout of tests that use it live in tests/conftest.py: the
+# app's machine tests need the bundle too.
 
 
 @pytest.fixture(scope="session")

@@ -8,9 +8,16 @@ from .web import Request
 
 if TYPE_CHECKING:
     from ..engine import Engine
+    from .http import EncodedAnswers
 
 
 def engine_of(request: Request) -> Engine:
     """The Engine serving this request (the API application is the request's app)."""
     engine: Engine = request.app.engine
     return engine
+
+
+def answers_of(request: Request) -> EncodedAnswers:
+    """The API application's memo of recently encoded answers."""
+    answers: EncodedAnswers = request.app.answers
+    return answers

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Awaitable, Callable
 
@@ -14,6 +15,7 @@ Handler = Callable[[Request], Awaitable[StreamResponse | None]]
 _VERSIONED = re.compile(r"/v([0-9]+\.[0-9]+)(/.*)\Z", re.DOTALL)
 
 
+@functools.lru_cache(maxsize=64)
 def _as_tuple(v: str) -> tuple[int, ...]:
     return tuple(int(p) for p in v.split("."))
 

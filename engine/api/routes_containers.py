@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from ..errors import InvalidParameter
 from . import gotypes, routes_containers_io, web
-from .context import engine_of
-from .http import json_body, json_object, ok_json, qbool, qfilters, qint, qstr
+from .context import answers_of, engine_of
+from .http import json_body, json_object, ok_json, ok_json_from, qbool, qfilters, qint, qstr
 from .router import Router, api_version
 
 
@@ -39,13 +39,14 @@ async def list_(request: web.Request) -> web.Response:
         size=qbool(request, "size"),
         filters=qfilters(request),
     )
-    return ok_json(out)
+    return ok_json_from(answers_of(request), "containers/json", out)
 
 
 async def inspect(request: web.Request) -> web.Response:
     """``GET /containers/{id}/json``."""
     svc = engine_of(request).containers
-    return ok_json(await svc.inspect(_ref(request), size=qbool(request, "size")))
+    out = await svc.inspect(_ref(request), size=qbool(request, "size"))
+    return ok_json_from(answers_of(request), f"containers/{out['Id']}/json", out)
 
 
 async def start(request: web.Request) -> web.Response:

@@ -23,6 +23,7 @@ from . import (
     routes_system,
     routes_volumes,
 )
+from .http import EncodedAnswers
 from .router import Router, check_version, split_version
 from .web import (
     ConnectionLimits,
@@ -59,6 +60,7 @@ class ApiApp:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.answers = EncodedAnswers()
         self.routes = RouteTable()
         router = Router(self.routes)
         for module in (

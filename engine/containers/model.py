@@ -7,6 +7,7 @@ restarting (waiting out a restart back-off), removing and dead. A container is
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,8 +32,13 @@ def now_rfc3339(ts: float | None = None) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{frac:09d}Z"
 
 
+@functools.lru_cache(maxsize=8192)
 def parse_rfc3339(s: str) -> float:
-    """Seconds since the epoch for an RFC3339(Nano) timestamp (0 for the zero time)."""
+    """Seconds since the epoch for an RFC3339(Nano) timestamp (0 for the zero time).
+
+    Memoized: every ``GET /containers/json`` parses each container's few timestamps again
+    (for ``Created`` and the ``Up 5 minutes`` status), and ``strptime`` was the largest
+    single cost of that answer under load; the strings themselves rarely change."""
     if not s or s.startswith("0001-"):
         return 0.0
     import calendar

@@ -76,6 +76,12 @@ class Response(StreamResponse):
 
     async def send(self, request: Request) -> None:
         """Send headers and body."""
+        if self._conn is None:
+            conn = request._conn
+            await conn.send_whole(self, self.body)
+            self._conn = conn
+            self.finished = True
+            return
         await self.prepare(request)
         if self.body:
             await self.write(self.body)

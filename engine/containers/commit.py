@@ -21,6 +21,7 @@ from ..errors import Conflict, EngineError
 from ..images.catalog import now_rfc3339
 from ..images.changes import apply_changes
 from ..images.importer import import_reference
+from ..system.crashpoint import crash_point
 from .model import DEAD, PAUSED, REMOVING, RUNNING
 from .tarwrite import TreeTar, stream_from_thread
 from .upperdiff import write_layer
@@ -178,6 +179,7 @@ async def commit_container(
     config_bytes = json.dumps(image_cfg, separators=(",", ":")).encode()
     with images.hold_layers([*parent.diff_ids, pending.diff_id]):
         images.layers.commit(pending)
+        crash_point("commit-layer")
         image, _ = await images.register(
             config_bytes, [target.string()] if target else [], touch=True
         )

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import EngineError
 from ..runtime import conmon
+from . import rootfs
 from .model import CREATED, EXITED, PAUSED, REMOVING, RESTARTING, RUNNING, Container
 from .runner import call_hooks
 
@@ -31,6 +32,23 @@ async def restore_all(svc: ContainerService) -> None:
             await _restore_one(svc, c)
         except Exception:
             log.exception("restoring container %s failed", c.id[:12])
+    for c in list(svc._containers.values()):
+        _unmount_if_not_running(svc, c)
+
+
+def _unmount_if_not_running(svc: ContainerService, c: Container) -> None:
+    """Unmount the root filesystem of a container that is not running (as dockerd does
+    at start): a crash mid-start, mid-commit or mid-copy left it mounted, and nothing
+    else would unmount it before the container is started or removed."""
+    if c.state.status in (RUNNING, PAUSED):
+        return
+    target = svc.runner.paths(c.id).rootfs
+    try:
+        if rootfs.is_mounted(target):
+            log.info("unmounting the root filesystem of stopped container %s", c.id[:12])
+            rootfs.unmount(target)
+    except EngineError as e:
+        log.warning("container %s: %s", c.id[:12], e.message)
 
 
 async def _restore_one(svc: ContainerService, c: Container) -> None:

@@ -130,10 +130,15 @@ async def commit_container(
         tar.close()
 
     paused_here = False
+    marker = svc.runner.paths(c.id).commit_pause
     if pause and c.state.status == RUNNING:
         try:
+            # Written first: an engine that dies while the container is paused for us
+            # finds it at start and unpauses (the user never asked for a pause).
+            marker.touch()
             await svc.pause(c.id)
             paused_here = True
+            crash_point("commit-paused")
         except EngineError:
             # Its process may have exited a moment ago, before the exit was handled:
             # dockerd pauses only a running container, so a stopped one is committed as is.
@@ -147,6 +152,7 @@ async def commit_container(
                 await svc.unpause(c.id)
             except EngineError as e:
                 log.warning("unpausing %s after commit failed: %s", c.id[:12], e.message)
+        marker.unlink(missing_ok=True)
     created = now_rfc3339()
     pcfg = parent.config
     history = list(pcfg.get("history") or [])

@@ -33,7 +33,23 @@ async def restore_all(svc: ContainerService) -> None:
         except Exception:
             log.exception("restoring container %s failed", c.id[:12])
     for c in list(svc._containers.values()):
+        await _undo_commit_pause(svc, c)
         _unmount_if_not_running(svc, c)
+
+
+async def _undo_commit_pause(svc: ContainerService, c: Container) -> None:
+    """Unpause a container a commit had paused when the engine died."""
+    marker = svc.runner.paths(c.id).commit_pause
+    if not marker.exists():
+        return
+    if c.state.status == PAUSED:
+        log.info("unpausing container %s, paused by a commit the engine did not finish", c.id[:12])
+        try:
+            await svc.unpause(c.id)
+        except EngineError as e:
+            log.warning("container %s: %s", c.id[:12], e.message)
+            return
+    marker.unlink(missing_ok=True)
 
 
 def _unmount_if_not_running(svc: ContainerService, c: Container) -> None:

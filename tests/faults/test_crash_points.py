@@ -10,6 +10,7 @@ itself exactly there, so each test hits the window it names every time.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -74,9 +75,9 @@ def _mounts_under(base: Path) -> list[str]:
 
 def _cgroups_named(ids: set[str]) -> list[str]:
     found = []
-    for cg in Path("/sys/fs/cgroup").rglob("*"):
-        if cg.is_dir() and any(i in cg.name for i in ids):
-            found.append(str(cg))
+    # os.walk skips what vanishes mid-walk (a cgroup removed meanwhile).
+    for root, dirs, _files in os.walk("/sys/fs/cgroup"):
+        found.extend(f"{root}/{d}" for d in dirs if any(i in d for i in ids))
     return found
 
 
@@ -144,7 +145,7 @@ def test_kill_9_during_rmi_frees_the_config_blob_at_start(
 
 
 # -- commit --------------------------------------------------------------------------------
-@pytest.mark.parametrize("point", ["commit-layer", "image-register"])
+@pytest.mark.parametrize("point", ["commit-paused", "commit-layer", "image-register"])
 def test_kill_9_during_commit(
     engine_with_busybox: PortsideEngine, monkeypatch: pytest.MonkeyPatch, point: str
 ) -> None:
@@ -154,13 +155,9 @@ def test_kill_9_during_commit(
     ).stdout.strip()
     _crash_during(e, monkeypatch, point, "commit", cid, "snap:1")
     assert "snap" not in e.docker("images", "--format", "{{.Repository}}").stdout
-    # The container was paused for the commit; it runs on, unpaused, after the restart.
-    assert e.docker("inspect", "-f", "{{.State.Status}}", cid).stdout.strip() in (
-        "running",
-        "paused",
-    )
+    # Paused for the commit or just unpaused when the engine died: it runs after the restart.
+    assert e.docker("inspect", "-f", "{{.State.Status}}", cid).stdout.strip() == "running"
     _assert_consistent(e, frozenset({cid}))
-    e.docker("unpause", cid, check=False)
     e.docker("commit", cid, "snap:1")
     assert e.docker("run", "--rm", "snap:1", "cat", "/made").stdout.strip() == "kept"
     e.docker("rm", "-f", cid)

@@ -12,6 +12,7 @@ from .api.server import serve
 from .config import DaemonConfig, load_config
 from .engine import Engine
 from .errors import EngineError
+from .system.memory import fix_mmap_threshold
 
 log = logging.getLogger("portsided")
 
@@ -62,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         level=_LEVELS.get(config.log_level, logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    fix_mmap_threshold()
     try:
         asyncio.run(run(config))
     except EngineError as e:

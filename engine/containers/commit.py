@@ -21,6 +21,7 @@ from ..errors import Conflict, EngineError
 from ..images.catalog import now_rfc3339
 from ..images.changes import apply_changes
 from ..images.importer import import_reference
+from ..system.crashpoint import crash_point
 from .model import DEAD, PAUSED, REMOVING, RUNNING
 from .tarwrite import TreeTar, stream_from_thread
 from .upperdiff import write_layer
@@ -129,10 +130,15 @@ async def commit_container(
         tar.close()
 
     paused_here = False
+    marker = svc.runner.paths(c.id).commit_pause
     if pause and c.state.status == RUNNING:
         try:
+            # Written first: an engine that dies while the container is paused for us
+            # finds it at start and unpauses (the user never asked for a pause).
+            marker.touch()
             await svc.pause(c.id)
             paused_here = True
+            crash_point("commit-paused")
         except EngineError:
             # Its process may have exited a moment ago, before the exit was handled:
             # dockerd pauses only a running container, so a stopped one is committed as is.
@@ -146,6 +152,7 @@ async def commit_container(
                 await svc.unpause(c.id)
             except EngineError as e:
                 log.warning("unpausing %s after commit failed: %s", c.id[:12], e.message)
+        marker.unlink(missing_ok=True)
     created = now_rfc3339()
     pcfg = parent.config
     history = list(pcfg.get("history") or [])
@@ -178,6 +185,7 @@ async def commit_container(
     config_bytes = json.dumps(image_cfg, separators=(",", ":")).encode()
     with images.hold_layers([*parent.diff_ids, pending.diff_id]):
         images.layers.commit(pending)
+        crash_point("commit-layer")
         image, _ = await images.register(
             config_bytes, [target.string()] if target else [], touch=True
         )

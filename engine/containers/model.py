@@ -159,6 +159,11 @@ class Paths:
         return self.root / "bundle"
 
     @property
+    def commit_pause(self) -> Path:
+        """Present while a commit holds the container paused (so a crash can undo it)."""
+        return self.root / "commit-paused"
+
+    @property
     def rootfs(self) -> Path:
         """The overlay mountpoint (the bundle's root.path)."""
         return self.root / "rootfs"

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import EngineError
 from ..runtime import conmon
+from . import rootfs
 from .model import CREATED, EXITED, PAUSED, REMOVING, RESTARTING, RUNNING, Container
 from .runner import call_hooks
 
@@ -31,6 +32,39 @@ async def restore_all(svc: ContainerService) -> None:
             await _restore_one(svc, c)
         except Exception:
             log.exception("restoring container %s failed", c.id[:12])
+    for c in list(svc._containers.values()):
+        await _undo_commit_pause(svc, c)
+        _unmount_if_not_running(svc, c)
+
+
+async def _undo_commit_pause(svc: ContainerService, c: Container) -> None:
+    """Unpause a container a commit had paused when the engine died."""
+    marker = svc.runner.paths(c.id).commit_pause
+    if not marker.exists():
+        return
+    if c.state.status == PAUSED:
+        log.info("unpausing container %s, paused by a commit the engine did not finish", c.id[:12])
+        try:
+            await svc.unpause(c.id)
+        except EngineError as e:
+            log.warning("container %s: %s", c.id[:12], e.message)
+            return
+    marker.unlink(missing_ok=True)
+
+
+def _unmount_if_not_running(svc: ContainerService, c: Container) -> None:
+    """Unmount the root filesystem of a container that is not running (as dockerd does
+    at start): a crash mid-start, mid-commit or mid-copy left it mounted, and nothing
+    else would unmount it before the container is started or removed."""
+    if c.state.status in (RUNNING, PAUSED):
+        return
+    target = svc.runner.paths(c.id).rootfs
+    try:
+        if rootfs.is_mounted(target):
+            log.info("unmounting the root filesystem of stopped container %s", c.id[:12])
+            rootfs.unmount(target)
+    except EngineError as e:
+        log.warning("container %s: %s", c.id[:12], e.message)
 
 
 async def _restore_one(svc: ContainerService, c: Container) -> None:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import EngineError, InvalidParameter, NotFound
 from ..images.reference import Reference
 from ..store.blobs import DigestMismatch
+from ..system.crashpoint import crash_point
 from . import platforms, progress
 from .auth import AuthConfig
 from .client import Repository, fallback_ok, sessions
@@ -273,6 +274,7 @@ class Puller:
         self.created.layers.append(diff_id)
         layers.record_blob(diff_id, desc.digest, desc.media_type)
         self.svc.blob_inflight(desc.digest, False)
+        crash_point("pull-layer")
         self._remember(repo, desc, diff_id)
 
     def _remember(self, repo: Repository, desc: Descriptor, diff_id: str) -> None:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidParameter
 from ..system import hostinfo
+from ..system.crashpoint import crash_point
 from .layers import PendingLayer, extract_sync, remove_tree, settle_worker
 from .reference import parse_reference
 from .stream import BytesReader, ChunkChannel
@@ -326,6 +327,7 @@ async def _commit(svc: ImageService, scan: Scan) -> list[str]:
             for p in pendings:
                 if p is not None and p.path.exists():
                     svc.layers.commit(p)
+                    crash_point("load-layer")
             image, moved = await svc.register(img.config, img.tags)
         for tag, old in moved:
             lines.append(

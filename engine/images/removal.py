@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import Conflict, InvalidParameter
+from ..system.crashpoint import crash_point
 from .reference import Reference, parse_reference
 from .views import labels_match, parse_bool_filter, parse_timestamp
 
@@ -140,6 +141,7 @@ async def _delete_helper(
         svc.catalog.hide(image_id)  # a stopped container still needs its layers
     else:
         svc.catalog.remove_image(image_id)
+        crash_point("rmi")
         removed = await _free_layers(svc, img.diff_ids)
         reclaimed = sum(removed.values())
         await svc.content.delete(image_id)

@@ -23,6 +23,7 @@ from ..config import DaemonConfig
 from ..errors import InvalidParameter, NotFound
 from ..store.blobs import ContentStore
 from ..store.db import Database
+from ..system.crashpoint import crash_point
 from ..system.events import EventBus
 from .catalog import ZERO_TIME, Image, ImageCatalog
 from .layers import LayerStore
@@ -52,14 +53,20 @@ class ImageService:
         self._gc_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        """Open the stores and drop layers that no image references (an interrupted
-        pull or load leaves such layers; nothing can be using them at start-up)."""
+        """Open the stores and drop layers and blobs that no image references (an
+        interrupted pull, load, commit or rmi leaves such; nothing can be using them at
+        start-up: no pull or load is running yet)."""
         self.content.start()
         self.layers.start()
         self.catalog.load()
         for diff_id in self.layers.ids() - self.referenced_layers():
             log.info("removing unreferenced layer %s", diff_id)
             await self.layers.remove(diff_id)
+        kept = set(self.catalog.rows)
+        kept.update(rec[0] for d in self.layers.ids() if (rec := self.layers.blob_for(d)))
+        for digest in self.content.digests() - kept:
+            log.info("removing unreferenced blob %s", digest)
+            await self.content.delete(digest)
         self._gc_task = asyncio.create_task(self._collect_after_container_removal())
 
     async def shutdown(self) -> None:
@@ -266,6 +273,7 @@ class ImageService:
             if not self.layers.has(diff_id):
                 raise InvalidParameter(f"image config references missing layer {diff_id}")
         image_id = await self.content.write(config_bytes)
+        crash_point("image-register")
         moved: list[tuple[str, str]] = []
         async with self.lock:
             with self.db.transaction():

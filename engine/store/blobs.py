@@ -241,6 +241,12 @@ class ContentStore:
             tmp.discard()
             raise
 
+    def digests(self) -> set[str]:
+        """Every stored blob's digest."""
+        return {
+            f"sha256:{f.name}" for f in self.dir.iterdir() if _DIGEST_RE.match(f"sha256:{f.name}")
+        }
+
     async def delete(self, digest: str) -> None:
         """Remove a blob (no error when it is already gone)."""
         async with self._lock(digest):

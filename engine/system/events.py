@@ -10,6 +10,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 HISTORY = 1024
+# Events carry labels, which can be megabytes each: the history is bounded by size too,
+# so replaying ``since`` never keeps hundreds of megabytes of old labels alive.
+HISTORY_BYTES = 4 << 20
+_EVENT_OVERHEAD = 256  # the fixed fields and the Python objects around them
 
 
 @dataclass
@@ -22,6 +26,14 @@ class Event:
     attributes: dict[str, str] = field(default_factory=dict)
     time_nano: int = field(default_factory=time.time_ns)
     scope: str = "local"
+
+    def weight(self) -> int:
+        """Approximate bytes the event holds in memory."""
+        return (
+            _EVENT_OVERHEAD
+            + len(self.actor_id)
+            + sum(len(k) + len(v) for k, v in self.attributes.items())
+        )
 
     def to_docker(self) -> dict[str, Any]:
         """The JSON shape of ``GET /events`` (including the legacy top-level fields)."""
@@ -41,10 +53,14 @@ class Event:
 
 
 class EventBus:
-    """Publish/subscribe with a bounded history for ``since`` replays."""
+    """Publish/subscribe with a history for ``since`` replays, bounded by count and by
+    bytes (an event bigger than the whole budget goes to live subscribers only)."""
 
-    def __init__(self) -> None:
-        self._history: deque[Event] = deque(maxlen=HISTORY)
+    def __init__(self, max_events: int = HISTORY, max_bytes: int = HISTORY_BYTES) -> None:
+        self._history: deque[tuple[Event, int]] = deque()
+        self._history_bytes = 0
+        self._max_events = max_events
+        self._max_bytes = max_bytes
         self._subscribers: set[asyncio.Queue[Event]] = set()
 
     def publish(
@@ -52,16 +68,31 @@ class EventBus:
     ) -> Event:
         """Record an event and hand it to every subscriber."""
         ev = Event(type_, action, actor_id, dict(attributes or {}))
-        self._history.append(ev)
+        self._remember(ev)
         for q in self._subscribers:
             q.put_nowait(ev)
         return ev
+
+    def _remember(self, ev: Event) -> None:
+        weight = ev.weight()
+        if weight > self._max_bytes:
+            return
+        self._history.append((ev, weight))
+        self._history_bytes += weight
+        while len(self._history) > self._max_events or self._history_bytes > self._max_bytes:
+            _, dropped = self._history.popleft()
+            self._history_bytes -= dropped
+
+    @property
+    def history_bytes(self) -> int:
+        """Approximate bytes held by the replay history."""
+        return self._history_bytes
 
     def history(self, since_ns: int | None, until_ns: int | None) -> list[Event]:
         """Past events inside the window."""
         return [
             e
-            for e in self._history
+            for e, _ in self._history
             if (since_ns is None or e.time_nano >= since_ns)
             and (until_ns is None or e.time_nano <= until_ns)
         ]

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import SystemError_
+from ..system.crashpoint import crash_point
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 MAX_SYMLINKS = 255
@@ -59,6 +60,42 @@ def resolve_in_root(root: Path, path: str) -> Path:
             resolved = []
         parts.extendleft(reversed([p for p in target.split("/") if p]))
     return Path(base, *resolved)
+
+
+def seed(source: Path, dest: Path, marker: Path) -> bool:
+    """:func:`copy_into_empty` that survives a crash of the engine mid-copy.
+
+    ``marker`` (outside ``dest``) exists exactly while a copy may be incomplete: it is
+    made durable before the first file is copied and removed after the last. Finding
+    it means an earlier copy was cut short, so ``dest`` is emptied and the copy redone;
+    an error (not a crash) empties ``dest`` itself, so the marker goes then too.
+    """
+    if marker.exists():
+        discard_partial_seed(dest, marker)
+    _durable_touch(marker)
+    try:
+        return copy_into_empty(source, dest)
+    finally:
+        marker.unlink(missing_ok=True)
+
+
+def discard_partial_seed(dest: Path, marker: Path) -> None:
+    """Empty a volume a crash left half-seeded (``marker`` present) and drop the marker."""
+    _empty(dest)
+    marker.unlink(missing_ok=True)
+
+
+def _durable_touch(path: Path) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    dfd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
 
 
 def copy_into_empty(source: Path, dest: Path) -> bool:
@@ -168,6 +205,7 @@ def _copy_tree(src_root: int, dst_root: int) -> None:
                     )
                     continue
                 _copy_file(fr.sfd, fr.dfd, name, st)
+                crash_point("volume-seed")
                 if st.st_nlink > 1:
                     links[key] = rel
             elif stat.S_ISLNK(mode):

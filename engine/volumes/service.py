@@ -43,6 +43,9 @@ from .names import (
 )
 from .store import VolumeRecord, VolumeStore
 
+# In the volume's directory (beside ``_data``) while its copy-up may be incomplete.
+SEEDING = "seeding"
+
 log = logging.getLogger(__name__)
 
 DEFAULT_DRIVER = "local"
@@ -98,6 +101,15 @@ class VolumeService:
                 created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ctime))
                 self.driver.create(name)
                 self.store.insert(VolumeRecord(name, DEFAULT_DRIVER, created))
+        for name, rec in known.items():
+            marker = self.driver.volume_dir(name) / SEEDING
+            if marker.exists() and self.driver.exists(name) and not needs_mount(rec.options):
+                # A crash cut its copy-up short; the next start of a container seeds it.
+                # (A device-backed volume is emptied once mounted, by ``populate``.)
+                log.warning("volume %s was left half-seeded; emptying it", name)
+                await loop.run_in_executor(
+                    None, copyup.discard_partial_seed, self.data_path(name), marker
+                )
         for name in known:
             if not self.driver.exists(name):
                 if self.store.refs(name):
@@ -386,6 +398,7 @@ class VolumeService:
         True when content was copied. Runs the copy in an executor.
         """
         data = self.data_path(name)
+        marker = self.driver.volume_dir(name) / SEEDING
         async with self.lock_for(name):
             loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(None, copyup.copy_into_empty, source, data)
+            return await loop.run_in_executor(None, copyup.seed, source, data, marker)

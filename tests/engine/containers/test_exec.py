@@ -244,7 +244,13 @@ def test_docker_py_exec_run(shared_engine, worker):
         client.close()
 
 
-def test_exec_console_size_is_set_before_the_process_runs(shared_engine, worker):
+def test_exec_console_size_is_set_before_the_process_runs(shared_engine, worker, runtime, request):
+    if runtime == "crun":
+        # crun 1.8 hands the pty over before it applies process.consoleSize: a process that
+        # asks at once sometimes reads 0x0 (about 1 in 7 here). runc applies it first.
+        request.applymarker(
+            pytest.mark.xfail(reason="crun 1.8 applies consoleSize late", strict=False)
+        )
     c = spawn(shared_engine, "exec", "-it", worker, "stty", "size", rows=27, cols=93)
     c.expect(pexpect.EOF)
     c.close()

@@ -260,3 +260,22 @@ CONTAINER_UPDATE = Struct(
     "UpdateConfig",
     {**RESOURCES, "RestartPolicy": HOST_CONFIG.fields["RestartPolicy"]},
 )
+
+# ``POST /containers/{id}/exec``: moby's ExecOptions (ConsoleSize's shape is checked
+# where it is read).
+EXEC_OPTIONS = Struct(
+    "ExecOptions",
+    {
+        "User": "string",
+        "Privileged": "bool",
+        "Tty": "bool",
+        "AttachStdin": "bool",
+        "AttachStderr": "bool",
+        "AttachStdout": "bool",
+        "Detach": "bool",
+        "DetachKeys": "string",
+        "Env": _STRINGS,
+        "WorkingDir": "string",
+        "Cmd": _STRINGS,
+    },
+)

@@ -170,6 +170,7 @@ def test_kill_racing_the_containers_own_exit_is_409_not_500(shared_engine):
             e.api("DELETE", f"/containers/{cid}?force=1")
     assert answers <= {204, 409}, answers
 
+
 def test_restart_rename_wait(shared_engine):
     e = shared_engine
     e.docker("run", "-d", "--name", "r1", "busybox", "sleep", "1000")

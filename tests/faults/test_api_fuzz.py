@@ -15,6 +15,7 @@ binds and devices so no host path outside the engine's roots is mounted.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -108,6 +109,50 @@ HOST_REACHING = (
     "MaskedPaths",
     "ReadonlyPaths",
 )
+
+# Hypothesis draws short strings; these reach the limits of kernels, filesystems and
+# parsers (a name longer than NAME_MAX, a number beyond int64, a non-ASCII digit).
+HOSTILE_STRINGS = [
+    "",
+    "/" + "a" * 300,
+    "a" * 5000,
+    "/..",
+    "9" * 30,
+    "-1",
+    "\u0663",
+    "\x00",
+    "ctrl-\u00e9",
+]
+
+
+def _string_slots(value: Any) -> list[tuple[Any, Any]]:
+    """(container, key) of every string inside a JSON value."""
+    slots: list[tuple[Any, Any]] = []
+    items = value.items() if isinstance(value, dict) else enumerate(value)
+    for key, item in items:
+        if isinstance(item, str):
+            slots.append((value, key))
+        elif isinstance(item, dict | list):
+            slots.extend(_string_slots(item))
+    return slots
+
+
+def _plant(query: dict[str, Any], body: Any, slot: int, hostile: str | None) -> None:
+    """Put one hostile string in place of a generated string value."""
+    if hostile is None:
+        return
+    slots = _string_slots(query)
+    if isinstance(body, dict | list):
+        slots += _string_slots(body)
+    if slots:
+        container, key = slots[slot % len(slots)]
+        container[key] = hostile
+
+
+# A deeper search by hand: PORTSIDE_FUZZ_SCALE=10 multiplies every budget and
+# PORTSIDE_FUZZ_RANDOM=1 draws new cases instead of the same reproducible ones.
+SCALE = float(os.environ.get("PORTSIDE_FUZZ_SCALE", "1"))
+DERANDOMIZE = os.environ.get("PORTSIDE_FUZZ_RANDOM") != "1"
 
 _spec = schemathesis.openapi.from_path(str(SPEC))
 
@@ -245,15 +290,20 @@ def test_hostile_values_never_fail_inside_the_engine(
     )
 
     @settings(
-        max_examples=examples,
+        max_examples=max(1, int(examples * SCALE)),
         deadline=None,
         database=None,
-        derandomize=True,
+        derandomize=DERANDOMIZE,
         phases=[Phase.explicit, Phase.generate],
         suppress_health_check=list(HealthCheck),
     )
-    @given(case=cases, pick=st.integers(0, 3))
-    def fuzz(case: Any, pick: int) -> None:
+    @given(
+        case=cases,
+        pick=st.integers(0, 3),
+        slot=st.integers(0, 50),
+        hostile=st.none() | st.sampled_from(HOSTILE_STRINGS),
+    )
+    def fuzz(case: Any, pick: int, slot: int, hostile: str | None) -> None:
         params = dict(case.path_parameters or {})
         # Three in four requests name an object that exists.
         for key in params:
@@ -261,6 +311,7 @@ def test_hostile_values_never_fail_inside_the_engine(
                 params[key] = choices[pick % len(choices)]
         case.path_parameters = params
         query = dict(case.query or {})
+        _plant(query, case.body, slot, hostile)
         _confine(method, path, query, case.body, pick)
         case.query = query
         try:
@@ -297,18 +348,24 @@ def test_containers_made_from_hostile_configs_start_and_restart_cleanly(
     )
 
     @settings(
-        max_examples=60,
+        max_examples=max(1, int(60 * SCALE)),
         deadline=None,
         database=None,
-        derandomize=True,
+        derandomize=DERANDOMIZE,
         phases=[Phase.explicit, Phase.generate],
         suppress_health_check=list(HealthCheck),
     )
-    @given(case=cases, own_command=st.booleans())
-    def fuzz(case: Any, own_command: bool) -> None:
+    @given(
+        case=cases,
+        own_command=st.booleans(),
+        slot=st.integers(0, 200),
+        hostile=st.none() | st.sampled_from(HOSTILE_STRINGS),
+    )
+    def fuzz(case: Any, own_command: bool, slot: int, hostile: str | None) -> None:
         body = case.body
         if not isinstance(body, dict):
             return
+        _plant({}, body, slot, hostile)
         body["Image"] = "busybox"
         if not own_command:
             # Half the containers run something that exists, so restart has work to do.

@@ -286,3 +286,6 @@ EXEC_OPTIONS = Struct(
         "Cmd": _STRINGS,
     },
 )
+
+# ``POST /exec/{id}/start``: moby's ExecStartOptions.
+EXEC_START_OPTIONS = Struct("ExecStartOptions", {"Detach": "bool", "Tty": "bool"})

@@ -60,6 +60,7 @@ async def start(request: web.Request) -> web.Response | None:
     """``POST /exec/{id}/start``: detached (200 at once) or attached (hijacked)."""
     execs = engine_of(request).execs
     body = json_object(await json_body(request, required=False), "exec start config")
+    gotypes.check(body, gotypes.EXEC_START_OPTIONS)
     s = execs.startable(request.match_info["id"])
     size = console_size(body.get("ConsoleSize"))
     if size:

@@ -212,6 +212,17 @@ def test_exec_config_of_the_wrong_go_type_is_400(shared_engine, worker, body, me
     assert r.json()["message"] == message
 
 
+def test_exec_start_config_of_the_wrong_go_type_is_400_and_runs_nothing(shared_engine, worker):
+    r = shared_engine.api("POST", f"/containers/{worker}/exec", json={"Cmd": ["true"]})
+    exec_id = r.json()["Id"]
+    r = shared_engine.api("POST", f"/exec/{exec_id}/start", json={"Detach": "no"})
+    assert r.status_code == 400
+    assert r.json()["message"] == (
+        "json: cannot unmarshal string into Go struct field ExecStartOptions.Detach of type bool"
+    )
+    assert shared_engine.api("GET", f"/exec/{exec_id}/json").json()["Pid"] == 0
+
+
 def test_exec_old_api_and_no_upgrade(shared_engine, worker):
     exec_id = shared_engine.api(
         "POST",

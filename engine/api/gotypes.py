@@ -25,9 +25,10 @@ GoType = Union[Scalar, tuple[str, "GoType"], "Struct"]
 class Struct:
     """A Go struct: its type name (Go names it in errors) and its fields."""
 
-    def __init__(self, name: str, fields: Mapping[str, GoType]) -> None:
+    def __init__(self, name: str, fields: Mapping[str, GoType], package: str = "container") -> None:
         self.name = name
         self.fields = dict(fields)
+        self.package = package
 
 
 _INT_RANGES = {
@@ -53,7 +54,7 @@ def _kind(value: Any) -> str:
 
 def _type_name(t: GoType) -> str:
     if isinstance(t, Struct):
-        return f"container.{t.name}"
+        return f"{t.package}.{t.name}"
     if isinstance(t, tuple):
         outer, inner = t
         return f"[]{_type_name(inner)}" if outer == "list" else f"map[string]{_type_name(inner)}"
@@ -252,7 +253,13 @@ CONTAINER_CONFIG: dict[str, GoType] = {
 # ``POST /containers/create``: the Config fields at the top level beside HostConfig.
 CONTAINER_CREATE = Struct(
     "ContainerConfigWrapper",
-    {**CONTAINER_CONFIG, "HostConfig": HOST_CONFIG, "NetworkingConfig": "any"},
+    {
+        **CONTAINER_CONFIG,
+        "HostConfig": HOST_CONFIG,
+        "NetworkingConfig": Struct(
+            "NetworkingConfig", {"EndpointsConfig": ("map", "any")}, package="network"
+        ),
+    },
 )
 
 # ``POST /containers/{id}/update``: the resources plus the restart policy.
@@ -260,3 +267,25 @@ CONTAINER_UPDATE = Struct(
     "UpdateConfig",
     {**RESOURCES, "RestartPolicy": HOST_CONFIG.fields["RestartPolicy"]},
 )
+
+# ``POST /containers/{id}/exec``: moby's ExecOptions (ConsoleSize's shape is checked
+# where it is read).
+EXEC_OPTIONS = Struct(
+    "ExecOptions",
+    {
+        "User": "string",
+        "Privileged": "bool",
+        "Tty": "bool",
+        "AttachStdin": "bool",
+        "AttachStderr": "bool",
+        "AttachStdout": "bool",
+        "Detach": "bool",
+        "DetachKeys": "string",
+        "Env": _STRINGS,
+        "WorkingDir": "string",
+        "Cmd": _STRINGS,
+    },
+)
+
+# ``POST /exec/{id}/start``: moby's ExecStartOptions.
+EXEC_START_OPTIONS = Struct("ExecStartOptions", {"Detach": "bool", "Tty": "bool"})

@@ -8,6 +8,7 @@ names the offending parameter, as dockerd does.
 from __future__ import annotations
 
 import json
+import re
 import struct
 import sys
 from collections import OrderedDict
@@ -17,6 +18,7 @@ from ..errors import InvalidParameter
 from . import web
 
 STDIN, STDOUT, STDERR = 0, 1, 2
+_GO_INT = re.compile(r"[+-]?[0-9]+")
 
 
 def qbool(request: web.Request, name: str, default: bool = False) -> bool:
@@ -37,12 +39,12 @@ def qint(request: web.Request, name: str, default: int | None = None) -> int | N
     raw = request.query.get(name)
     if raw is None or raw == "":
         return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise InvalidParameter(
-            f"invalid integer value {raw!r} for query parameter {name!r}"
-        ) from None
+    # dockerd parses with Go's strconv.Atoi: ASCII digits only (Python's int() also takes
+    # "٣", "1_0" and spaces) and nothing beyond int64.
+    value = int(raw) if _GO_INT.fullmatch(raw) else None
+    if value is None or not -(2**63) <= value < 2**63:
+        raise InvalidParameter(f"invalid integer value {raw!r} for query parameter {name!r}")
+    return value
 
 
 def qstr(request: web.Request, name: str, default: str | None = None) -> str | None:

@@ -9,7 +9,7 @@ from ..containers.pump import DETACHED, PumpOptions, pump
 from ..containers.tty import console_size, parse_detach_keys
 from ..errors import EngineError, InvalidParameter
 from ..runtime.conmon_exec import ExecFailed
-from . import web
+from . import gotypes, web
 from .context import engine_of
 from .hijack import Hijacked
 from .http import go_fields, json_body, json_object, ok_json, qint
@@ -37,6 +37,7 @@ EXEC_CONFIG_FIELDS = (
 async def create(request: web.Request) -> web.Response:
     """``POST /containers/{id}/exec`` → ``{"Id"}``."""
     body = go_fields(json_object(await json_body(request), "exec config"), EXEC_CONFIG_FIELDS)
+    gotypes.check(body, gotypes.EXEC_OPTIONS)
     s = engine_of(request).execs.create(request.match_info["id"], body)
     return ok_json({"Id": s.id}, status=201)
 
@@ -59,6 +60,7 @@ async def start(request: web.Request) -> web.Response | None:
     """``POST /exec/{id}/start``: detached (200 at once) or attached (hijacked)."""
     execs = engine_of(request).execs
     body = json_object(await json_body(request, required=False), "exec start config")
+    gotypes.check(body, gotypes.EXEC_START_OPTIONS)
     s = execs.startable(request.match_info["id"])
     size = console_size(body.get("ConsoleSize"))
     if size:

@@ -374,7 +374,14 @@ class Lifecycle:
         if signum in (_signal.SIGKILL, parse_signal(c.config.get("StopSignal"), _signal.SIGTERM)):
             c.manually_stopped = True
             self._save(c)
-        await self._signal(c, signum)
+        try:
+            await self._signal(c, signum)
+        except EngineError:
+            # The process may exit between the check above and the runtime's kill (a
+            # container whose command ends at once); that is dockerd's 409, not a failure.
+            if await self._wait_exit(c, 2):
+                raise Conflict(f"Container {c.id} is not running") from None
+            raise
         self._event(c, "kill", signal=str(signum))
         if signum == _signal.SIGKILL:
             await self._wait_exit(c, 10)

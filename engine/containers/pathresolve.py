@@ -149,6 +149,11 @@ class RootView:
                     if last:
                         return self._result(stack, part, cand)
                     raise NotFound(f"{_show(cand)}: no such file or directory") from None
+                except OSError as e:
+                    if e.errno == errno.ENAMETOOLONG:
+                        # A name longer than the filesystem allows is the caller's mistake.
+                        raise InvalidParameter(f"lstat {_show(cand)}: file name too long") from None
+                    raise
                 if stat.S_ISLNK(st.st_mode) and (follow_last or not last):
                     links += 1
                     if links > MAX_SYMLINKS:

@@ -18,7 +18,7 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import SystemError_
+from ..errors import InvalidParameter, SystemError_
 from ..system.crashpoint import crash_point
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -49,6 +49,11 @@ def resolve_in_root(root: Path, path: str) -> Path:
         except (FileNotFoundError, NotADirectoryError):
             resolved.append(part)
             continue
+        except OSError as e:
+            if e.errno == errno.ENAMETOOLONG:
+                # The mount path came from the client; the filesystem cannot hold it.
+                raise InvalidParameter(f"lstat {path}: file name too long") from None
+            raise
         if not stat.S_ISLNK(st.st_mode):
             resolved.append(part)
             continue

@@ -159,6 +159,20 @@ def test_stat_header_and_errors(shared_engine, box):
     assert r.status_code == 404
 
 
+def test_names_longer_than_the_filesystem_allows_are_400(shared_engine, box):
+    e = shared_engine
+    long = "a" * 300
+    for method in ("HEAD", "GET"):
+        r = e.api(method, f"/containers/{box}/archive", params={"path": f"/d/{long}/x"})
+        assert r.status_code == 400, r.text
+    r = e.api("GET", f"/containers/{box}/archive", params={"path": f"/{long}"})
+    assert r.status_code == 400
+    assert r.json()["message"] == f"lstat /{long}: file name too long"
+    r = e.api("PUT", f"/containers/{box}/archive", params={"path": f"/{long}"}, content=b"")
+    assert r.status_code == 400 and "file name too long" in r.json()["message"]
+    assert "Traceback" not in e.log()
+
+
 def test_symlink_escapes_stay_inside(shared_engine, box, tmp_path):
     e = shared_engine
     sentinel = Path(f"/tmp/portside-sentinel-{uuid.uuid4().hex[:8]}")

@@ -69,6 +69,14 @@ def test_symlinks_resolve_inside_the_root(tree):
         view.resolve("/missing/x")
 
 
+def test_an_overlong_name_is_invalid_not_a_crash(tree):
+    root, _, _ = tree
+    view = RootView(root)
+    for path in ("/" + "x" * 256, "/etc/" + "x" * 256 + "/passwd"):
+        with pytest.raises(InvalidParameter, match="file name too long"):
+            view.resolve(path)
+
+
 def test_final_symlink_kept_or_followed(tree):
     root, _, _ = tree
     view = RootView(root)

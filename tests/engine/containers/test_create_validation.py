@@ -121,6 +121,45 @@ def test_a_non_ascii_digit_is_not_a_signal(shared_engine: PortsideEngine) -> Non
         shared_engine.api("DELETE", f"/containers/{cid}?force=1")
 
 
+def test_a_networking_config_that_is_not_an_object_is_400(shared_engine: PortsideEngine) -> None:
+    before = _count(shared_engine)
+    r = _create(shared_engine, {"Image": "busybox", "Cmd": ["true"], "NetworkingConfig": "x"})
+    assert r.status_code == 400
+    assert r.json()["message"] == (
+        "json: cannot unmarshal string into Go struct field "
+        "ContainerConfigWrapper.NetworkingConfig of type network.NetworkingConfig"
+    )
+    assert _count(shared_engine) == before
+
+
+def test_a_volume_path_too_long_for_the_filesystem_fails_start_with_400(
+    shared_engine: PortsideEngine,
+) -> None:
+    target = "/" + "v" * 300
+    body = {"Image": "busybox", "Cmd": ["true"], "Volumes": {target: {}}}
+    cid = _create(shared_engine, body).json()["Id"]
+    try:
+        r = shared_engine.api("POST", f"/containers/{cid}/start")
+        assert r.status_code == 400
+        assert r.json() == {"message": f"lstat {target}: file name too long"}
+        assert "Traceback" not in shared_engine.log()
+    finally:
+        shared_engine.api("DELETE", f"/containers/{cid}?force=1&v=1")
+
+
+@pytest.mark.parametrize("t", ["99999999999999999999999", "%D9%A3", "1_0", "%201"])
+def test_a_timeout_go_cannot_parse_is_400_not_a_wait(shared_engine: PortsideEngine, t: str) -> None:
+    cid = _create(shared_engine, {"Image": "busybox", "Cmd": ["sleep", "30"]}).json()["Id"]
+    try:
+        assert shared_engine.api("POST", f"/containers/{cid}/start").status_code == 204
+        for action in ("stop", "restart"):
+            r = shared_engine.api("POST", f"/containers/{cid}/{action}?t={t}", timeout=10)
+            assert r.status_code == 400, r.text
+            assert r.json()["message"].startswith("invalid integer value ")
+    finally:
+        shared_engine.api("DELETE", f"/containers/{cid}?force=1")
+
+
 def test_a_nul_byte_in_an_archive_path_is_400(shared_engine: PortsideEngine) -> None:
     cid = _create(shared_engine, {"Image": "busybox", "Cmd": ["true"]}).json()["Id"]
     try:

@@ -179,6 +179,50 @@ def test_exec_api_shapes_and_errors(shared_engine, worker):
     assert r.status_code == 409 and "has already run" in r.json()["message"]
 
 
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            {"Cmd": ["true"], "DetachKeys": ["ctrl-x"]},
+            "json: cannot unmarshal array into Go struct field ExecOptions.DetachKeys "
+            "of type string",
+        ),
+        (
+            {"Cmd": ["true"], "detachKeys": 5},
+            "json: cannot unmarshal number into Go struct field ExecOptions.DetachKeys "
+            "of type string",
+        ),
+        (
+            {"Cmd": "true"},
+            "json: cannot unmarshal string into Go struct field ExecOptions.Cmd of type []string",
+        ),
+        (
+            {"Cmd": ["true"], "User": 0},
+            "json: cannot unmarshal number into Go struct field ExecOptions.User of type string",
+        ),
+        (
+            {"Cmd": ["true"], "Tty": "yes"},
+            "json: cannot unmarshal string into Go struct field ExecOptions.Tty of type bool",
+        ),
+    ],
+)
+def test_exec_config_of_the_wrong_go_type_is_400(shared_engine, worker, body, message):
+    r = shared_engine.api("POST", f"/containers/{worker}/exec", json=body)
+    assert r.status_code == 400
+    assert r.json()["message"] == message
+
+
+def test_exec_start_config_of_the_wrong_go_type_is_400_and_runs_nothing(shared_engine, worker):
+    r = shared_engine.api("POST", f"/containers/{worker}/exec", json={"Cmd": ["true"]})
+    exec_id = r.json()["Id"]
+    r = shared_engine.api("POST", f"/exec/{exec_id}/start", json={"Detach": "no"})
+    assert r.status_code == 400
+    assert r.json()["message"] == (
+        "json: cannot unmarshal string into Go struct field ExecStartOptions.Detach of type bool"
+    )
+    assert shared_engine.api("GET", f"/exec/{exec_id}/json").json()["Pid"] == 0
+
+
 def test_exec_old_api_and_no_upgrade(shared_engine, worker):
     exec_id = shared_engine.api(
         "POST",

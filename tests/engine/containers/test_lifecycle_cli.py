@@ -154,6 +154,23 @@ def test_kill_signals_and_not_running(shared_engine):
         e.docker("rm", "-f", "victim", check=False)
 
 
+def test_kill_racing_the_containers_own_exit_is_409_not_500(shared_engine):
+    e = shared_engine
+    answers = set()
+    for _ in range(15):
+        r = e.api("POST", "/containers/create", json={"Image": "busybox", "Cmd": ["true"]})
+        cid = r.json()["Id"]
+        try:
+            assert e.api("POST", f"/containers/{cid}/start").status_code == 204
+            r = e.api("POST", f"/containers/{cid}/kill")
+            answers.add(r.status_code)
+            if r.status_code == 409:
+                assert r.json() == {"message": f"Container {cid} is not running"}
+        finally:
+            e.api("DELETE", f"/containers/{cid}?force=1")
+    assert answers <= {204, 409}, answers
+
+
 def test_restart_rename_wait(shared_engine):
     e = shared_engine
     e.docker("run", "-d", "--name", "r1", "busybox", "sleep", "1000")

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from portside.engine.errors import SystemError_
+from portside.engine.errors import InvalidParameter, SystemError_
 from portside.engine.volumes.copyup import copy_into_empty, resolve_in_root
 
 
@@ -80,3 +80,8 @@ def test_copy_large_and_deep_tree(tmp_path):
     assert copy_into_empty(src, dst)
     rel = deep.relative_to(src)
     assert (dst / rel / "leaf").read_bytes() == (deep / "leaf").read_bytes()
+
+
+def test_resolve_in_root_refuses_a_name_the_filesystem_cannot_hold(root):
+    with pytest.raises(InvalidParameter, match="file name too long"):
+        resolve_in_root(root, "/" + "v" * 300 + "/x")

@@ -379,6 +379,14 @@ async def stop_machine(dirs: MachineDirs, *, force: bool = False, within: float 
                     os.kill(qemu, signal.SIGKILL)
             break
         await asyncio.sleep(0.2)
+    # The lock goes a moment before the process: a stopped machine is one whose agent and
+    # QEMU are gone, so `rm` right after leaves no process behind.
+    qemu = read_state(dirs).qemu_pid
+    settle = time.monotonic() + 10
+    while time.monotonic() < settle:
+        if not (pid_alive(pid) or pid_alive(qemu)):
+            break
+        await asyncio.sleep(0.05)
     return True
 
 

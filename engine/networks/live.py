@@ -43,7 +43,10 @@ class LiveOps:
             n: Network,
             cfg: dict[str, Any],
             ifname: str,
+            announce: bool = True,
         ) -> Endpoint: ...
+
+        def _announce_connect(self, n: Network, c: Any) -> None: ...
 
         async def _drop(self, ep: Endpoint, cname: str | None = None) -> None: ...
 
@@ -137,7 +140,7 @@ class LiveOps:
                 ifname = next(f"eth{i}" for i in range(1000) if f"eth{i}" not in used)
                 ns = await NsLinks.open(Path(sb.path)) if n.is_bridge else None
                 try:
-                    ep = await self._attach(c, ns, sb, n, cfg, ifname)
+                    ep = await self._attach(c, ns, sb, n, cfg, ifname, announce=False)
                 except BaseException:
                     macs.clear()
                     macs.update(before)
@@ -150,6 +153,10 @@ class LiveOps:
                     await svc.bridges.sync_firewall()
             nets[n.name] = endpoint_settings(n, ep, cfg)
             show_desired_mac(c, _primary(svc, c))
+            if ep is not None:
+                # Only now: a client that refreshes the container on this event (the app
+                # does) must find the network in its settings.
+                self._announce_connect(n, c)
 
     async def disconnect(self, c: Any, n: Network, force: bool = False) -> None:
         """Detach ``c`` from ``n`` (live when it runs)."""

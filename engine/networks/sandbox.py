@@ -340,9 +340,11 @@ class SandboxManager(LiveOps):
         n: Network,
         cfg: dict[str, Any],
         ifname: str,
+        announce: bool = True,
     ) -> Endpoint:
         """One endpoint: addresses allocated and recorded, veth plugged and configured
-        (``ns``, the namespace's netlink, is needed for bridge networks only)."""
+        (``ns``, the namespace's netlink, is needed for bridge networks only); with
+        ``announce=False`` the caller publishes the connect event once its settings show."""
         svc = self.svc
         if n.is_bridge:
             # Before allocating: bringing the bridge up may still change its subnet.
@@ -350,7 +352,7 @@ class SandboxManager(LiveOps):
         ip = self._allocate(n, cfg) if n.is_bridge else None
         ip6 = self._allocate(n, cfg, 6) if n.is_bridge and n.subnet6 else None
         ep = self._new_endpoint(c, n, cfg, ifname, ip, ip6)
-        self._register(ep, c)
+        self._register(ep, c, announce)
         if not n.is_bridge:
             return ep
         assert ns is not None, "a bridge endpoint needs the namespace's netlink socket"
@@ -372,13 +374,16 @@ class SandboxManager(LiveOps):
             raise
         return ep
 
-    def _register(self, ep: Endpoint, c: Any) -> None:
+    def _register(self, ep: Endpoint, c: Any, announce: bool = True) -> None:
         svc = self.svc
         svc.store.insert_endpoint(ep)
         svc.endpoints[ep.id] = ep
         svc.names_changed()
-        n = svc.networks[ep.network_id]
-        svc.events.publish(
+        if announce:
+            self._announce_connect(svc.networks[ep.network_id], c)
+
+    def _announce_connect(self, n: Network, c: Any) -> None:
+        self.svc.events.publish(
             "network", "connect", n.id, {"container": c.id, "name": n.name, "type": n.driver}
         )
 

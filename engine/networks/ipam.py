@@ -77,7 +77,7 @@ def choose_subnet(in_use: Iterable[IPv4Net], avoid: Iterable[IPv4Addr] = ()) -> 
 
 
 def parse_subnet(text: str, what: str = "subnet") -> IPv4Net:
-    """A user-given IPv4 CIDR; 400 for garbage or IPv6 (not supported yet)."""
+    """A user-given IPv4 CIDR; 400 for garbage or an IPv6 block (see parse_subnet6)."""
     try:
         net = ipaddress.ip_network(text, strict=False)
     except ValueError:

@@ -12,6 +12,8 @@ from typing import Any
 DEFAULT_HOST = "unix:///run/portside/portside.sock"
 DEFAULT_DATA_ROOT = "/var/lib/portside"
 DEFAULT_EXEC_ROOT = "/run/portside"
+# dockerd's spelling for "the sockets systemd passed in" (socket activation).
+ACTIVATED_HOST = "fd://"
 
 
 @dataclass
@@ -44,6 +46,8 @@ class DaemonConfig:
     # Containers created without a LogConfig get these (dockerd's log-driver/log-opts).
     log_driver: str = "json-file"
     log_opts: dict[str, str] = field(default_factory=dict)
+    # Group owning the API sockets (dockerd's -G); None: "portside" when it exists.
+    group: str | None = None
     config_file: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 
@@ -51,6 +55,11 @@ class DaemonConfig:
     def socket_paths(self) -> list[Path]:
         """The unix socket paths the API listens on."""
         return [Path(h[len("unix://") :]) for h in self.hosts if h.startswith("unix://")]
+
+    @property
+    def socket_activated(self) -> bool:
+        """Whether ``fd://`` asks to serve the sockets a service manager passed in."""
+        return ACTIVATED_HOST in self.hosts
 
 
 _FILE_KEYS = {
@@ -70,6 +79,7 @@ _FILE_KEYS = {
     "max-concurrent-downloads": ("max_concurrent_downloads", int),
     "max-concurrent-uploads": ("max_concurrent_uploads", int),
     "hosts": ("hosts", list),
+    "group": ("group", str),
     "log-driver": ("log_driver", str),
     "log-opts": ("log_opts", dict),
 }
@@ -78,7 +88,18 @@ _FILE_KEYS = {
 def build_parser() -> argparse.ArgumentParser:
     """The ``portsided`` command line, spelled like dockerd's."""
     p = argparse.ArgumentParser(prog="portsided", description="Portside container engine")
-    p.add_argument("-H", "--host", action="append", dest="hosts", help="unix:///path.sock")
+    p.add_argument(
+        "-H",
+        "--host",
+        action="append",
+        dest="hosts",
+        help="unix:///path.sock, or fd:// for the sockets systemd passes (socket activation)",
+    )
+    p.add_argument(
+        "-G",
+        "--group",
+        help="group owning the unix sockets (default: portside, when that group exists)",
+    )
     p.add_argument("--data-root", help=f"persistent state (default {DEFAULT_DATA_ROOT})")
     p.add_argument("--exec-root", help=f"runtime state (default {DEFAULT_EXEC_ROOT})")
     p.add_argument("--config-file", help="JSON daemon configuration file")
@@ -119,6 +140,8 @@ def load_config(argv: list[str] | None = None) -> DaemonConfig:
                 setattr(cfg, attr, kind(value) if kind is not list else list(value))
     if args.hosts:
         cfg.hosts = args.hosts
+    if args.group is not None:
+        cfg.group = args.group
     if args.data_root:
         cfg.data_root = Path(args.data_root)
     if args.exec_root:
@@ -149,7 +172,9 @@ def load_config(argv: list[str] | None = None) -> DaemonConfig:
     cfg.data_root = Path(os.path.abspath(cfg.data_root))
     cfg.exec_root = Path(os.path.abspath(cfg.exec_root))
     for h in cfg.hosts:
-        if not h.startswith("unix://"):
-            raise InvalidParameter(f"unsupported host {h!r}: only unix:// sockets are served")
+        if not h.startswith("unix://") and h != ACTIVATED_HOST:
+            raise InvalidParameter(
+                f"unsupported host {h!r}: only unix:// sockets and fd:// are served"
+            )
     cfg.version_only = args.version  # type: ignore[attr-defined]
     return cfg

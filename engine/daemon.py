@@ -9,6 +9,8 @@ import sys
 
 from . import __version__
 from .api.server import serve
+from .api.web.activation import ActivationError, activated_sockets
+from .api.web.socketgroup import UnknownGroup, socket_gid
 from .config import DaemonConfig, load_config
 from .engine import Engine
 from .errors import EngineError
@@ -27,6 +29,12 @@ _LEVELS = {
 
 async def run(config: DaemonConfig) -> None:
     """Run the engine until a stop signal; containers are left running on exit."""
+    # Both checked before the engine touches anything: a wrong flag changes nothing.
+    try:
+        gid = socket_gid(config.group)
+        inherited = activated_sockets() if config.socket_activated else []
+    except (UnknownGroup, ActivationError) as e:
+        raise EngineError(str(e)) from e
     engine = Engine(config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -34,7 +42,7 @@ async def run(config: DaemonConfig) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         await engine.start()
-        listener = await serve(engine, config.socket_paths)
+        listener = await serve(engine, config.socket_paths, gid, inherited)
     except BaseException:
         await engine.shutdown()
         raise

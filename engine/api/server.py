@@ -6,6 +6,8 @@ import asyncio
 import errno
 import json
 import logging
+import socket
+from collections.abc import Sequence
 from pathlib import Path
 
 from .. import API_VERSION, __version__
@@ -115,8 +117,14 @@ class ApiApp:
             return _error(500, f"internal error: {type(e).__name__}: {e}")
 
 
-async def serve(engine: Engine, socket_paths: list[Path]) -> UnixListener:
-    """Listen on the unix sockets (mode 0660); ``await listener.close()`` to stop."""
+async def serve(
+    engine: Engine,
+    socket_paths: list[Path],
+    gid: int | None = None,
+    activated: Sequence[socket.socket] = (),
+) -> UnixListener:
+    """Listen on the unix sockets (mode 0660, group ``gid``) and on the ``activated``
+    sockets a service manager handed over; ``await listener.close()`` to stop."""
     app = ApiApp(engine)
     fold_accept_errors(asyncio.get_running_loop())
     # A quarter of the descriptors for clients: containers' monitors, logs and layers
@@ -129,7 +137,9 @@ async def serve(engine: Engine, socket_paths: list[Path]) -> UnixListener:
             if (path.exists() or path.is_symlink()) and await _socket_answers(path):
                 raise EngineError(f"another engine is already listening on {path}")
             path.unlink(missing_ok=True)
-            await listener.listen(path)
+            await listener.listen(path, gid=gid)
+        for sock in activated:
+            await listener.adopt(sock)
     except BaseException:
         await listener.close(grace=0)
         raise

@@ -8,6 +8,7 @@ import errno
 import logging
 import os
 import resource
+import socket
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -76,11 +77,21 @@ class UnixListener:
         self._connections.add(conn)
         return conn
 
-    async def listen(self, path: Path, mode: int = 0o660) -> None:
-        """Accept connections on ``path`` (a stale socket file there is replaced)."""
+    async def listen(self, path: Path, mode: int = 0o660, gid: int | None = None) -> None:
+        """Accept connections on ``path`` (a stale socket file there is replaced), owned
+        by group ``gid`` when given so its members may connect."""
         loop = asyncio.get_running_loop()
         server = await loop.create_unix_server(self._connection, str(path), backlog=BACKLOG)
+        self._servers.append(server)
+        if gid is not None:
+            os.chown(path, -1, gid)
         os.chmod(path, mode)
+
+    async def adopt(self, sock: socket.socket) -> None:
+        """Accept connections on an already listening socket (socket activation): its
+        path, owner and mode are the service manager's."""
+        loop = asyncio.get_running_loop()
+        server = await loop.create_unix_server(self._connection, sock=sock, backlog=BACKLOG)
         self._servers.append(server)
 
     async def close(self, grace: float = 2.0) -> None:

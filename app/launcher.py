@@ -51,8 +51,11 @@ class EngineLauncher:
             )
         if os.geteuid() != 0:
             return False, (
-                "Portside's engine manages mounts, networks and cgroups, so it runs as root. "
-                "Start it in a terminal with:  sudo portsided  — then press Retry."
+                "Portside's engine manages mounts, networks and cgroups, so it runs as root, "
+                "as a system service. Start it with:  portside engine start  (installed "
+                "from the package; elsewhere:  sudo portsided -G portside ), make sure you "
+                "are in the portside group (sudo usermod -aG portside $USER, then log in "
+                "again), and press Retry."
             )
         return True, ""
 

@@ -7,11 +7,20 @@ import json
 import os
 import signal
 import sys
+from importlib import metadata
+
+
+def _version() -> str:
+    try:
+        return metadata.version("portside")
+    except metadata.PackageNotFoundError:
+        return "(not installed)"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Command-line options (the hidden ones serve tests, screenshots and benchmarks)."""
     p = argparse.ArgumentParser(prog="portside", description="Portside desktop app")
+    p.add_argument("--version", action="version", version=f"Portside {_version()}")
     p.add_argument("-H", "--host", help="engine address (unix:///path.sock or tcp://host:port)")
     p.add_argument("--settings", help="settings file (default: the user's Portside settings)")
     p.add_argument("--panel", default="Containers", help="panel to open first")
@@ -25,14 +34,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the app until its window is closed; ``portside machine …`` manages machines."""
+    """Run the app until its window is closed; ``portside machine …`` manages machines,
+    ``portside engine …`` the engine's system service."""
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["machine"]:
         # Before any Qt import: the machine commands work without PySide6 installed.
         from portside.vm.cli import main as machine_main
 
         return machine_main(argv[1:])
+    if argv[:1] == ["engine"]:
+        from .service import main as engine_main
+
+        return engine_main(argv[1:])
     args = parse_args(argv)
+    from .gui_check import gui_problem
+
+    problem = gui_problem()
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return 1
     os.environ.setdefault("QT_API", "pyside6")
     from . import memory
 
@@ -43,12 +63,16 @@ def main(argv: list[str] | None = None) -> int:
     from . import style
     from .aloop import new_loop, remove_asyncgen_hooks
     from .application import PortsideApp
+    from .icons import APP_ID, app_icon
     from .settings import SOCKET, TCP, ConnectionChoice, Settings
 
     existing = QApplication.instance()
     qapp = existing if isinstance(existing, QApplication) else QApplication(sys.argv[:1])
     qapp.setApplicationName("Portside")
     qapp.setOrganizationName("Portside")
+    # The window's icon, and on Wayland the link from the window to the desktop entry.
+    qapp.setWindowIcon(app_icon())
+    qapp.setDesktopFileName(APP_ID)
     qapp.setQuitOnLastWindowClosed(False)
     style.apply(qapp)
     loop = new_loop(qapp)

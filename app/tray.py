@@ -8,9 +8,9 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from .connection import CONNECTED
 from .context import AppContext
-from .icons import dot_icon
+from .icons import engine_icon, engine_state
 from .models import container_info
-from .window import STATE_COLOURS, MainWindow
+from .window import MainWindow
 
 
 class Tray(QObject):
@@ -24,7 +24,7 @@ class Tray(QObject):
         self.icon: QSystemTrayIcon | None = None
         if not QSystemTrayIcon.isSystemTrayAvailable():
             return
-        self.icon = QSystemTrayIcon(dot_icon("#d68a00", 32), self)
+        self.icon = QSystemTrayIcon(engine_icon("starting"), self)
         menu = QMenu()
         self._state = QAction("Connecting…", menu)
         self._state.setEnabled(False)
@@ -46,8 +46,7 @@ class Tray(QObject):
     def _state_changed(self, state: str, detail: str) -> None:
         if self.icon is None:
             return
-        colour = STATE_COLOURS.get(state, "#d68a00")
-        self.icon.setIcon(dot_icon(colour, 32))
+        self.icon.setIcon(engine_icon(engine_state(state, detail)))
         text = f"Engine: {state}"
         if state == CONNECTED:
             text = f"Engine: {self.ctx.connection.engine_label}"

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 
 from .connection import CONNECTED, STARTING, UNAVAILABLE
 from .context import AppContext
-from .icons import dot_icon
+from .icons import engine_icon, engine_state
 from .panels.base import Panel
 from .panels.offline import OfflinePage
 
@@ -34,7 +34,6 @@ PANELS = [
     ("Networks", "networks", "NetworksPanel"),
     ("Engine", "engine", "EnginePanel"),
 ]
-STATE_COLOURS = {CONNECTED: "#1e9e4a", STARTING: "#d68a00", UNAVAILABLE: "#d63031"}
 
 
 class _FirstPaint(QObject):
@@ -168,7 +167,7 @@ class MainWindow(QMainWindow):
             UNAVAILABLE: "Engine unavailable",
         }
         self.state_label.setText(words.get(state, "Connecting…"))
-        self.state_icon.setPixmap(dot_icon(STATE_COLOURS.get(state, "#d68a00")).pixmap(10, 10))
+        self.state_icon.setPixmap(engine_icon(engine_state(state, detail)).pixmap(16, 16))
         if state == CONNECTED:
             client = self.ctx.connection.client
             address = client.address.describe() if client else ""

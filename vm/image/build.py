@@ -36,6 +36,7 @@ from .kmods import prune
 Progress = Callable[[str], None]
 
 VENV = "/opt/portside"
+ENGINE_DIST = "portside-engine"
 GUEST_PYTHON = "3.11"  # bookworm's python3
 # Units that cost boot time and do nothing useful in a machine without users or a console.
 MASKED_UNITS = (
@@ -111,20 +112,20 @@ def build_wheelhouse(dest: Path, progress: Progress) -> None:
     if root is None:
         raise BundleError("building a bundle needs the Portside source tree (pyproject.toml)")
     dest.mkdir(parents=True, exist_ok=True)
-    progress("wheelhouse: building the portside wheel")
+    progress("wheelhouse: building the portside-engine wheel")
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-    # From a copy: setuptools writes build/ and *.egg-info into the tree it builds.
-    source = dest.parent / "source"
-    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "build")
-    source.mkdir()
-    for name in ("pyproject.toml", "README.md", "LICENSE"):
-        if (root / name).is_file():
-            shutil.copy2(root / name, source / name)
-    for name in ("engine", "app", "vm", "resources"):
-        shutil.copytree(root / name, source / name, ignore=ignore)
-    _run([*pip, "wheel", "--no-deps", "--wheel-dir", str(dest), str(source)])
-    shutil.rmtree(source)
-    (wheel,) = dest.glob("portside-*.whl")
+    # The engine-only distribution: the guest runs portsided and never the Qt app, whose
+    # dependencies `portside` itself requires (packaging/build_wheels.py, docs/packaging.md).
+    _run(
+        [
+            sys.executable,
+            str(root / "packaging" / "build_wheels.py"),
+            ENGINE_DIST,
+            "--out",
+            str(dest),
+        ]
+    )
+    (wheel,) = dest.glob(ENGINE_DIST.replace("-", "_") + "-*.whl")
     progress("wheelhouse: downloading the engine's dependencies")
     _run(
         [
@@ -189,7 +190,7 @@ def install_engine(rootfs: Path, wheelhouse: Path, progress: Progress) -> None:
             "--no-index",
             "--find-links",
             "/tmp/wheels",
-            "portside",
+            ENGINE_DIST,
         ],
         env=env,
     )

@@ -82,6 +82,7 @@ def input_hash(mirror: str = DEFAULT_MIRROR) -> str:
     root = project_root()
     if root is not None:
         h.update((root / "pyproject.toml").read_bytes())
+        h.update((root / "packaging" / "build_wheels.py").read_bytes())
         for path in sorted((root / "engine").rglob("*.py")):
             h.update(f"engine/{path.relative_to(root)}\n".encode())
             h.update(path.read_bytes())

@@ -15,9 +15,11 @@ gui_pkgs=(libegl1 libgl1 libfontconfig1 libxkbcommon0 libxkbcommon-x11-0 libxcb-
           libxcb-render-util0 libglib2.0-0)
 # Test-only: images built offline, a real registry, a virtual screen, debootstrap for a Debian image,
 # Debian's docker-compose (1.29, docker-py based) as one more unchanged client, dockerd (docker.io)
-# as the reference engine, and for Portside Machine: QEMU, qemu-img and OpenSSH's sshd.
+# as the reference engine, for Portside Machine: QEMU, qemu-img and OpenSSH's sshd; for the
+# package: the desktop-entry and AppStream validators and systemd-socket-activate (systemd).
 test_pkgs=(busybox-static docker-registry skopeo xvfb xauth debootstrap sqlite3 apache2-utils procps
-           docker-compose docker.io qemu-system-x86 qemu-utils openssh-server openssh-client)
+           docker-compose docker.io qemu-system-x86 qemu-utils openssh-server openssh-client
+           desktop-file-utils appstream systemd util-linux)
 base_pkgs=(python3 python3-venv python3-dev gcc git ca-certificates)
 
 need_root() {
@@ -81,7 +83,7 @@ case "$cmd" in
     bash packaging/cgroups-for-crun.sh
     "$venv/bin/ruff" check .
     "$venv/bin/ruff" format --check .
-    "$venv/bin/mypy" engine app vm resources
+    "$venv/bin/mypy" engine app vm resources packaging/build_wheels.py packaging/build_deb.py
     export QT_QPA_PLATFORM=offscreen
     exec "$venv/bin/pytest" -q -p no:cacheprovider "${@:2}"
     ;;

@@ -43,7 +43,7 @@ def probe(path: str = PORTSIDE_SOCKET, timeout: float = 5.0) -> Probe:
         try:
             s.connect(path)
         except PermissionError:
-            return Probe("denied", f"{path} exists but this user may not connect to it")
+            return Probe("denied", f"this user may not connect to {path}")
         except (FileNotFoundError, ConnectionRefusedError):
             return Probe("stopped", f"nothing listens on {path}")
         except OSError as e:

@@ -17,6 +17,11 @@ step() { # name command...: stdout+stderr to out/NAME.log, exit code to out/NAME
   echo $? >"$out/$name.rc"
 }
 in_root() { chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C.UTF-8 "$@"; }
+as_user() { # user command...: a login-less process of that user with its groups
+  local user=$1; shift
+  in_root setpriv --reuid "$user" --regid "$user" --init-groups \
+    env HOME="/home/$user" USER="$user" XDG_RUNTIME_DIR="/tmp/$user-run" "$@"
+}
 
 mount -t overlay overlay \
   -o "lowerdir=$cached,upperdir=$work/upper,workdir=$work/overlay-work" "$root" || exit 90
@@ -38,9 +43,12 @@ step verify in_root systemd-analyze verify \
   /lib/systemd/system/portside.socket /lib/systemd/system/portside.service
 step group in_root getent group portside
 step useradd in_root useradd --create-home --groups portside alice
+step useradd-bob in_root useradd --create-home bob
 
-# The engine as the service would run it, with the group flag instead of the socket unit.
-in_root portsided -G portside --log-level debug >"$out/engine.log" 2>&1 &
+# The engine as the service would run it, with the group flag instead of the socket unit
+# (chroot itself in the background, not a shell function, so $! is the engine).
+chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C.UTF-8 \
+  portsided -G portside --log-level debug >"$out/engine.log" 2>&1 &
 engine=$!
 for _ in $(seq 1 600); do
   [ -S "$root/run/portside/portside.sock" ] && \
@@ -48,21 +56,21 @@ for _ in $(seq 1 600); do
   kill -0 "$engine" 2>/dev/null || break
   sleep 0.1
 done
-stat -c '%a %U %G' "$root/run/portside/portside.sock" >"$out/socket.txt" 2>&1
+# Names as the installed system knows them (the host's group file differs).
+in_root stat -c '%a %U %G' /run/portside/portside.sock >"$out/socket.txt" 2>&1
 
-as_alice() {
-  in_root setpriv --reuid alice --regid alice --init-groups \
-    env HOME=/home/alice USER=alice XDG_RUNTIME_DIR=/tmp/alice-run "$@"
-}
-mkdir -p -m 700 "$root/tmp/alice-run" && in_root chown alice:alice /tmp/alice-run
-step alice-status as_alice portside engine status
+for user in alice bob; do
+  mkdir -p -m 700 "$root/tmp/$user-run" && in_root chown "$user:$user" "/tmp/$user-run"
+done
+step alice-status as_user alice portside engine status
+step bob-status as_user bob portside engine status
 
 # The menu's command: the desktop entry's Exec line, its field codes dropped.
 exec_line=$(sed -n 's/^Exec=//p' "$root/usr/share/applications/dev.portside.Portside.desktop" \
   | sed 's/ %[fFuUdDnNickvm]//g')
 echo "$exec_line" >"$out/exec.txt"
 # shellcheck disable=SC2086  # the Exec line is a command line
-step app as_alice env QT_QPA_PLATFORM=offscreen $exec_line --no-tray --quit-after 6 \
+step app as_user alice env QT_QPA_PLATFORM=offscreen $exec_line --no-tray --quit-after 6 \
   --status-file /tmp/alice-run/status.json
 cp "$root/tmp/alice-run/status.json" "$out/status.json" 2>/dev/null
 

@@ -136,6 +136,9 @@ def test_group_member_opens_the_app_from_the_menu_connected(flow: Path) -> None:
         flow, "engine.log"
     )[-3000:]
     assert "running" in _ok(flow, "alice-status")
+    # Someone outside the group is told what to do, not shown an error.
+    assert _out(flow, "bob-status.rc").strip() == "1"
+    assert "usermod -aG portside bob" in _out(flow, "bob-status.log")
     assert _out(flow, "exec.txt").split()[0] == "portside"
     _ok(flow, "app")
     status = json.loads(_out(flow, "status.json"))

@@ -35,7 +35,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the app until its window is closed; ``portside machine …`` manages machines,
-    ``portside engine …`` the engine's system service."""
+    ``portside engine …`` the engine's system service, ``portside desktop install`` puts
+    the app in the user's menu (for pip/pipx installs)."""
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["machine"]:
         # Before any Qt import: the machine commands work without PySide6 installed.
@@ -46,6 +47,10 @@ def main(argv: list[str] | None = None) -> int:
         from .service import main as engine_main
 
         return engine_main(argv[1:])
+    if argv[:1] == ["desktop"]:
+        from .desktop_entry import main as desktop_main
+
+        return desktop_main(argv[1:])
     args = parse_args(argv)
     from .gui_check import gui_problem
 

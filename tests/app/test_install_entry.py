@@ -112,3 +112,23 @@ def test_engine_start_without_systemd_says_what_to_do() -> None:
     assert done.returncode == 1
     assert "systemd does not run this system" in done.stderr
     assert "portsided -G portside" in done.stderr
+
+
+def test_desktop_install_puts_a_valid_entry_and_icons_in_the_users_menu(tmp_path: Path) -> None:
+    data = tmp_path / "share"
+    done = _portside("desktop", "install", hide="PySide6", env={"XDG_DATA_HOME": str(data)})
+    assert done.returncode == 0, done.stderr
+    entry = data / "applications" / "dev.portside.Portside.desktop"
+    valid = subprocess.run(["desktop-file-validate", str(entry)], capture_output=True, text=True)
+    assert valid.returncode == 0, valid.stdout
+    exec_line = next(ln for ln in entry.read_text().splitlines() if ln.startswith("Exec="))
+    # This installation's own command, by absolute path, and it runs.
+    command = exec_line.removeprefix("Exec=").split()[0].strip('"')
+    assert Path(command).is_absolute()
+    assert subprocess.run([command, "--version"], capture_output=True, text=True).stdout.startswith(
+        "Portside "
+    )
+    for size in ("16x16", "48x48", "256x256", "scalable"):
+        assert list((data / "icons" / "hicolor" / size / "apps").glob("dev.portside.Portside.*"))
+    done = _portside("desktop", "uninstall", env={"XDG_DATA_HOME": str(data)})
+    assert done.returncode == 0 and not entry.exists()

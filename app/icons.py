@@ -42,6 +42,8 @@ def engine_state(state: str, detail: str) -> str:
     if state in (CONNECTING, STARTING):
         return "starting"
     lowered = detail.lower()
+    if "permission denied" in lowered:
+        return "error"
     if "no engine answered" in lowered or "no such file" in lowered or "refused" in lowered:
         return "stopped"
     return "error"

@@ -66,7 +66,8 @@ def test_icons_come_from_package_data(qapp) -> None:  # type: ignore[no-untyped-
     assert engine_state(CONNECTED, "") == "running"
     assert engine_state(CONNECTING, "") == engine_state(STARTING, "") == "starting"
     assert engine_state(UNAVAILABLE, "No engine answered (nothing there)") == "stopped"
-    assert engine_state(UNAVAILABLE, "permission denied: /run/portside/portside.sock") == "error"
+    denied = "No engine answered (permission denied (run as root or join the engine's group))"
+    assert engine_state(UNAVAILABLE, denied) == "error"
 
 
 def test_engine_status_running_and_denied(tmp_path: Path) -> None:

@@ -171,3 +171,17 @@ def test_listen_fds_follows_sd_listen_fds() -> None:
         activated_sockets({})
     with pytest.raises(ActivationError, match="invalid"):
         listen_fds({"LISTEN_PID": "x", "LISTEN_FDS": "1"})
+
+
+def test_default_group_is_used_only_when_it_exists(monkeypatch: pytest.MonkeyPatch) -> None:
+    from portside.engine.api.web import socketgroup
+
+    users = grp.getgrnam(GROUP).gr_gid
+    monkeypatch.setattr(socketgroup, "DEFAULT_GROUP", GROUP)
+    assert socketgroup.socket_gid(None) == users, "the default group, present: used"
+    monkeypatch.setattr(socketgroup, "DEFAULT_GROUP", "no-such-group-here")
+    assert socketgroup.socket_gid(None) is None, "the default group, absent: root's socket"
+    with pytest.raises(socketgroup.UnknownGroup):
+        socketgroup.socket_gid("no-such-group-here")
+    assert socketgroup.socket_gid(str(users)) == users
+    assert socketgroup.socket_gid("") is None

@@ -19,6 +19,10 @@ from pathlib import Path
 import pytest
 from support.deb_root import deb_root
 
+# The first run builds the root with debootstrap (about four minutes); later runs take
+# about a minute and a half.
+pytestmark = pytest.mark.timeout(1500)
+
 REPO = Path(__file__).resolve().parents[2]
 APP_ID = "dev.portside.Portside"
 

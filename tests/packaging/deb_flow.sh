@@ -41,6 +41,9 @@ step app-version in_root portside --version
 step engine-version in_root portsided --version
 step verify in_root systemd-analyze verify \
   /lib/systemd/system/portside.socket /lib/systemd/system/portside.service
+# On a desktop Qt loads its xcb (X11) platform plugin: every library it links against must
+# come from the package's Depends (offscreen, used below, needs fewer).
+step ldd-xcb in_root sh -c 'ldd /opt/portside/lib/python3*/site-packages/PySide6/Qt/plugins/platforms/libqxcb.so'
 step group in_root getent group portside
 step useradd in_root useradd --create-home --groups portside alice
 step useradd-bob in_root useradd --create-home bob

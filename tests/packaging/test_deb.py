@@ -133,6 +133,8 @@ def test_commands_and_units(flow: Path) -> None:
     verify = _ok(flow, "verify")
     assert "portside" not in verify, verify
     assert _ok(flow, "group").startswith("portside:")
+    xcb = _ok(flow, "ldd-xcb")
+    assert "libxcb" in xcb and "not found" not in xcb, xcb
 
 
 def test_group_member_opens_the_app_from_the_menu_connected(flow: Path) -> None:

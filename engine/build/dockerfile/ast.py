@@ -327,13 +327,18 @@ def _reject_constant(name: str) -> object:
     raise ValueError(name)
 
 
+_JSON = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def _parse_json(rest: str) -> list[str] | None:
     """The JSON array form, or None to fall back to the shell form."""
     rest = trim_left_space(rest)
     if not rest.startswith("["):
         return None
     try:
-        value = json.loads(rest, parse_constant=_reject_constant)
+        # The first JSON value only: BuildKit decodes with a json.Decoder, which leaves
+        # whatever follows the array unread (``RUN ["a"] x`` runs ``a``).
+        value, _ = _JSON.raw_decode(rest)
     except RecursionError:
         raise _LineError(_NOT_STRING_ARRAY) from None
     except ValueError:

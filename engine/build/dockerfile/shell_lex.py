@@ -408,14 +408,24 @@ def _replace(pattern: str, replacement: str, value: str, replace_all: bool) -> s
     if not replace_all:
         m = regex.search(value)
         return value[: m.start()] + replacement + value[m.end() :] if m else value
-    out = _Buf()
+    literal = "$" not in replacement
+    pieces: list[str] = []
+    size = 0
     last = 0
+    previous_end = -1
     for m in regex.finditer(value):
-        out.add(value[last : m.start()])
-        out.add(_expand_template(replacement, m) if "$" in replacement else replacement)
-        last = m.end()
-    out.add(value[last:])
-    return out.text()
+        start, end = m.span()
+        if start == end == previous_end:
+            continue  # Go skips an empty match right after a match ("*" replaces once)
+        rep = replacement if literal else _expand_template(replacement, m)
+        size += start - last + len(rep)
+        if size > MAX_EXPANSION:
+            _Buf().add(" " * (MAX_EXPANSION + 1))  # raises ExpansionTooLarge
+        pieces.append(value[last:start])
+        pieces.append(rep)
+        last = previous_end = end
+    pieces.append(value[last:])
+    return "".join(pieces)
 
 
 class ShellLex:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from portside.engine.build.dockerfile import DockerfileParseError, Heredoc, parse
+from portside.engine.build.dockerfile.ast import KNOWN
 
 CORPUS = sorted((Path(__file__).parent / "corpus").glob("*.Dockerfile"))
 
@@ -447,3 +448,117 @@ def test_corpus_agrees_with_dockerfile_parse() -> None:
         for stage in df.stages:
             ours += [(i.keyword, i.line) for i in (stage.from_instruction, *stage.instructions)]
         assert ours == theirs, path.name
+
+
+# Edge cases of the first pass, compared with BuildKit's Go parser the same way: quoting
+# in flags, JSON forms, escapes before line ends, directives, heredoc spellings, errors.
+EDGE_CASES = [
+    "FROM a\nCOPY --chown=\"a b\" --chmod='7 5' x y\n",
+    "FROM a\nCOPY --chown=a\\ b x y\n",
+    "FROM a\nCOPY -- --x y\n",
+    "FROM a\nCOPY --from=a -x y\n",
+    "FROM a\nCOPY --from=a\n",
+    "FROM a\nRUN --mount=type=cache,target=/x --mount=a=b echo\n",
+    'FROM a\nRUN ["a", 1]\n',
+    'FROM a\nRUN ["a" "b"]\n',
+    'FROM a\nRUN ["a"] x\n',
+    "FROM a\nRUN [ ]\n",
+    'FROM a\nRUN    [   "a"   ,   "b"   ]   \n',
+    'FROM a\nCMD ["\\u00e9", "\\n"]\n',
+    "FROM a\nENV a=b\\ c d=\"e f\" g='h i'\n",
+    "FROM a\nENV a b\\ c\n",
+    "FROM a\nENV a\n",
+    "FROM a\nENV a= b=\n",
+    'FROM a\nENV "a b"=c\n',
+    'FROM a\nLABEL a="b\\"c"\n',
+    'FROM a\nARG a="b c" d\n',
+    "FROM a\nARG\n",
+    "FROM a\nRUN a \\\\\nRUN b\n",
+    "FROM a\nRUN a \\\\\\\nb\n",
+    "FROM a\nRUN a\\\n\\\nb\n",
+    "FROM a\nRUN a \\  \t\n  b\n",
+    "# escape=`\nFROM a\nRUN a `\nb\nRUN c \\\n",
+    "#escape=`\n#syntax=x\nFROM a\n",
+    "# Escape = ` \nFROM a\nRUN x`\ny\n",
+    "FROM a\nRUN <<EOF\nx\n  EOF\nEOF\n",
+    "FROM a\nRUN <<-EOF\n\t\tx\n\t\tEOF\n",
+    'FROM a\nRUN <<"EOF"\nx\nEOF\n',
+    "FROM a\nRUN <<E'O'F\nx\nEOF\n",
+    "FROM a\nRUN 3<<EOF\nx\nEOF\n",
+    "FROM a\nRUN <<EOF <<EOF2\na\nEOF\nb\nEOF2\n",
+    "FROM a\nRUN echo <<EOF\nx\nEOF\nRUN y\n",
+    'FROM a\nRUN echo "<<EOF"\nRUN y\n',
+    "FROM a\nRUN x<<EOF\nRUN y\n",
+    "FROM a\nCOPY <<EOF /x\nhello $X\nEOF\n",
+    "FROM a\nONBUILD RUN <<EOF\nx\nEOF\n",
+    "FROM a\nONBUILD COPY --from=b x y\n",
+    "FROM a\nONBUILD\n",
+    "FROM a\nHEALTHCHECK\n",
+    "FROM a\nHEALTHCHECK CMD\n",
+    'FROM a\nHEALTHCHECK CMD ["a"]\n',
+    "FROM a\nHEALTHCHECK   NONE   \n",
+    "FROM a\nHEALTHCHECK --interval=1s\n",
+    "FROM a\nEXPOSE 1\t2   3\n",
+    "FROM a\nWORKDIR   /a   b  \n",
+    "FROM a\nVOLUME\n",
+    "FROM a\nVOLUME []\n",
+    "FROM a\nUNKNOWN a b c\n",
+    "FROM a\nunknown --flag=x a\n",
+    "FROM a\n   \n\t\nRUN x\n",
+    "FROM a\nRUN x \\\n",
+    "FROM a\nRUN x \\",
+    "FROM a\r\nRUN x\r\n",
+    "FROM a\nRUN x # not a comment\n",
+    "  # comment\nFROM a\n",
+    "FROM a\nRUN a \\\n  # c1\n  # c2\n  b\n",
+    'FROM a\nSHELL ["a"]\nSHELL a\n',
+    "FROM --platform=x a AS b\n",
+    "FROM a as B\n",
+    "FROM\n",
+    "FROM a\nMAINTAINER a b c\n",
+    "FROM a\nSTOPSIGNAL 9\n",
+    "FROM a\nUSER a b\n",
+    "FROM a\nRUN --network=none\n",
+    "FROM a\nRUN\n",
+    "FROM a\nCOPY --chown=a\n",
+    "FROM a\nENV a=b c=d \\\n  e=f\n",
+    'FROM a\nLABEL a=b "c"\n',
+]
+
+
+@pytest.mark.parametrize("text", EDGE_CASES)
+def test_edge_cases_match_buildkit(text: str) -> None:
+    import dockerfile
+    from portside.engine.build.dockerfile.ast import parse_ast
+
+    try:
+        reference = dockerfile.parse_string(text)
+    except dockerfile.GoParseError as e:
+        with pytest.raises(DockerfileParseError) as ours:
+            parse_ast(text.encode())
+        assert str(e).rsplit(":", 1)[-1].strip() in str(ours.value)
+        return
+    nodes = parse_ast(text.encode()).nodes
+    assert len(nodes) == len(reference)
+    for node, theirs in zip(nodes, reference, strict=True):
+        assert (node.keyword, node.start_line, node.end_line) == (
+            theirs.cmd.lower(),
+            theirs.start_line,
+            theirs.end_line,
+        )
+        assert tuple(node.flags) == theirs.flags
+        if node.keyword not in KNOWN:
+            continue  # BuildKit keeps no arguments for these; they fail in the second pass
+        assert node.json_form == theirs.json
+        if node.child is not None:
+            assert (node.child.keyword, tuple(node.child.args)) == (
+                theirs.sub_cmd.lower(),
+                theirs.value,
+            )
+            continue  # the binding predates heredocs inside ONBUILD
+        assert tuple(node.args) == theirs.value
+        assert [(h.name, h.content) for h in node.heredocs] == [
+            (h.name, h.content) for h in theirs.heredocs
+        ]
+        if not theirs.heredocs:
+            assert node.original == theirs.original

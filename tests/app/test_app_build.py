@@ -10,6 +10,8 @@ import uuid
 from pathlib import Path
 
 from portside.app.client.build import BuildProgress, pack_context, packed_context
+from portside.app.panels.build_dialog import BuildDialog
+from PySide6.QtCore import Qt
 
 DOCKERFILE = """\
 FROM busybox:latest AS first
@@ -170,11 +172,13 @@ def test_build_dialog_builds_tags_and_reports(any_gui, tmp_path):  # type: ignor
         gui.engine.api("DELETE", f"/images/{tag}?force=1")
 
 
-def test_build_dialog_shows_the_engines_error(any_gui, tmp_path):  # type: ignore[no-untyped-def]
+def test_build_dialog_shows_the_engines_error(any_gui, tmp_path, qtbot):  # type: ignore[no-untyped-def]
     gui = any_gui
     ctx = _context(tmp_path, "FROM busybox:latest\nBOGUS instruction\n")
     panel = gui.window.show_panel("Images")
-    dialog = panel.build_image()
+    qtbot.mouseClick(panel.buttons["build"], Qt.MouseButton.LeftButton)
+    dialog = panel.dialog
+    assert isinstance(dialog, BuildDialog) and dialog.isVisible()
     dialog.context_dir.setText(str(ctx))
     task = dialog.start()
     assert task is not None

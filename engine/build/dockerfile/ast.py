@@ -22,8 +22,10 @@ from .shell_lex import ShellLex
 MAX_LINE = 65535  # bufio.MaxScanTokenSize - 1
 MAX_DOCKERFILE = 4 << 20
 
+# RE2's \s is [\t\n\f\r ] (no \v), and "." stops at a newline as in Go.
+_RE2_SPACE = r"[\t\n\f\r ]*"
 _DIRECTIVE = re.compile(
-    r"#[ \t\n\v\f\r]*([a-zA-Z][a-zA-Z0-9]*)[ \t\n\v\f\r]*=[ \t\n\v\f\r]*(.+?)[ \t\n\v\f\r]*\Z"
+    rf"#{_RE2_SPACE}([a-zA-Z][a-zA-Z0-9]*){_RE2_SPACE}={_RE2_SPACE}(.+?){_RE2_SPACE}\Z"
 )
 _VALID_DIRECTIVES = ("escape", "syntax", "check")
 _CMD_SPLIT = re.compile(r"[\t\v\f\r ]+")

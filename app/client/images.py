@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 from collections.abc import AsyncGenerator, AsyncIterable, Mapping
 from typing import Any
@@ -119,17 +120,20 @@ class ImagesApi:
             "q": False,
             "rm": True,
         }
-        async for msg in self._http.json_stream(
+        stream = self._http.json_stream(
             "POST",
             "/build",
             params=params,
             content=context,
             headers={"Content-Type": "application/x-tar"},
             timeout=STREAM_TIMEOUT,
-        ):
-            if isinstance(msg, dict) and (msg.get("error") or msg.get("errorDetail")):
-                yield msg
-            yield _check_progress(msg)
+        )
+        # Closed here, not by the garbage collector, when an error ends the loop early.
+        async with contextlib.aclosing(stream) as messages:
+            async for msg in messages:
+                if isinstance(msg, dict) and (msg.get("error") or msg.get("errorDetail")):
+                    yield msg
+                yield _check_progress(msg)
 
     async def tag(self, name: str, repo: str, tag: str | None = None) -> None:
         """``POST /images/{name}/tag``."""

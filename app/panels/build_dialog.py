@@ -194,10 +194,11 @@ class BuildDialog(QDialog):
 
     async def _build(self, client: EngineClient, folder: str) -> None:
         packed = await packed_context(folder, self.dockerfile.text().strip() or None)
+        body = packed.chunks()
         try:
             self._append(f"Sending build context to the engine  {packed.size / 1e6:.2f}MB\n")
             messages = client.images.build(
-                packed.chunks(),
+                body,
                 tag=self.tag.text().strip() or None,
                 dockerfile=packed.dockerfile,
                 buildargs=self.build_args(),
@@ -210,6 +211,7 @@ class BuildDialog(QDialog):
                     self.state.feed(msg)
                     self._show()
         finally:
+            await body.aclose()  # an engine that answered early may leave it unread
             packed.close()
 
     def _append(self, text: str) -> None:

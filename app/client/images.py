@@ -1,8 +1,9 @@
-"""Images area: list, inspect, history, pull (with progress), tag, remove, prune, load."""
+"""Images area: list, inspect, history, pull (with progress), build, tag, remove, prune, load."""
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 from collections.abc import AsyncGenerator, AsyncIterable, Mapping
 from typing import Any
@@ -92,6 +93,47 @@ class ImagesApi:
             timeout=STREAM_TIMEOUT,
         ):
             yield _check_progress(msg)
+
+    async def build(
+        self,
+        context: AsyncIterable[bytes] | bytes,
+        *,
+        tag: str | None = None,
+        dockerfile: str = "Dockerfile",
+        buildargs: Mapping[str, str] | None = None,
+        target: str | None = None,
+        nocache: bool = False,
+        pull: bool = False,
+    ) -> AsyncGenerator[dict[str, Any], None]:
+        """``POST /build`` (the classic builder) with a tar of the context; yields the
+        engine's messages (``stream`` lines with ``Step N/M``, ``aux`` with the image ID).
+
+        An error reported inside the stream is yielded, then raised as :class:`StreamError`.
+        """
+        params = {
+            "t": tag or None,
+            "dockerfile": dockerfile,
+            "buildargs": dict(buildargs) if buildargs else None,
+            "target": target or None,
+            "nocache": nocache,
+            "pull": pull,
+            "q": False,
+            "rm": True,
+        }
+        stream = self._http.json_stream(
+            "POST",
+            "/build",
+            params=params,
+            content=context,
+            headers={"Content-Type": "application/x-tar"},
+            timeout=STREAM_TIMEOUT,
+        )
+        # Closed here, not by the garbage collector, when an error ends the loop early.
+        async with contextlib.aclosing(stream) as messages:
+            async for msg in messages:
+                if isinstance(msg, dict) and (msg.get("error") or msg.get("errorDetail")):
+                    yield msg
+                yield _check_progress(msg)
 
     async def tag(self, name: str, repo: str, tag: str | None = None) -> None:
         """``POST /images/{name}/tag``."""

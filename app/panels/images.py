@@ -1,4 +1,4 @@
-"""Images panel: pull, run, history, delete, prune."""
+"""Images panel: pull, build, run, history, delete, prune."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ class ImagesPanel(Panel):
             self.feed.model,
             prefix="image",
             actions=[
+                ("build", "Build…", self.build_image),
                 ("run", "Run…", self.run_selected),
                 ("history", "History", self.history_selected),
                 ("delete", "Delete", self.delete_selected),
@@ -52,6 +53,17 @@ class ImagesPanel(Panel):
 
     def _client(self) -> EngineClient | None:
         return self.ctx.client
+
+    # -- build -----------------------------------------------------------------------
+    def build_image(self):
+        """Open the Build dialog; the table reloads when an image is built."""
+        from .build_dialog import BuildDialog
+
+        dialog = BuildDialog(self.ctx, self)
+        dialog.built.connect(lambda _id: self.feed.reload_now())
+        self.dialog = dialog
+        dialog.open()
+        return dialog
 
     # -- run -------------------------------------------------------------------------
     def run_selected(self):

@@ -1,0 +1,1 @@
+"""Portside engine: ``docker build`` (the classic ``/build`` protocol)."""

@@ -1,0 +1,7 @@
+FROM busybox
+CMD [ "not", "closed"
+CMD ["single"]
+ENTRYPOINT [ 'single', 'quotes' ]
+RUN ["sh", "-c", "echo \"quoted\" and \\backslash"]
+CMD []
+COPY ["src dir/", "/dest dir/"]

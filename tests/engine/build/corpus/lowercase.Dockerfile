@@ -1,0 +1,5 @@
+from busybox as base
+run echo lower
+Copy . /app
+workdir /app
+cmd ["sh"]

@@ -1,0 +1,7 @@
+FROM python:3.12
+RUN mkdir -p /usr/src/app
+WORKDIR /usr/src/app
+ONBUILD COPY requirements.txt /usr/src/app/
+ONBUILD RUN pip install --no-cache-dir -r requirements.txt
+ONBUILD COPY . /usr/src/app
+ONBUILD ENV APP_ENV=production

@@ -1,9 +1,12 @@
 """Building images: a context folder as a tar stream, and reading ``/build``'s messages.
 
-The whole folder is sent: the engine applies ``.dockerignore`` (dockerd's classic builder
-also removes excluded files daemon-side), so there is one implementation of its rules,
-the engine's. Packing runs in a thread into a spooled temporary file, so a large context
-neither blocks the event loop nor sits in memory.
+``.dockerignore`` is applied here, as the docker CLI does: dockerd's classic builder only
+drops the Dockerfile and ``.dockerignore`` themselves, so a client that sent ignored files
+would get them in the image. Its rules come from the engine's pure matcher
+(``portside.engine.build.dockerignore``), the one module of the engine the app may import
+(tests/test_packaging.py), so client and server cannot disagree. Packing runs in a
+thread into a spooled temporary file, so a large context neither blocks the event loop
+nor sits in memory.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
+
+from portside.engine.build.dockerignore import DockerIgnore
 
 CHUNK = 1 << 20
 _STEP = re.compile(r"^Step (\d+)/(\d+) : ?(.*)$")
@@ -52,12 +57,56 @@ def pack_context(folder: str | Path, dockerfile: str | Path | None, out: IO[byte
         else:
             extra = full
             name = f".dockerfile.{secrets.token_hex(10)}"
+    ignore_file = root / ".dockerignore"
+    ignore = DockerIgnore.parse(ignore_file.read_bytes()) if ignore_file.is_file() else None
+    # The Dockerfile and .dockerignore always go: the engine needs them, and drops them
+    # from the image itself when .dockerignore lists them.
+    always = {name, ".dockerignore"}
     with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for entry in sorted(os.listdir(root)):
-            tar.add(root / entry, arcname=entry, recursive=True, filter=_as_root)
+        for path, arcname in _context_entries(root, ignore, always):
+            tar.add(path, arcname=arcname, recursive=False, filter=_as_root)
         if extra is not None:
             tar.add(extra, arcname=name, recursive=False, filter=_as_root)
     return name
+
+
+def _context_entries(
+    root: Path, ignore: DockerIgnore | None, always: set[str]
+) -> list[tuple[Path, str]]:
+    """Every path of the context in tar order, less what ``.dockerignore`` leaves out.
+
+    A left-out directory is still walked when a ``!`` pattern may bring something back
+    from inside it; that something is then sent with its parent directories.
+    """
+    found: list[tuple[Path, str]] = []
+    sent_dirs: set[str] = set()
+
+    def send(path: Path, rel: str) -> None:
+        parent = rel.rpartition("/")[0]
+        missing = []
+        while parent and parent not in sent_dirs:
+            missing.append(parent)
+            parent = parent.rpartition("/")[0]
+        for directory in reversed(missing):
+            sent_dirs.add(directory)
+            found.append((root / directory, directory))
+        found.append((path, rel))
+
+    def walk(folder: Path, prefix: str) -> None:
+        for entry in sorted(os.listdir(folder)):
+            path = folder / entry
+            rel = f"{prefix}{entry}"
+            left_out = ignore is not None and rel not in always and ignore.matches(rel)
+            is_dir = path.is_dir() and not path.is_symlink()
+            if not left_out:
+                send(path, rel)
+                if is_dir:
+                    sent_dirs.add(rel)
+            if is_dir and (not left_out or (ignore is not None and ignore.may_match_inside(rel))):
+                walk(path, rel + "/")
+
+    walk(root, "")
+    return found
 
 
 @dataclass

@@ -30,7 +30,7 @@ def _members(data: bytes) -> dict[str, tarfile.TarInfo]:
         return {m.name: m for m in tar.getmembers()}
 
 
-def test_pack_context_sends_the_whole_folder_as_root(tmp_path: Path) -> None:
+def test_pack_context_sends_the_folder_as_root_less_what_dockerignore_lists(tmp_path: Path) -> None:
     (tmp_path / "Dockerfile").write_text("FROM busybox\n")
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "a.txt").write_text("a")
@@ -39,8 +39,8 @@ def test_pack_context_sends_the_whole_folder_as_root(tmp_path: Path) -> None:
     out = io.BytesIO()
     assert pack_context(tmp_path, None, out) == "Dockerfile"
     members = _members(out.getvalue())
-    # .dockerignore is applied by the engine, so everything is sent
-    assert set(members) == {"Dockerfile", "sub", "sub/a.txt", ".dockerignore", "link"}
+    # .dockerignore is applied by the client, as the docker CLI does
+    assert set(members) == {"Dockerfile", ".dockerignore", "link"}
     assert members["link"].issym() and members["link"].linkname == "sub/a.txt"
     assert {(m.uid, m.gid, m.uname) for m in members.values()} == {(0, 0, "")}
 
@@ -215,3 +215,24 @@ def test_build_leaves_out_what_dockerignore_lists(any_gui, tmp_path):  # type: i
         dialog.reject()
         if dialog.state.image_id:
             gui.engine.api("DELETE", f"/images/{dialog.state.image_id}?force=1")
+
+
+def test_pack_context_follows_dockerignore_exceptions(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM busybox\n")
+    (tmp_path / "logs" / "deep").mkdir(parents=True)
+    (tmp_path / "logs" / "deep" / "keep.log").write_text("k")
+    (tmp_path / "logs" / "drop.log").write_text("d")
+    (tmp_path / "app.py").write_text("")
+    (tmp_path / ".dockerignore").write_text("logs\n!logs/deep/keep.log\nDockerfile\n")
+    out = io.BytesIO()
+    pack_context(tmp_path, None, out)
+    members = _members(out.getvalue())
+    # the Dockerfile always goes (the engine drops it from the image when listed)
+    assert list(members) == [
+        ".dockerignore",
+        "Dockerfile",
+        "app.py",
+        "logs",
+        "logs/deep",
+        "logs/deep/keep.log",
+    ]

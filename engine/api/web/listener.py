@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from .connection import ConnectionLimits, Handler, HttpConnection
+from .framing import DefaultHeaders
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ class UnixListener:
     ) -> None:
         self._handler = handler
         self._app = app
-        self._default_headers = dict(default_headers or {})
+        self._default_headers = DefaultHeaders(default_headers or {})  # encoded once
         self._limits = limits or ConnectionLimits()
         self._servers: list[asyncio.AbstractServer] = []
         self._connections: set[HttpConnection] = set()

@@ -20,10 +20,11 @@ from portside.engine.api.web.framing import parse_simple_head
 
 Handler = Callable[[Request], Awaitable[StreamResponse | None]]
 DEFAULTS = {"Api-Version": "1.47", "Server": "Portside/test"}
+Serve = Callable[..., Awaitable[Path]]
 
 
 @pytest.fixture
-async def serve(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Path]]]:
+async def serve(tmp_path: Path) -> AsyncIterator[Serve]:
     listeners: list[UnixListener] = []
 
     async def start(handler: Handler, limits: ConnectionLimits | None = None) -> Path:
@@ -72,8 +73,8 @@ async def answers(request: Request) -> StreamResponse:
 @pytest.mark.parametrize("method", ["GET", "HEAD"])
 @pytest.mark.parametrize("close", [False, True])
 async def test_the_simple_path_writes_what_h11_writes(
-    serve, path: str, method: str, close: bool
-) -> None:  # type: ignore[no-untyped-def]
+    serve: Serve, path: str, method: str, close: bool
+) -> None:
     sock = await serve(answers)
     connection = b"Connection: close\r\n" if close else b""
     head = f"{method} {path} HTTP/1.1\r\nHost: x\r\n".encode() + connection
@@ -91,7 +92,7 @@ async def test_the_simple_path_writes_what_h11_writes(
     assert got.startswith(b"HTTP/1.1 ")
 
 
-async def test_requests_switch_between_both_paths_on_one_connection(serve) -> None:  # type: ignore[no-untyped-def]
+async def test_requests_switch_between_both_paths_on_one_connection(serve: Serve) -> None:
     async def echo(request: Request) -> Response:
         body = await request.read()
         return Response(body=f"{request.method} {request.path} {body.decode()}|".encode())
@@ -108,7 +109,7 @@ async def test_requests_switch_between_both_paths_on_one_connection(serve) -> No
     assert bodies == [b"GET /a |", b"POST /b abc|", b"GET /c |", b"GET /d |"]
 
 
-async def test_a_head_split_across_reads_is_answered(serve) -> None:  # type: ignore[no-untyped-def]
+async def test_a_head_split_across_reads_is_answered(serve: Serve) -> None:
     sock = await serve(answers)
     reader, writer = await asyncio.open_unix_connection(str(sock))
     for piece in (b"GET /who", b"le HTTP/1.1\r\nHo", b"st: x\r\n", b"\r\n"):
@@ -125,7 +126,7 @@ async def test_a_head_split_across_reads_is_answered(serve) -> None:  # type: ig
 
 
 @pytest.mark.parametrize("how", ["close", "half-close"])
-async def test_a_guarded_get_is_cancelled_when_its_client_leaves(serve, how: str) -> None:  # type: ignore[no-untyped-def]
+async def test_a_guarded_get_is_cancelled_when_its_client_leaves(serve: Serve, how: str) -> None:
     cancelled = asyncio.Event()
     started = asyncio.Event()
     seen_task: list[asyncio.Task[object] | None] = []
@@ -155,7 +156,7 @@ async def test_a_guarded_get_is_cancelled_when_its_client_leaves(serve, how: str
     writer.close()
 
 
-async def test_a_handler_error_is_a_500_and_a_close(serve) -> None:  # type: ignore[no-untyped-def]
+async def test_a_handler_error_is_a_500_and_a_close(serve: Serve) -> None:
     async def broken(request: Request) -> Response:
         if request.path == "/later":
             await asyncio.sleep(0)
@@ -170,7 +171,7 @@ async def test_a_handler_error_is_a_500_and_a_close(serve) -> None:  # type: ign
         )
 
 
-async def test_an_idle_connection_closes_after_simple_requests(serve) -> None:  # type: ignore[no-untyped-def]
+async def test_an_idle_connection_closes_after_simple_requests(serve: Serve) -> None:
     sock = await serve(answers, ConnectionLimits(idle_timeout=0.4))
     reader, writer = await asyncio.open_unix_connection(str(sock))
     loop = asyncio.get_running_loop()

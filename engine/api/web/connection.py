@@ -9,7 +9,9 @@ Two paths, one connection at a time on either:
   turn of the event loop: under a few hundred busy clients that halved what each request
   cost, and a request's wait is one turn of the loop instead of two. A handler that does
   wait continues in a task of its own, and the connection reads nothing more until it is
-  done.
+  done. (Until its first wait a handler runs outside any task, so ``current_task()`` is
+  None there and ``asyncio.timeout``/``TaskGroup`` need an ``await`` before them; Python
+  3.12's eager tasks would lift that.)
 - Everything else (bodies, uploads, upgrades, HTTP/1.0, a head split across reads, bad
   input) goes through h11 in one task that reads requests and runs the handler for each
   in turn. Reading is pulled by that task — the request head, then the body as the
@@ -28,6 +30,7 @@ client half-close is end of input, not the end of the connection.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import types
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping
@@ -274,8 +277,10 @@ class HttpConnection(asyncio.Protocol):
         if not isinstance(coro, Coroutine):
             self._task = self._loop.create_task(self._finish_simple(request, coro))
             return
+        # As a task would: the handler's context variables are its own.
+        context = contextvars.copy_context()
         try:
-            signal = coro.send(None)
+            signal = context.run(coro.send, None)
         except StopIteration as finished:
             self._in_handler = False
             response = finished.value
@@ -289,7 +294,9 @@ class HttpConnection(asyncio.Protocol):
                     return
                 self._simple_done()
                 return
-            self._task = self._loop.create_task(self._finish_simple(request, _answered(response)))
+            self._task = self._loop.create_task(
+                self._finish_simple(request, _answered(response)), context=context
+            )
             return
         except asyncio.CancelledError:
             self._in_handler = False
@@ -298,10 +305,14 @@ class HttpConnection(asyncio.Protocol):
         except Exception as e:
             self._in_handler = False
             # Handled as a handler that fails later is, by _one_request in a task.
-            self._task = self._loop.create_task(self._finish_simple(request, _reraise(e)))
+            self._task = self._loop.create_task(
+                self._finish_simple(request, _reraise(e)), context=context
+            )
             return
         # It waits for something: a task takes the coroutine over where it stopped.
-        self._task = self._loop.create_task(self._finish_simple(request, _resume(coro, signal)))
+        self._task = self._loop.create_task(
+            self._finish_simple(request, _resume(coro, signal)), context=context
+        )
 
     async def _finish_simple(
         self, request: Request, answer: Awaitable[StreamResponse | None]

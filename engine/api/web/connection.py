@@ -55,6 +55,9 @@ from .stream import RawStream
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Request], Awaitable[StreamResponse | None]]
+# Which simple requests (method, target) are answered as soon as they are read; the others
+# wait until the requests read with them have been looked at (see HttpConnection._dispatch).
+Urgent = Callable[[str, str], bool]
 
 # Request heads beyond this are refused (registry credentials ride in headers, so be generous).
 MAX_HEAD = 256 << 10
@@ -101,8 +104,10 @@ class HttpConnection(asyncio.Protocol):
         default_headers: Mapping[str, str] | DefaultHeaders,
         on_close: Callable[[HttpConnection], None],
         limits: ConnectionLimits | None = None,
+        urgent: Urgent | None = None,
     ) -> None:
         self._limits = limits or ConnectionLimits()
+        self._urgent = urgent
         self._handler = handler
         self._app = app
         if not isinstance(default_headers, DefaultHeaders):
@@ -136,6 +141,8 @@ class HttpConnection(asyncio.Protocol):
         self._frame: ResponseFrame | None = None
         self._last_active = 0.0
         self._idle_timer: asyncio.TimerHandle | None = None
+        self._later: asyncio.TimerHandle | None = None  # a request waiting its turn …
+        self._later_head: SimpleHead | None = None  # … and its head
 
     # -- asyncio.Protocol -------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -174,6 +181,9 @@ class HttpConnection(asyncio.Protocol):
         if self._idle_timer is not None:
             self._idle_timer.cancel()
             self._idle_timer = None
+        if self._later is not None:
+            self._later.cancel()
+            self._later = None
         self._wake_reader()
         if self._drain_waiter is not None and not self._drain_waiter.done():
             self._drain_waiter.set_exception(ConnectionResetError("client disconnected"))
@@ -203,7 +213,14 @@ class HttpConnection(asyncio.Protocol):
     @property
     def busy(self) -> bool:
         """Whether a handler is running (shutdown lets it finish for a grace period)."""
-        return self._in_handler
+        return self._in_handler or self._later is not None
+
+    def start_waiting_request(self) -> None:
+        """Start now the request that waits for its turn, if any (at shutdown: what was
+        read gets its answer)."""
+        if self._later is not None:
+            self._later.cancel()
+            self._answer_later()
 
     def close(self) -> None:
         """Close after flushing what was written."""
@@ -239,9 +256,15 @@ class HttpConnection(asyncio.Protocol):
 
     # -- the simple path --------------------------------------------------------------
     def _dispatch(self) -> None:
-        """Answer the simple requests that are here; hand anything else to h11's loop."""
+        """Answer the simple requests that are here; hand anything else to h11's loop.
+
+        A request that is not urgent waits for its turn: a timer due at once, which the
+        event loop runs after the reads of its next turn. The urgent ones (``/_ping``)
+        read in that turn are then answered before the requests that build documents,
+        instead of waiting behind every one of them that arrived a moment earlier.
+        """
         transport = self._transport
-        while self._task is None and not self._in_handler:
+        while self._task is None and not self._in_handler and self._later is None:
             if transport is None or transport.is_closing() or self._writing_paused:
                 return  # resume_writing comes back here
             if not self._inbox:
@@ -255,7 +278,19 @@ class HttpConnection(asyncio.Protocol):
                 return
             del self._inbox[: head.size]
             self._resume_reading()
+            if self._urgent is not None and not self._urgent(head.method, head.target):
+                self._later_head = head
+                self._later = self._loop.call_at(self._loop.time(), self._answer_later)
+                return
             self._answer_simple(head)
+
+    def _answer_later(self) -> None:
+        head, self._later, self._later_head = self._later_head, None, None
+        transport = self._transport
+        if head is None or self._lost or transport is None or transport.is_closing():
+            return
+        self._answer_simple(head)
+        self._dispatch()
 
     def _answer_simple(self, head: SimpleHead) -> None:
         """Run the handler for ``head`` as far as it goes without waiting; answer now if

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .connection import ConnectionLimits, Handler, HttpConnection
+from .connection import ConnectionLimits, Handler, HttpConnection, Urgent
 from .framing import DefaultHeaders
 
 log = logging.getLogger(__name__)
@@ -46,8 +46,10 @@ class UnixListener:
         app: Any = None,
         default_headers: Mapping[str, str] | None = None,
         limits: ConnectionLimits | None = None,
+        urgent: Urgent | None = None,
     ) -> None:
         self._handler = handler
+        self._urgent = urgent
         self._app = app
         self._default_headers = DefaultHeaders(default_headers or {})  # encoded once
         self._limits = limits or ConnectionLimits()
@@ -73,6 +75,7 @@ class UnixListener:
             self._default_headers,
             self._connections.discard,
             self._limits,
+            self._urgent,
         )
         self._connections.add(conn)
         return conn
@@ -89,6 +92,8 @@ class UnixListener:
         seconds, then cancel what is left (streams such as ``logs -f`` never end)."""
         for server in self._servers:
             server.close()
+        for conn in list(self._connections):
+            conn.start_waiting_request()
         for conn in list(self._connections):
             if not conn.busy:
                 conn.close()

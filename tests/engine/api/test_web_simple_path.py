@@ -215,3 +215,32 @@ def test_a_simple_head_is_parsed() -> None:
     assert raw[head.size :] == b"NEXT"
     closing = parse_simple_head(b"HEAD / HTTP/1.1\r\nHost: a\r\nConnection: Close\r\n\r\n", 99)
     assert closing is not None and closing.close
+
+
+async def test_urgent_requests_are_answered_before_the_others_read_with_them(
+    tmp_path: Path,
+) -> None:
+    order: list[str] = []
+
+    async def app(request: Request) -> Response:
+        order.append(request.path)
+        return Response(body=b"OK")
+
+    path = tmp_path / "u.sock"
+    listener = UnixListener(app, None, {}, urgent=lambda method, target: target == "/_ping")
+    await listener.listen(path)
+    try:
+        conns = [await asyncio.open_unix_connection(str(path)) for _ in range(4)]
+        # Everything is on the wire before the server's next turn reads it.
+        for n, (_, writer) in enumerate(conns):
+            target = "/_ping" if n == 3 else f"/list{n}"
+            writer.write(f"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        await asyncio.gather(*(writer.drain() for _, writer in conns))
+        for reader, _ in conns:
+            assert (await asyncio.wait_for(reader.readuntil(b"OK"), 5)).startswith(b"HTTP/1.1 200")
+        assert order[0] == "/_ping"
+        assert sorted(order[1:]) == ["/list0", "/list1", "/list2"]
+        for _, writer in conns:
+            writer.close()
+    finally:
+        await listener.close(grace=0.5)

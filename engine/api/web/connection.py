@@ -32,7 +32,9 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
+import time
 import types
+from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -56,8 +58,46 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[Request], Awaitable[StreamResponse | None]]
 # Which simple requests (method, target) are answered as soon as they are read; the others
-# wait until the requests read with them have been looked at (see HttpConnection._dispatch).
+# wait for their turn (see Turns).
 Urgent = Callable[[str, str], bool]
+# How long the requests waiting for their turn may hold the event loop before it reads
+# again: the longest an urgent request waits behind them, about.
+TURN_BUDGET = 0.005
+
+
+class Turns:
+    """Simple requests that are not urgent, answered in arrival order after the event
+    loop's next reads, at most ``budget`` seconds of them before it reads again.
+
+    A timer due at once does that: asyncio runs due timers after the read callbacks of
+    the same turn. So a ``/_ping`` read meanwhile is answered ahead of the document-
+    building requests read with it or before it, and never waits behind more than
+    ``budget`` of them; those run in order, as they would have.
+    """
+
+    def __init__(self, urgent: Urgent, budget: float = TURN_BUDGET) -> None:
+        self.urgent = urgent
+        self._budget = budget
+        self._queue: deque[HttpConnection] = deque()
+        self._timer: asyncio.TimerHandle | None = None
+
+    def add(self, conn: HttpConnection, loop: asyncio.AbstractEventLoop) -> None:
+        """Answer ``conn``'s waiting request in its turn."""
+        self._queue.append(conn)
+        if self._timer is None:
+            self._timer = loop.call_at(loop.time(), self._run, loop)
+
+    def _run(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._timer = None
+        queue = self._queue
+        deadline = time.perf_counter() + self._budget
+        while queue:
+            queue.popleft().answer_waiting_request()
+            if time.perf_counter() >= deadline:
+                break
+        if queue:
+            self._timer = loop.call_at(loop.time(), self._run, loop)
+
 
 # Request heads beyond this are refused (registry credentials ride in headers, so be generous).
 MAX_HEAD = 256 << 10
@@ -104,10 +144,10 @@ class HttpConnection(asyncio.Protocol):
         default_headers: Mapping[str, str] | DefaultHeaders,
         on_close: Callable[[HttpConnection], None],
         limits: ConnectionLimits | None = None,
-        urgent: Urgent | None = None,
+        turns: Turns | None = None,
     ) -> None:
         self._limits = limits or ConnectionLimits()
-        self._urgent = urgent
+        self._turns = turns
         self._handler = handler
         self._app = app
         if not isinstance(default_headers, DefaultHeaders):
@@ -141,8 +181,7 @@ class HttpConnection(asyncio.Protocol):
         self._frame: ResponseFrame | None = None
         self._last_active = 0.0
         self._idle_timer: asyncio.TimerHandle | None = None
-        self._later: asyncio.TimerHandle | None = None  # a request waiting its turn …
-        self._later_head: SimpleHead | None = None  # … and its head
+        self._later: SimpleHead | None = None  # a request waiting for its turn
 
     # -- asyncio.Protocol -------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -181,9 +220,7 @@ class HttpConnection(asyncio.Protocol):
         if self._idle_timer is not None:
             self._idle_timer.cancel()
             self._idle_timer = None
-        if self._later is not None:
-            self._later.cancel()
-            self._later = None
+        self._later = None
         self._wake_reader()
         if self._drain_waiter is not None and not self._drain_waiter.done():
             self._drain_waiter.set_exception(ConnectionResetError("client disconnected"))
@@ -200,8 +237,9 @@ class HttpConnection(asyncio.Protocol):
         self._writing_paused = False
         if self._drain_waiter is not None and not self._drain_waiter.done():
             self._drain_waiter.set_result(None)
-        if self._task is None and self._inbox:
-            # Simple requests that waited for the client to read its answers.
+        if self._task is None and (self._inbox or self._eof):
+            # Simple requests that waited for the client to read its answers (or its
+            # end of input, after which the connection closes).
             self._loop.call_soon(self._dispatch)
 
     # -- state for the listener ---------------------------------------------------------
@@ -215,12 +253,15 @@ class HttpConnection(asyncio.Protocol):
         """Whether a handler is running (shutdown lets it finish for a grace period)."""
         return self._in_handler or self._later is not None
 
-    def start_waiting_request(self) -> None:
-        """Start now the request that waits for its turn, if any (at shutdown: what was
-        read gets its answer)."""
-        if self._later is not None:
-            self._later.cancel()
-            self._answer_later()
+    def answer_waiting_request(self) -> None:
+        """Answer now the request that waits for its turn, if any (also at shutdown: what
+        was read gets its answer)."""
+        head, self._later = self._later, None
+        transport = self._transport
+        if head is None or self._lost or transport is None or transport.is_closing():
+            return
+        self._answer_simple(head)
+        self._dispatch()
 
     def close(self) -> None:
         """Close after flushing what was written."""
@@ -258,10 +299,8 @@ class HttpConnection(asyncio.Protocol):
     def _dispatch(self) -> None:
         """Answer the simple requests that are here; hand anything else to h11's loop.
 
-        A request that is not urgent waits for its turn: a timer due at once, which the
-        event loop runs after the reads of its next turn. The urgent ones (``/_ping``)
-        read in that turn are then answered before the requests that build documents,
-        instead of waiting behind every one of them that arrived a moment earlier.
+        A request that is not urgent waits for its turn (:class:`Turns`), so that the
+        urgent ones (``/_ping``) are not stuck behind the requests that build documents.
         """
         transport = self._transport
         while self._task is None and not self._in_handler and self._later is None:
@@ -278,19 +317,11 @@ class HttpConnection(asyncio.Protocol):
                 return
             del self._inbox[: head.size]
             self._resume_reading()
-            if self._urgent is not None and not self._urgent(head.method, head.target):
-                self._later_head = head
-                self._later = self._loop.call_at(self._loop.time(), self._answer_later)
+            if self._turns is not None and not self._turns.urgent(head.method, head.target):
+                self._later = head
+                self._turns.add(self, self._loop)
                 return
             self._answer_simple(head)
-
-    def _answer_later(self) -> None:
-        head, self._later, self._later_head = self._later_head, None, None
-        transport = self._transport
-        if head is None or self._lost or transport is None or transport.is_closing():
-            return
-        self._answer_simple(head)
-        self._dispatch()
 
     def _answer_simple(self, head: SimpleHead) -> None:
         """Run the handler for ``head`` as far as it goes without waiting; answer now if

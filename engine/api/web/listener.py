@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .connection import ConnectionLimits, Handler, HttpConnection, Urgent
+from .connection import ConnectionLimits, Handler, HttpConnection, Turns, Urgent
 from .framing import DefaultHeaders
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,8 @@ class UnixListener:
         urgent: Urgent | None = None,
     ) -> None:
         self._handler = handler
-        self._urgent = urgent
+        # Requests that are not urgent take turns across all connections.
+        self._turns = Turns(urgent) if urgent is not None else None
         self._app = app
         self._default_headers = DefaultHeaders(default_headers or {})  # encoded once
         self._limits = limits or ConnectionLimits()
@@ -75,7 +76,7 @@ class UnixListener:
             self._default_headers,
             self._connections.discard,
             self._limits,
-            self._urgent,
+            self._turns,
         )
         self._connections.add(conn)
         return conn
@@ -93,7 +94,7 @@ class UnixListener:
         for server in self._servers:
             server.close()
         for conn in list(self._connections):
-            conn.start_waiting_request()
+            conn.answer_waiting_request()
         for conn in list(self._connections):
             if not conn.busy:
                 conn.close()

@@ -285,7 +285,7 @@ class HttpConnection(asyncio.Protocol):
         if self._lost:
             return
         now = self._loop.time()
-        if self._task is not None or self._in_handler:
+        if self._task is not None or self.busy:
             due = now + self._limits.idle_timeout
         else:
             due = self._last_active + self._limits.idle_timeout

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import cast
 
 import pytest
 from portside.engine.api.web import (
@@ -16,6 +17,7 @@ from portside.engine.api.web import (
     StreamResponse,
     UnixListener,
 )
+from portside.engine.api.web.connection import HttpConnection, Turns
 from portside.engine.api.web.framing import parse_simple_head
 
 Handler = Callable[[Request], Awaitable[StreamResponse | None]]
@@ -244,3 +246,30 @@ async def test_urgent_requests_are_answered_before_the_others_read_with_them(
             writer.close()
     finally:
         await listener.close(grace=0.5)
+
+
+@pytest.mark.parametrize(("budget", "expected"), [(0.0, "1r23"), (60.0, "123r")])
+async def test_waiting_requests_give_the_loop_back_once_their_budget_is_spent(
+    budget: float, expected: str
+) -> None:
+    loop = asyncio.get_running_loop()
+    order: list[str] = []
+    done = asyncio.Event()
+
+    class Waiting:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def answer_waiting_request(self) -> None:
+            order.append(self.name)
+            if self.name == "1":  # what the loop reads meanwhile runs in its next turn
+                loop.call_soon(order.append, "r")
+            if self.name == "3":
+                loop.call_soon(done.set)
+
+    turns = Turns(lambda method, target: False, budget=budget)
+    for name in "123":
+        turns.add(cast(HttpConnection, Waiting(name)), loop)
+    await asyncio.wait_for(done.wait(), 5)
+    await asyncio.sleep(0)
+    assert "".join(order) == expected

@@ -79,6 +79,13 @@ class ApiApp:
         ):
             module.register(router)
 
+    @staticmethod
+    def urgent(method: str, target: str) -> bool:
+        """``/_ping`` — every client's first call and every health check — is answered as
+        soon as it is read, ahead of the requests that build documents (see
+        ``web.connection``): under load it stays quick, as a liveness probe must."""
+        return split_version(target.partition("?")[0])[1] == "/_ping"
+
     async def handle(self, request: Request) -> StreamResponse | None:
         """Route ``request`` and turn every failure into Docker's ``{"message": ...}``."""
         try:
@@ -130,7 +137,7 @@ async def serve(
     # A quarter of the descriptors for clients: containers' monitors, logs and layers
     # need the rest.
     limits = ConnectionLimits(max_connections=max(64, min(4096, raise_fd_limit() // 4)))
-    listener = UnixListener(app.handle, app, COMMON_HEADERS, limits)
+    listener = UnixListener(app.handle, app, COMMON_HEADERS, limits, urgent=app.urgent)
     try:
         for path in socket_paths:
             path.parent.mkdir(parents=True, exist_ok=True)

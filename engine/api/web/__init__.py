@@ -1,4 +1,5 @@
-"""A small HTTP/1.1 server for the Engine API: h11 parses, asyncio carries the bytes.
+"""A small HTTP/1.1 server for the Engine API: h11 parses (plain GETs have a faster path),
+asyncio carries the bytes.
 
 Why not a framework: the Docker API needs little of one (routing, JSON, chunked streams)
 but two things frameworks fight — hijacked connections for attach/exec, where the client
@@ -7,7 +8,8 @@ Owning the connection makes both plain, and leaves the idle daemon without the ~
 full framework (and the HTTP client half it always imports) costs.
 
 Modules: :mod:`.message` (requests), :mod:`.response`, :mod:`.routing` (path templates),
-:mod:`.connection` (one client connection), :mod:`.listener` (unix sockets, shutdown).
+:mod:`.connection` (one client connection), :mod:`.framing` (the simple requests parsed and
+answered without h11), :mod:`.listener` (unix sockets, shutdown).
 """
 
 from .connection import ConnectionLimits

@@ -13,7 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .connection import ConnectionLimits, Handler, HttpConnection
+from .connection import ConnectionLimits, Handler, HttpConnection, Turns, Urgent
+from .framing import DefaultHeaders
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +47,13 @@ class UnixListener:
         app: Any = None,
         default_headers: Mapping[str, str] | None = None,
         limits: ConnectionLimits | None = None,
+        urgent: Urgent | None = None,
     ) -> None:
         self._handler = handler
+        # Requests that are not urgent take turns across all connections.
+        self._turns = Turns(urgent) if urgent is not None else None
         self._app = app
-        self._default_headers = dict(default_headers or {})
+        self._default_headers = DefaultHeaders(default_headers or {})  # encoded once
         self._limits = limits or ConnectionLimits()
         self._servers: list[asyncio.AbstractServer] = []
         self._connections: set[HttpConnection] = set()
@@ -73,6 +77,7 @@ class UnixListener:
             self._default_headers,
             self._connections.discard,
             self._limits,
+            self._turns,
         )
         self._connections.add(conn)
         return conn
@@ -99,6 +104,8 @@ class UnixListener:
         seconds, then cancel what is left (streams such as ``logs -f`` never end)."""
         for server in self._servers:
             server.close()
+        for conn in list(self._connections):
+            conn.answer_waiting_request()
         for conn in list(self._connections):
             if not conn.busy:
                 conn.close()

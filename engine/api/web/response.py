@@ -74,13 +74,17 @@ class Response(StreamResponse):
         if status not in BODYLESS and status >= 200:
             self.headers["Content-Length"] = str(len(body))
 
+    def sent_on(self, conn: HttpConnection) -> None:
+        """Record that ``conn`` sent the whole answer."""
+        self._conn = conn
+        self.finished = True
+
     async def send(self, request: Request) -> None:
         """Send headers and body."""
         if self._conn is None:
             conn = request._conn
             await conn.send_whole(self, self.body)
-            self._conn = conn
-            self.finished = True
+            self.sent_on(conn)
             return
         await self.prepare(request)
         if self.body:

@@ -41,21 +41,47 @@ class Route:
     handler: Handler
 
 
+def _first_segment(path: str) -> str:
+    return path.split("/", 2)[1] if path.startswith("/") else ""
+
+
+def _literal_first_segment(template: str) -> str | None:
+    """The template's first path segment when it is plain text (None: it has a
+    placeholder, so the route may match any first segment)."""
+    first = _first_segment(template)
+    return None if "{" in first or not template.startswith("/") else first
+
+
 class RouteTable:
     """The application's routes."""
 
     def __init__(self) -> None:
         self.routes: list[Route] = []
+        # Routes that can match a path with a given first segment, in the order they
+        # were added: a request tries a handful of patterns instead of every route.
+        self._by_segment: dict[str, list[Route]] = {}
 
     def add(self, method: str, template: str, handler: Handler) -> None:
         """Register ``handler`` for ``method template``."""
         self.routes.append(Route(method.upper(), template, compile_template(template), handler))
+        self._by_segment.clear()
+
+    def _candidates(self, path: str) -> list[Route]:
+        segment = _first_segment(path)
+        routes = self._by_segment.get(segment)
+        if routes is None:
+            routes = [
+                r for r in self.routes if _literal_first_segment(r.template) in (None, segment)
+            ]
+            if len(self._by_segment) < 256:  # first segments come from clients: bounded
+                self._by_segment[segment] = routes
+        return routes
 
     def resolve(self, method: str, path: str) -> tuple[Handler, dict[str, str]]:
         """The handler and path parameters for a request; NotFound / MethodNotAllowed."""
         fallback: tuple[Handler, dict[str, str]] | None = None
         path_matched = False
-        for route in self.routes:
+        for route in self._candidates(path):
             m = route.pattern.match(path)
             if m is None:
                 continue

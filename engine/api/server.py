@@ -14,6 +14,7 @@ from ..errors import EngineError, NoSpace, NotModified, os_error_text
 from . import (
     routes_archive,
     routes_attach,
+    routes_build,
     routes_containers,
     routes_distribution,
     routes_exec,
@@ -73,6 +74,7 @@ class ApiApp:
             routes_archive,
             routes_volumes,
             routes_networks,
+            routes_build,
             routes_swarm_plugins,
         ):
             module.register(router)

@@ -1,0 +1,1 @@
+"""The classic (non-BuildKit) image builder behind ``POST /build``."""

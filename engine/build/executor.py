@@ -215,7 +215,6 @@ class BuildRun:
                 created_by=created_by,
                 config=state.image_config.get("config"),
                 author=state.image_config.get("author"),
-                args=state.used_args(),
             )
             if await self._cached(state, key, progress):
                 return

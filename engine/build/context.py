@@ -21,7 +21,7 @@ from pathlib import Path
 from ..errors import InvalidParameter
 from ..images.pathsafe import UnsafePath
 from ..images.stream import ChunkChannel, DigestReader
-from ..images.tarformat import BLOCKDEV, CHAR, Entry, TarError, TarStream
+from ..images.tarformat import BLOCKDEV, CHAR, LINK, Entry, TarError, TarStream
 from ..images.tarsafe import WHITEOUT, ExtractStats, LayerExtractor
 from . import dockerfile as df
 from .dockerignore import DockerIgnore
@@ -57,6 +57,8 @@ class ContextExtractor(LayerExtractor):
         return self.stats
 
     def _entry(self, e: Entry, stream: TarStream) -> None:
+        if e.name.startswith(b"/") or (e.type == LINK and e.linkname.startswith(b"/")):
+            raise UnsafePath(f"invalid build context entry {e.shown()!r}: absolute path")
         if e.type in (CHAR, BLOCKDEV):
             raise UnsafePath(
                 f"invalid build context entry {e.shown()!r}: device nodes are not allowed"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
 import json
 import logging
 import shutil
@@ -315,6 +316,11 @@ class BuildRun:
         images = self.images
         config_bytes = child_config(state, created_by, layer.diff_id if layer else None)
         diff_ids = json.loads(config_bytes)["rootfs"]["diff_ids"]
+        # The links go first: a crash before the image exists leaves links to an id
+        # that start-up finds missing and drops; never an image without its parent.
+        new_id = "sha256:" + hashlib.sha256(config_bytes).hexdigest()
+        self.cache.record(state.image_id, key, new_id, created_by)
+        crash_point("build-image")
         try:
             with images.hold_layers(diff_ids):
                 if layer is not None:
@@ -322,11 +328,11 @@ class BuildRun:
                     layer = None
                     crash_point("build-layer")
                 image, _ = await images.register(config_bytes, [])
+            if image.id != new_id:  # the content store's digest is the id; never differs
+                self.cache.record(state.image_id, key, image.id, created_by)
         finally:
             if layer is not None:
                 shutil.rmtree(layer.path, ignore_errors=True)
-        crash_point("build-image")
-        self.cache.record(state.image_id, key, image.id, created_by)
         state.image_id = image.id
         state.image_config = json.loads(config_bytes)
         state.busted = True

@@ -15,6 +15,7 @@ from ...containers.tarwrite import TreeTar, stream_from_thread
 from ...containers.upperdiff import write_layer
 from ...errors import EngineError
 from ...images.layers import PendingLayer
+from ...system.crashpoint import crash_point
 from ..dockerfile import Instruction
 from ..output import Progress
 from ..state import StageState
@@ -93,6 +94,7 @@ async def run(
         exited = svc.wait_for(cid, "next-exit")
         try:
             await svc.start_container(cid)
+            crash_point("build-run")
             if conn is not None:
                 out = codecs.getincrementaldecoder("utf-8")("replace")
                 err = codecs.getincrementaldecoder("utf-8")("replace")

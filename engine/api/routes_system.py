@@ -120,7 +120,7 @@ async def info(request: web.Request) -> web.Response:
             "DockerRootDir": str(cfg.data_root),
             "Name": platform.node(),
             "Labels": [],
-            "ExperimentalBuild": False,
+            "ExperimentalBuild": True,  # the classic builder's squash is served
             "ServerVersion": __version__,
             # every runtime this host can run, the engine's own (DefaultRuntime) among them
             "Runtimes": {

@@ -83,6 +83,13 @@ class BuildCache:
             )
         self.parents[image] = parent
 
+    def set_parent(self, image: str, parent: str) -> None:
+        """Record an image's parent without a cache link (a squashed build)."""
+        self.db.execute(
+            "INSERT OR REPLACE INTO build_parents(image, parent) VALUES (?,?)", (image, parent)
+        )
+        self.parents[image] = parent
+
     def forget_missing(self, exists: Any) -> None:
         """Drop links to images that no longer exist."""
         gone = [i for i in self.parents if not exists(i)]

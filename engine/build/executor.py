@@ -67,6 +67,7 @@ class BuildRun:
     used_buildargs: set[str] = field(default_factory=set)
     mounts: list[Path] = field(default_factory=list)
     meta: dict[str, str | None] = field(default_factory=dict)
+    final_base: str = ""  # the image the last stage built started from (for squash)
 
     def proxy_args(self) -> list[str]:
         """Predefined proxy args: passed to RUN without an ARG, never persisted."""
@@ -107,6 +108,7 @@ class BuildRun:
                 step += 1
                 await progress.line(f"Step {step}/{total} : {stage.from_instruction.original}")
                 state = await self._from(stage, meta, lex, progress)
+                self.final_base = state.image_id
                 triggers = list(state.config.get("OnBuild") or [])
                 if triggers:
                     state.config["OnBuild"] = []

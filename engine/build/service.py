@@ -117,7 +117,7 @@ class BuildService:
             if options.squash:
                 from .squash import squash
 
-                image_id = await squash(self.images, self.cache, image_id, run)
+                image_id = await squash(run, image_id)
             await progress.aux_id(image_id)
             await progress.line(f"Successfully built {image_id[7:19]}")
             for tag in options.tags:

@@ -248,3 +248,29 @@ def test_labels_option_and_from_scratch_only_config(shared_engine: PortsideEngin
     doc = json.loads(shared_engine.docker("inspect", "scratchy:1").stdout)[0]
     assert doc["Config"]["Labels"] == {"team": "ports", "x": 'a "b" $c'}
     assert doc["RootFS"].get("Layers") in (None, [])
+
+
+def test_squash_merges_the_build_layers(shared_engine: PortsideEngine) -> None:
+    e = shared_engine
+    files = {
+        "Dockerfile": (
+            "FROM busybox\nRUN echo a > /a && mkdir /d && echo x > /d/f\n"
+            "RUN rm /a && echo b > /b && rm -rf /d && mkdir /d && echo y > /d/g\n"
+            "COPY c /c\nENV SQUASHED=1\n"
+        ),
+        "c": "c\n",
+    }
+    status, lines = build_api(e, tar_of(files), "squash=1&t=squashed:1")
+    assert status == 200, lines
+    base = json.loads(e.docker("inspect", "busybox").stdout)[0]["RootFS"]["Layers"]
+    doc = json.loads(e.docker("inspect", "squashed:1").stdout)[0]
+    assert doc["RootFS"]["Layers"][: len(base)] == base
+    assert len(doc["RootFS"]["Layers"]) == len(base) + 1
+    assert doc["Config"]["Env"][-1] == "SQUASHED=1"
+    out = e.docker("run", "--rm", "squashed:1", "sh", "-c", "ls /a; cat /b /c; ls /d").stdout
+    assert out == "b\nc\ng\n"
+    history = json.loads(e.api("GET", "/images/squashed:1/history").text)
+    assert history[0]["Comment"].startswith("merge sha256:")
+    assert history[0]["Size"] > 0
+    info = e.api("GET", "/info").json()
+    assert info["ExperimentalBuild"] is True

@@ -219,14 +219,14 @@ class BuildRun:
                 config=state.image_config.get("config"),
                 author=state.image_config.get("author"),
             )
-            if await self._cached(state, key, progress):
+            if await self._cached(state, key, progress, created_by):
                 return
             await self._commit(state, created_by, None, key)
             return
         if kw == "run":
             created_by = run_step.created_by(ins, state)
             key = step_key(created_by=created_by)
-            if await self._cached(state, key, progress):
+            if await self._cached(state, key, progress, created_by):
                 return
             if not state.image_id:
                 raise InvalidParameter(
@@ -273,7 +273,7 @@ class BuildRun:
             ins, state, lex, source_root, add, lower, chown_root, downloads
         )
         key = step_key(created_by=plan.created_by, digest=plan.digest)
-        if await self._cached(state, key, progress):
+        if await self._cached(state, key, progress, plan.created_by):
             return
         layer = await copy_step.write_layer(self.images, plan)
         await self._commit(state, plan.created_by, layer, key)
@@ -293,24 +293,71 @@ class BuildRun:
         self.mounts.append(where / "root")
         return where / "root"
 
-    async def _cached(self, state: StageState, key: str, progress: Progress) -> bool:
-        """Take the step's image from the cache when the stage is not busted."""
+    async def _cached(
+        self, state: StageState, key: str, progress: Progress, created_by: str
+    ) -> bool:
+        """Take the step's image from the cache when the stage is not busted: a local
+        cache link, else an image of ``cachefrom`` whose history continues this one."""
         if self.options.nocache or state.busted:
             return False
         image_id = self.cache.lookup(state.image_id, key)
-        if image_id is None:
-            state.busted = True
-            return False
-        try:
-            image = self.images.image(image_id)
-        except EngineError:
-            state.busted = True
-            return False
-        self.cache.used(state.image_id, key)
+        image = None
+        if image_id is not None:
+            try:
+                image = self.images.image(image_id)
+            except EngineError:
+                image = None
+        if image is None:
+            restored = await self._from_cache_sources(state, key, created_by)
+            if restored is None:
+                state.busted = True
+                return False
+            image = self.images.image(restored)
+        else:
+            self.cache.used(state.image_id, key)
         await progress.line(" ---> Using cache")
         state.image_id = image.id
         state.image_config = base_config(image.config)
         return True
+
+    async def _from_cache_sources(self, state: StageState, key: str, created_by: str) -> str | None:
+        """dockerd's ``cachefrom``: an image (pulled, so without local parents) whose
+        history and layers start as the current image's and whose next history entry is
+        this step gives the step's image: the current one plus that layer."""
+        history = list(state.image_config.get("history") or [])
+        diffs = state.diff_ids
+        for ref in self.options.cachefrom:
+            image_id, _ = self.images.lookup(ref)
+            if image_id is None:
+                continue
+            src = self.images.image(image_id)
+            src_history = list(src.config.get("history") or [])
+            n = len(history)
+            if len(src_history) <= n or src.diff_ids[: len(diffs)] != diffs:
+                continue
+            if [h.get("created_by") for h in src_history[:n]] != [
+                h.get("created_by") for h in history
+            ]:
+                continue
+            entry = src_history[n]
+            if entry.get("created_by") != created_by:
+                continue
+            layer = None
+            if not entry.get("empty_layer"):
+                if len(src.diff_ids) <= len(diffs):
+                    continue
+                layer = src.diff_ids[len(diffs)]
+            config_bytes = child_config(state, created_by, layer)
+            cfg = json.loads(config_bytes)
+            cfg["history"][-1]["created"] = entry.get("created") or cfg["created"]
+            cfg["created"] = entry.get("created") or cfg["created"]
+            config_bytes = json.dumps(cfg, separators=(",", ":")).encode()
+            new_id = "sha256:" + hashlib.sha256(config_bytes).hexdigest()
+            self.cache.record(state.image_id, key, new_id, created_by)
+            with self.images.hold_layers(cfg["rootfs"]["diff_ids"]):
+                image, _ = await self.images.register(config_bytes, [])
+            return str(image.id)
+        return None
 
     async def _commit(
         self, state: StageState, created_by: str, layer: PendingLayer | None, key: str

@@ -81,3 +81,22 @@ def test_cache_survives_restart(engine_with_busybox: PortsideEngine, tmp_path: P
     every = e.docker("images", "-a", "-q").stdout.split()
     plain = e.docker("images", "-q").stdout.split()
     assert len(every) == len(plain) + 3
+
+
+def test_cache_from_an_image_without_local_links(
+    engine_with_busybox: PortsideEngine, tmp_path: Path
+) -> None:
+    """``--cache-from``: an image whose history continues the current one gives the
+    step (what a CI build pulls from its registry), even with no local cache links."""
+    e = engine_with_busybox
+    ctx = write_context(tmp_path, {"Dockerfile": DOCKERFILE, "payload": "cf\n"})
+    _built(docker_build(e, "-t", "source:1", str(ctx)))
+    e.api("POST", "/build/prune")
+    assert e.api("GET", "/system/df").json()["BuildCache"] == []
+    out = _built(docker_build(e, "--cache-from", "source:1", "-t", "again:1", str(ctx)))
+    assert out.count(" ---> Using cache") == 4
+    assert "Running in" not in out
+    assert e.docker("run", "--rm", "again:1", "cat", "/payload", "/ran").stdout == "cf\nran\n"
+    src = e.docker("inspect", "-f", "{{json .RootFS.Layers}}", "source:1").stdout
+    again = e.docker("inspect", "-f", "{{json .RootFS.Layers}}", "again:1").stdout
+    assert src == again

@@ -219,8 +219,9 @@ class ImageService:
         return parent if parent in self.catalog.rows else ""
 
     def has_children(self) -> set[str]:
-        """Ids of images some built image names as its parent."""
-        return set(self._parent_links().values())
+        """Ids of images some existing built image names as its parent."""
+        rows = self.catalog.rows
+        return {p for c, p in self._parent_links().items() if c in rows}
 
     # -- container usage ---------------------------------------------------------------
     def set_usage_checker(self, fn: UsageChecker) -> None:

@@ -1,183 +1,186 @@
-"""The build context: the uploaded tar, unpacked into a private directory.
+"""The build context: the uploaded tar, stored as it is and indexed by path.
 
-The body is streamed through the images area's hostile-tar extractor (every write via
-``O_NOFOLLOW`` directory fds, ``../`` and link escapes refused), so a context is never
-held in memory and nothing lands outside its directory. Device nodes and whiteout names
-have no business in a build context and are refused. ``.dockerignore`` is applied again
-here (clients apply it too), and the Dockerfile and ``.dockerignore`` are removed when
-they match it, as dockerd does.
+The body goes through the images area's decompressor (gzip/bzip2/xz/zstd sniffed by
+magic) into one file in the build's private directory while it arrives — never whole
+in memory — and is then indexed (:class:`~.sources.TarSource`). Nothing is ever
+written by an entry's name, and hostile entries are refused anyway with a 400:
+absolute names, ``../`` escapes, entries below a symlink, hard links to what is not
+in the archive, device nodes and whiteout names. ``.dockerignore`` is applied to the
+index, and the Dockerfile and ``.dockerignore`` are dropped when they match it, as
+dockerd does.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import posixpath
-import shutil
-import stat
+import tarfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 from ..errors import InvalidParameter
+from ..images import pathsafe
 from ..images.pathsafe import UnsafePath
 from ..images.stream import ChunkChannel, DigestReader
-from ..images.tarformat import BLOCKDEV, CHAR, LINK, Entry, TarError, TarStream
-from ..images.tarsafe import WHITEOUT, ExtractStats, LayerExtractor
 from . import dockerfile as df
 from .dockerignore import DockerIgnore
+from .sources import DIR, FILE, OTHER, SYMLINK, Info, Node, TarSource, resolve
 
 MAX_DOCKERFILE = 16 << 20
+_CHUNK = 1 << 20
 
 
-class ContextExtractor(LayerExtractor):
-    """A layer extractor without layer semantics: devices and ``.wh.`` names are refused."""
-
-    def __init__(self, root: Path) -> None:
-        super().__init__(root, None, None)
-
-    def run(self, stream: TarStream) -> ExtractStats:
-        """Extract every entry. The docker CLI's stream for a Dockerfile from outside
-        the context (it splices the file into the tar) can end inside the last entry's
-        padding; that end is accepted, as dockerd's reader does."""
-        try:
-            while True:
-                try:
-                    entry = stream.next()
-                except TarError as e:
-                    if "in padding" in str(e):
-                        break
-                    raise
-                if entry is None:
-                    break
-                self.stats.entries += 1
-                self._entry(entry, stream)
-            self._apply_dir_times()
-        finally:
-            self.close()
-        return self.stats
-
-    def _entry(self, e: Entry, stream: TarStream) -> None:
-        if e.name.startswith(b"/") or (e.type == LINK and e.linkname.startswith(b"/")):
-            raise UnsafePath(f"invalid build context entry {e.shown()!r}: absolute path")
-        if e.type in (CHAR, BLOCKDEV):
-            raise UnsafePath(
-                f"invalid build context entry {e.shown()!r}: device nodes are not allowed"
-            )
-        if os.path.basename(e.name.rstrip(b"/")).startswith(WHITEOUT):
-            raise UnsafePath(f"invalid build context entry {e.shown()!r}: reserved name")
-        super()._entry(e, stream)
-
-
-def _extract_sync(src: ChunkChannel, root: Path) -> None:
+def _store_sync(src: ChunkChannel, path: Path) -> int:
+    """Store the uncompressed tar; returns its size as received. Zeros are appended up
+    to the next block and a trailer: the docker CLI's stream for a Dockerfile from outside
+    the context (spliced into the tar) can end inside the last entry's padding, which
+    dockerd's reader accepts; payloads cut short are still caught by the index."""
     reader = DigestReader(src, "auto")
+    size = 0
+    with open(path, "wb") as f:
+        while chunk := reader.read(_CHUNK):
+            f.write(chunk)
+            size += len(chunk)
+        if size:
+            f.write(b"\0" * (-size % 512 + 1024))
+    return size
+
+
+def _refuse(name: str, why: str) -> UnsafePath:
+    return UnsafePath(f"invalid build context entry {name!r}: {why}")
+
+
+def index(path: Path, size: int) -> TarSource:
+    """Index the stored tar (``size`` bytes were received), refusing hostile entries
+    (blocking)."""
+    tree = TarSource(path)
+    if size == 0:
+        return tree
     try:
-        ContextExtractor(root).run(TarStream(reader))
-        while reader.read(1 << 20):  # the trailer (and anything after it) is read, unused
-            pass
-    except OSError as e:
-        if isinstance(e, InvalidParameter):
-            raise
-        raise InvalidParameter(f"invalid build context: {e.strerror or e}") from e
+        tf = tarfile.open(path, "r:", encoding="utf-8", errors="surrogateescape")
+    except tarfile.TarError as e:
+        raise InvalidParameter(f"invalid build context: {e}") from None
+    with tf:
+        try:
+            for m in tf:
+                _add(tree, m, size)
+        except tarfile.TarError as e:
+            raise InvalidParameter(f"invalid build context: {e}") from None
+        end = tf.offset
+    # A header cut short ends tarfile's iteration silently: what follows the last entry
+    # must be the zero blocks of the trailer (or nothing, see _add).
+    if end < size:
+        with open(path, "rb") as f:
+            f.seek(end)
+            while block := f.read(_CHUNK):
+                if block.strip(b"\0"):
+                    raise InvalidParameter("invalid build context: unexpected end of tar archive")
+    return tree
 
 
-async def receive(chunks: AsyncIterator[bytes], root: Path) -> None:
-    """Unpack the uploaded context into ``root`` while it arrives."""
+def _add(tree: TarSource, m: tarfile.TarInfo, size: int) -> None:
+    name = m.name
+    if name.startswith("/") or (m.islnk() and m.linkname.startswith("/")):
+        raise _refuse(name, "absolute path")
+    parts = [p.decode("utf-8", "surrogateescape") for p in pathsafe.clean(os.fsencode(name))]
+    if not parts:
+        return
+    if m.ischr() or m.isblk():
+        raise _refuse(name, "device nodes are not allowed")
+    if parts[-1].startswith(".wh."):
+        raise _refuse(name, "reserved name")
+    for i in range(1, len(parts)):
+        above = tree.nodes.get("/".join(parts[:i]))
+        if above is not None and above.info.kind != DIR:
+            raise _refuse(name, f"{'/'.join(parts[:i])!r} is not a directory")
+    rel = "/".join(parts)
+    info = Info(OTHER, m.mode & 0o7777, 0, float(m.mtime))
+    if m.isdir():
+        info.kind = DIR
+        tree.put(rel, Node(info))
+    elif m.isreg():
+        if m.offset_data + m.size > size:
+            raise InvalidParameter("invalid build context: unexpected end of tar archive")
+        info.kind, info.size = FILE, m.size
+        tree.put(rel, Node(info, offset=m.offset_data))
+    elif m.issym():
+        if not m.linkname:
+            raise _refuse(name, "symlink without a target")
+        info.kind, info.size = SYMLINK, len(m.linkname)
+        tree.put(rel, Node(info, linkname=m.linkname))
+    elif m.islnk():
+        target = "/".join(
+            p.decode("utf-8", "surrogateescape") for p in pathsafe.clean(os.fsencode(m.linkname))
+        )
+        node = tree.nodes.get(target)
+        if node is None or node.info.kind != FILE:
+            raise _refuse(name, f"hard link target {m.linkname!r} is not in the context")
+        tree.put(rel, Node(Info(FILE, node.info.mode, node.info.size, float(m.mtime)), node.offset))
+    else:
+        tree.put(rel, Node(info))
+
+
+async def receive(chunks: AsyncIterator[bytes], workdir: Path) -> TarSource:
+    """Store the uploaded context under ``workdir`` while it arrives; index it."""
     loop = asyncio.get_running_loop()
     channel = ChunkChannel()
+    path = workdir / "context.tar"
 
-    def work() -> None:
+    def work() -> int:
         try:
-            _extract_sync(channel, root)
+            return _store_sync(channel, path)
         finally:
             channel.reader_done()
 
     fut = loop.run_in_executor(None, work)
     try:
         await channel.feed(chunks)
-        await asyncio.shield(fut)
+        size = await asyncio.shield(fut)
     except BaseException:
         channel.fail(ConnectionError("build cancelled"))
         await asyncio.wait([fut])
         raise
+    return await loop.run_in_executor(None, index, path, size)
 
 
-def resolve_in(root: Path, rel: str, follow_last: bool = True) -> Path:
-    """``rel`` resolved inside ``root`` as if ``root`` were ``/`` (symlinks followed,
-    never leaving it), as dockerd's FollowSymlinkInScope."""
-    parts = [p for p in posixpath.normpath("/" + rel).split("/") if p]
-    out: list[str] = []
-    hops = 0
-    while parts:
-        comp = parts.pop(0)
-        if comp == "..":
-            if out:
-                out.pop()
-            continue
-        if comp == ".":
-            continue
-        cand = root.joinpath(*out, comp)
-        if (parts or follow_last) and cand.is_symlink():
-            hops += 1
-            if hops > 255:
-                raise InvalidParameter(f"too many links in {rel}")
-            target = os.readlink(cand)
-            if target.startswith("/"):
-                out = []
-            parts = [p for p in target.split("/") if p] + parts
-            continue
-        out.append(comp)
-    return root.joinpath(*out)
-
-
-def read_dockerfile(root: Path, name: str) -> tuple[str, bytes]:
+def read_dockerfile(tree: TarSource, name: str) -> tuple[str, bytes]:
     """The Dockerfile's path in the context and its bytes (``Dockerfile``, falling back
     to ``dockerfile``)."""
     candidates = [name] if name != "Dockerfile" else ["Dockerfile", "dockerfile"]
     for cand in candidates:
-        path = resolve_in(root, cand)
-        try:
-            st = path.stat()
-        except OSError:
+        rel = resolve(tree, cand)
+        info = tree.info(rel)
+        if info is None or info.kind != FILE:
             continue
-        if not stat.S_ISREG(st.st_mode):
-            continue
-        if st.st_size > MAX_DOCKERFILE:
+        if info.size > MAX_DOCKERFILE:
             raise InvalidParameter(f"the Dockerfile ({cand}) is too large")
-        data = path.read_bytes()
+        with tree.open(rel) as f:
+            data = f.read()
         if not data.strip():
             raise InvalidParameter(f"the Dockerfile ({cand}) cannot be empty")
-        return cand, data
+        return rel, data
     raise InvalidParameter(f"Cannot locate specified Dockerfile: {name}")
 
 
-def apply_dockerignore(root: Path, dockerfile_name: str) -> None:
+def apply_dockerignore(tree: TarSource, dockerfile_name: str) -> None:
     """Drop what ``.dockerignore`` excludes (the Dockerfile and ``.dockerignore`` only
     when they match it themselves, as dockerd)."""
-    path = root / ".dockerignore"
-    if not path.is_file() or path.is_symlink():
+    node = tree.nodes.get(".dockerignore")
+    if node is None or node.info.kind != FILE:
         return
-    ignore = DockerIgnore.parse(path.read_bytes())
-    for top, dirs, files in os.walk(root):
-        rel_top = os.path.relpath(top, root)
-        for name in files:
-            rel = name if rel_top == "." else f"{rel_top}/{name}"
-            if rel in (".dockerignore", dockerfile_name):
-                continue
-            if ignore.matches(rel):
-                os.unlink(os.path.join(top, name))
-        for name in list(dirs):
-            rel = name if rel_top == "." else f"{rel_top}/{name}"
-            full = os.path.join(top, name)
-            if os.path.islink(full):
-                if ignore.matches(rel):
-                    os.unlink(full)
-                dirs.remove(name)
-            elif ignore.matches(rel) and not ignore.may_match_inside(rel):
-                shutil.rmtree(full)
-                dirs.remove(name)
+    with tree.open(".dockerignore") as f:
+        ignore = DockerIgnore.parse(f.read(MAX_DOCKERFILE))
+    for rel in sorted(tree.nodes):
+        if not rel or rel not in tree.nodes or rel in (".dockerignore", dockerfile_name):
+            continue
+        if not ignore.matches(rel):
+            continue
+        if tree.nodes[rel].info.kind == DIR and ignore.may_match_inside(rel):
+            continue
+        tree.remove(rel)
     for special in (dockerfile_name, ".dockerignore"):
         if ignore.matches(special):
-            (root / special).unlink(missing_ok=True)
+            tree.remove(special)
 
 
 def parse_dockerfile(data: bytes) -> df.Dockerfile:

@@ -24,6 +24,7 @@ from .cache import BuildCache, step_key
 from .dockerfile.shell_lex import ShellLex
 from .options import BuildOptions
 from .output import Progress
+from .sources import DirSource, Source, TarSource
 from .state import StageState, base_config, child_config, nop
 from .steps import config as config_steps
 from .steps import copy as copy_step
@@ -56,7 +57,7 @@ class BuildRun:
 
     options: BuildOptions
     workdir: Path
-    context: Path
+    context: TarSource | None
     images: ImageService
     containers: ContainerService
     distribution: DistributionService | None
@@ -246,12 +247,13 @@ class BuildRun:
         self, ins: df.Instruction, state: StageState, lex: ShellLex, progress: Progress
     ) -> None:
         add = ins.keyword == "add"
-        source_root = self.context
+        assert self.context is not None
+        source: Source = self.context
         src_from = ins.flags.get("from")
         if isinstance(src_from, str) and src_from:
             if add:
                 raise InvalidParameter("ADD does not support the --from flag")
-            source_root = await self._mount_source(
+            source = await self._mount_source(
                 lex.process_word(src_from, state.expansion_env()), progress
             )
         lower = self.images.layer_dirs(self.images.image(state.image_id)) if state.image_id else []
@@ -270,7 +272,7 @@ class BuildRun:
                     await copy_step.download(src, dest, mode)
                     downloads[src] = dest
         plan = await copy_step.plan_async(
-            ins, state, lex, source_root, add, lower, chown_root, downloads
+            ins, state, lex, source, add, lower, chown_root, downloads
         )
         key = step_key(created_by=plan.created_by, digest=plan.digest)
         if await self._cached(state, key, progress, plan.created_by):
@@ -278,12 +280,12 @@ class BuildRun:
         layer = await copy_step.write_layer(self.images, plan)
         await self._commit(state, plan.created_by, layer, key)
 
-    async def _mount_source(self, name: str, progress: Progress) -> Path:
+    async def _mount_source(self, name: str, progress: Progress) -> Source:
         for i, st in self.stages.items():
             if name.lower() == (st.name or "") or name == str(i):
-                return await self._mount_image(st.image_id)
+                return DirSource(await self._mount_image(st.image_id))
         image = await self._base_image(name, progress)
-        return await self._mount_image(image.id)
+        return DirSource(await self._mount_image(image.id))
 
     async def _mount_image(self, image_id: str) -> Path:
         """A read-only view of an image's files (an overlay with a throwaway upper)."""

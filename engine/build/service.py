@@ -93,13 +93,11 @@ class BuildService:
         """Receive the context, run the Dockerfile, tag; returns the image id."""
         workdir = self.tmp / uuid.uuid4().hex
         workdir.mkdir()
-        context = workdir / "context"
-        context.mkdir()
         progress = Progress(sink, options.quiet)
         run = BuildRun(
             options=options,
             workdir=workdir,
-            context=context,
+            context=None,
             images=self.images,
             containers=self.containers,
             distribution=self.distribution,
@@ -108,10 +106,10 @@ class BuildService:
         )
         loop = asyncio.get_running_loop()
         try:
-            await ctx.receive(chunks, context)
-            name, data = ctx.read_dockerfile(context, options.dockerfile)
+            run.context = await ctx.receive(chunks, workdir)
+            name, data = ctx.read_dockerfile(run.context, options.dockerfile)
             dockerfile = ctx.parse_dockerfile(data)
-            await loop.run_in_executor(None, ctx.apply_dockerignore, context, name)
+            ctx.apply_dockerignore(run.context, name)
             crash_point("build-context")
             image_id = await run.execute(dockerfile, progress)
             if options.squash:

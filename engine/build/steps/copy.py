@@ -25,9 +25,9 @@ from ...containers.upperdiff import LowerView
 from ...errors import InvalidParameter
 from ...images.layers import PendingLayer
 from ...images.stream import detect_compression
-from ..context import resolve_in
 from ..dockerfile import Instruction
 from ..dockerfile.shell_lex import ShellLex
+from ..sources import DIR, FILE, SYMLINK, DirSource, Info, Source, resolve
 from ..state import StageState, nop
 
 if TYPE_CHECKING:
@@ -40,9 +40,10 @@ ADD_URL_TIMEOUT = 600.0
 
 @dataclass
 class Item:
-    """One source to copy: ``src`` on the host, written at ``dest`` (layer-relative)."""
+    """One source to copy: ``rel`` in ``source``, written at ``dest`` (layer-relative)."""
 
-    src: Path
+    source: Source
+    rel: str
     dest: str
     contents_only: bool = False  # a directory whose children go to ``dest``
     extract: bool = False  # ADD of a local archive
@@ -76,14 +77,23 @@ def _parse_chmod(value: Any) -> int | None:
     return mode
 
 
+def _read_text(root: Path | None, file: str) -> str:
+    if root is None:
+        return ""
+    src = DirSource(root)
+    rel = resolve(src, file)
+    info = src.info(rel)
+    if info is None or info.kind != FILE:
+        return ""
+    with src.open(rel) as f:
+        return f.read(1 << 20).decode(errors="replace")
+
+
 def _lookup_id(root: Path | None, file: str, name: str, what: str) -> int:
     if name.isdigit():
         return int(name)
     if root is not None:
-        try:
-            text = resolve_in(root, file).read_text(errors="replace")
-        except OSError:
-            text = ""
+        text = _read_text(root, file)
         for line in text.splitlines():
             fields = line.split(":")
             if len(fields) > 2 and fields[0] == name and fields[2].isdigit():
@@ -101,16 +111,10 @@ def parse_chown(value: str, root: Path | None) -> tuple[int, int]:
         if user.isdigit():
             return uid, uid
         gid_text = ""
-        if root is not None:
-            try:
-                for line in (
-                    resolve_in(root, "/etc/passwd").read_text(errors="replace").splitlines()
-                ):
-                    f = line.split(":")
-                    if len(f) > 3 and f[0] == user:
-                        gid_text = f[3]
-            except OSError:
-                pass
+        for line in _read_text(root, "/etc/passwd").splitlines():
+            f = line.split(":")
+            if len(f) > 3 and f[0] == user:
+                gid_text = f[3]
         return uid, int(gid_text) if gid_text.isdigit() else uid
     return uid, _lookup_id(root, "/etc/group", group, "group")
 
@@ -119,31 +123,28 @@ def _has_glob(s: str) -> bool:
     return any(c in s for c in "*?[")
 
 
-def _sources(root: Path, pattern: str) -> list[tuple[str, Path]]:
-    """Context paths matching ``pattern`` (wildcards per path component)."""
+def _sources(source: Source, pattern: str) -> list[tuple[str, str]]:
+    """(name as matched, resolved path) of entries matching ``pattern`` (wildcards per
+    path component)."""
     clean = posixpath.normpath("/" + pattern).lstrip("/")
     if not _has_glob(clean):
-        return [(clean, resolve_in(root, clean))]
+        return [(clean, resolve(source, clean))]
     found = [""]
     for comp in clean.split("/"):
         nxt = []
         for base in found:
-            d = resolve_in(root, base) if base else root
             if not _has_glob(comp):
                 nxt.append(f"{base}/{comp}" if base else comp)
                 continue
-            try:
-                names = sorted(os.listdir(d))
-            except OSError:
-                continue
+            names = source.listdir(resolve(source, base) if base else "")
             nxt += [f"{base}/{n}" if base else n for n in names if fnmatch.fnmatchcase(n, comp)]
         found = nxt
-    return [(f, resolve_in(root, f)) for f in found]
+    return [(f, resolve(source, f)) for f in found]
 
 
-def _is_archive(path: Path) -> bool:
+def _is_archive(source: Source, rel: str) -> bool:
     try:
-        with open(path, "rb") as f:
+        with source.open(rel) as f:
             head = f.read(512)
     except OSError:
         return False
@@ -156,7 +157,7 @@ def plan(
     ins: Instruction,
     state: StageState,
     lex: ShellLex,
-    source_root: Path,
+    source: Source,
     add: bool,
     lower: list[Path],
     chown_root: Path | None,
@@ -189,21 +190,23 @@ def plan(
         uid, gid = parse_chown(lex.process_word(chown, env), chown_root)
     chmod = _parse_chmod(ins.flags.get("chmod"))
     items: list[Item] = []
-    matched: list[tuple[str, Path, bool]] = []  # (name, path, is_url)
+    matched: list[tuple[str, Source, str, bool]] = []  # (name, source, path, is_url)
     for src in srcs:
         if add and src.startswith(("http://", "https://")):
-            matched.append((src.rstrip("/").rsplit("/", 1)[-1] or "download", downloads[src], True))
+            got = downloads[src]
+            name = src.rstrip("/").rsplit("/", 1)[-1] or "download"
+            matched.append((name, DirSource(got.parent), got.name, True))
             continue
-        hits = _sources(source_root, src)
+        hits = _sources(source, src)
         for name, path in hits:
-            if not path.exists() and not path.is_symlink():
+            if source.info(path) is None:
                 if _has_glob(src):
                     continue
                 raise InvalidParameter(
                     f"{ins.keyword.upper()} failed: file not found in build context or excluded by "
                     f".dockerignore: stat {src}: file does not exist"
                 )
-            matched.append((name, path, False))
+            matched.append((name, source, path, False))
         if _has_glob(src) and not hits:
             raise InvalidParameter(f"{ins.keyword.upper()} failed: no source files were specified")
     if not matched:
@@ -213,14 +216,15 @@ def plan(
             f"When using {ins.keyword.upper()} with more than one source file, the destination "
             "must be a directory and end with a /"
         )
-    for name, path, is_url in matched:
-        if path.is_dir():
-            items.append(Item(path, dest, contents_only=True))
-        elif add and not is_url and _is_archive(path):
-            items.append(Item(path, dest, extract=True))
+    for name, src_tree, path, is_url in matched:
+        info = src_tree.info(path)
+        if info is not None and info.kind == DIR:
+            items.append(Item(src_tree, path, dest, contents_only=True))
+        elif add and not is_url and _is_archive(src_tree, path):
+            items.append(Item(src_tree, path, dest, extract=True))
         else:
             target = posixpath.join(dest, posixpath.basename(name)) if dest_is_dir else dest
-            items.append(Item(path, target))
+            items.append(Item(src_tree, path, target))
     dest_dirs = []
     parts = dest.split("/") if dest else []
     upto = len(parts) if dest_is_dir else len(parts) - 1
@@ -233,19 +237,26 @@ def plan(
     return p
 
 
-def _walk(item: Item) -> list[tuple[str, Path, os.stat_result]]:
-    """(layer path, host path, lstat) of everything an item writes, parents first."""
-    out: list[tuple[str, Path, os.stat_result]] = []
+def _walk(item: Item) -> list[tuple[str, str, Info]]:
+    """(layer path, source path, info) of everything an item writes, parents first."""
+    src = item.source
     if not item.contents_only:
-        out.append((item.dest, item.src, item.src.stat()))
-        return out
-    for top, dirs, files in os.walk(item.src):
-        dirs.sort()
-        rel = os.path.relpath(top, item.src)
-        base = item.dest if rel == "." else posixpath.join(item.dest, rel)
-        for name in [*dirs, *sorted(files)]:
-            full = Path(top, name)
-            out.append((posixpath.join(base, name).lstrip("/"), full, full.lstat()))
+        info = src.info(item.rel)
+        return [(item.dest, item.rel, info)] if info is not None else []
+    out: list[tuple[str, str, Info]] = []
+
+    def walk(rel: str, arc: str) -> None:
+        for name in src.listdir(rel):
+            child = f"{rel}/{name}" if rel else name
+            info = src.info(child)
+            if info is None:
+                continue
+            at = posixpath.join(arc, name).lstrip("/")
+            out.append((at, child, info))
+            if info.kind == DIR:
+                walk(child, at)
+
+    walk(item.rel, item.dest)
     return out
 
 
@@ -254,13 +265,15 @@ def _digest(p: CopyPlan) -> tuple[str, str]:
     kinds = set()
     for item in p.items:
         kinds.add("dir" if item.contents_only else "file")
-        for arc, path, st in _walk(item):
-            mode = stat.S_IMODE(st.st_mode) if p.chmod is None else p.chmod
-            h.update(f"{arc}\0{stat.S_IFMT(st.st_mode)}\0{mode:o}\0{st.st_size}\0".encode())
-            if stat.S_ISLNK(st.st_mode):
-                h.update(os.readlink(path).encode(errors="surrogateescape"))
-            elif stat.S_ISREG(st.st_mode):
-                with open(path, "rb") as f:
+        if item.extract:
+            h.update(b"archive\0")
+        for arc, rel, info in _walk(item):
+            mode = info.mode if p.chmod is None else p.chmod
+            h.update(f"{arc}\0{info.kind}\0{mode:o}\0{info.size}\0".encode())
+            if info.kind == SYMLINK:
+                h.update(item.source.readlink(rel).encode(errors="surrogateescape"))
+            elif info.kind == FILE:
+                with item.source.open(rel) as f:
                     while chunk := f.read(_CHUNK):
                         h.update(chunk)
             h.update(b"\n")
@@ -304,7 +317,7 @@ def write_tar(p: CopyPlan, emit: Callable[[bytes], None]) -> None:
         if item.extract:
             _extract_archive(tar, item, add_dir)
             continue
-        for arc, path, st in _walk(item):
+        for arc, rel, info in _walk(item):
             parent = posixpath.dirname(arc)
             if parent:
                 for i, _ in enumerate(parent.split("/")):
@@ -312,22 +325,21 @@ def write_tar(p: CopyPlan, emit: Callable[[bytes], None]) -> None:
             ti = tarfile.TarInfo(arc)
             ti.uid, ti.gid = p.uid, p.gid
             ti.uname = ti.gname = ""
-            ti.mtime = int(st.st_mtime)
-            mode = stat.S_IMODE(st.st_mode)
-            ti.mode = mode if p.chmod is None else p.chmod
-            if stat.S_ISDIR(st.st_mode):
+            ti.mtime = int(info.mtime)
+            ti.mode = info.mode if p.chmod is None else p.chmod
+            if info.kind == DIR:
                 if arc in written:
                     continue
                 written.add(arc)
                 ti.type = tarfile.DIRTYPE
                 tar.addfile(ti)
-            elif stat.S_ISLNK(st.st_mode):
+            elif info.kind == SYMLINK:
                 ti.type = tarfile.SYMTYPE
-                ti.linkname = os.readlink(path)
+                ti.linkname = item.source.readlink(rel)
                 tar.addfile(ti)
-            elif stat.S_ISREG(st.st_mode):
-                ti.size = st.st_size
-                with open(path, "rb") as f:
+            elif info.kind == FILE:
+                ti.size = info.size
+                with item.source.open(rel) as f:
                     tar.addfile(ti, cast(Any, f))
     tree.close()
 
@@ -335,7 +347,7 @@ def write_tar(p: CopyPlan, emit: Callable[[bytes], None]) -> None:
 def _extract_archive(tar: tarfile.TarFile, item: Item, add_dir: Callable[[str], None]) -> None:
     """ADD of a local archive: its entries re-rooted at the destination directory
     (names are cleaned again by the layer extractor, which refuses escapes)."""
-    with tarfile.open(item.src, mode="r:*") as src:
+    with item.source.open(item.rel) as raw, tarfile.open(fileobj=raw, mode="r:*") as src:
         for ti in src:
             name = posixpath.normpath("/" + ti.name).lstrip("/")
             if not name or ti.isdev():

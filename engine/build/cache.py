@@ -28,6 +28,9 @@ CREATE TABLE IF NOT EXISTS build_cache (
     usage INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (parent, key)
 );
+CREATE TABLE IF NOT EXISTS build_kept (
+    container TEXT PRIMARY KEY
+);
 CREATE TABLE IF NOT EXISTS build_parents (
     image TEXT PRIMARY KEY,
     parent TEXT NOT NULL
@@ -82,6 +85,14 @@ class BuildCache:
                 (image, parent),
             )
         self.parents[image] = parent
+
+    def keep_container(self, cid: str) -> None:
+        """A RUN container left on purpose (failed step, or ``rm=0``): start-up keeps it."""
+        self.db.execute("INSERT OR REPLACE INTO build_kept(container) VALUES (?)", (cid,))
+
+    def kept_containers(self) -> set[str]:
+        """Containers builds left on purpose."""
+        return {r["container"] for r in self.db.query("SELECT container FROM build_kept")}
 
     def set_parent(self, image: str, parent: str) -> None:
         """Record an image's parent without a cache link (a squashed build)."""

@@ -68,8 +68,9 @@ class BuildService:
                 rootfs.unmount(view)
         if leftovers:
             await asyncio.get_running_loop().run_in_executor(None, _remove_all, leftovers)
+        kept = self.cache.kept_containers()
         for c in self.containers.all():
-            if BUILD_LABEL in (c.config.get("Labels") or {}):
+            if BUILD_LABEL in (c.config.get("Labels") or {}) and c.id not in kept:
                 try:
                     await self.containers.remove(c.id, force=True)
                 except EngineError as e:

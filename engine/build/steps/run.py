@@ -87,6 +87,9 @@ async def run(
     }
     created = await svc.create(body)
     cid = created["Id"]
+    # dockerd's rules: a step's container goes after it succeeded (unless rm=0); a failed
+    # one stays for inspection unless forcerm. A cancelled build removes it.
+    keep = False
     try:
         await progress.line(f" ---> Running in {cid[:12]}")
         c = svc.get(cid)
@@ -108,6 +111,7 @@ async def run(
                 conn.close()
         code = await exited
         if code != 0:
+            keep = not build.options.forcerm
             raise StepFailed(
                 f"The command '{' '.join(argv)}' returned a non-zero code: {code}", code
             )
@@ -122,7 +126,12 @@ async def run(
             tar.close()
 
         pending = await images.layers.extract(stream_from_thread(work), compression="none")
+        keep = not build.options.rm and not build.options.forcerm
     finally:
-        await quietly(svc.remove(cid, force=True))
-    await progress.line(f" ---> Removed intermediate container {cid[:12]}")
+        if keep:
+            build.cache.keep_container(cid)
+        else:
+            await quietly(svc.remove(cid, force=True))
+    if not keep:
+        await progress.line(f" ---> Removed intermediate container {cid[:12]}")
     return pending

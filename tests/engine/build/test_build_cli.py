@@ -79,9 +79,23 @@ def test_failing_run_exit_code(shared_engine: PortsideEngine, tmp_path: Path) ->
     res = docker_build(shared_engine, str(ctx))
     assert res.returncode == 7
     assert "The command '/bin/sh -c exit 7' returned a non-zero code: 7" in res.stderr
-    # the RUN container is gone
-    names = shared_engine.docker("ps", "-a", "-q").stdout.split()
-    assert names == []
+    # as dockerd: the failed step's container stays for inspection, unless --force-rm
+    left = shared_engine.docker("ps", "-a", "-q", "--filter", "status=exited").stdout.split()
+    assert len(left) == 1
+    code = shared_engine.docker("inspect", "-f", "{{.State.ExitCode}}", left[0]).stdout
+    assert code.strip() == "7"
+    shared_engine.docker("rm", left[0])
+    res = docker_build(shared_engine, "--force-rm", str(ctx))
+    assert res.returncode == 7
+    assert shared_engine.docker("ps", "-a", "-q").stdout.split() == []
+    # --rm=false keeps the containers of successful steps too
+    ok = write_context(tmp_path / "ok", {"Dockerfile": "FROM busybox\nRUN echo kept > /k\n"})
+    res = docker_build(shared_engine, "--rm=false", "--no-cache", str(ok))
+    assert res.returncode == 0, res.stderr
+    assert "Removed intermediate container" not in res.stdout
+    left = shared_engine.docker("ps", "-a", "-q").stdout.split()
+    assert len(left) == 1
+    shared_engine.docker("rm", left[0])
 
 
 def test_quiet_prints_only_the_id(shared_engine: PortsideEngine, tmp_path: Path) -> None:

@@ -274,3 +274,16 @@ def test_squash_merges_the_build_layers(shared_engine: PortsideEngine) -> None:
     assert history[0]["Size"] > 0
     info = e.api("GET", "/info").json()
     assert info["ExperimentalBuild"] is True
+
+
+def test_run_on_a_user_network(shared_engine: PortsideEngine, tmp_path: Path) -> None:
+    e = shared_engine
+    e.docker("network", "create", "--subnet", "10.213.7.0/24", "buildnet")
+    try:
+        ctx = write_context(
+            tmp_path, {"Dockerfile": "FROM busybox\nRUN ip -o -4 addr show eth0 > /net\n"}
+        )
+        _ok(docker_build(e, "--network", "buildnet", "-t", "usernet:1", str(ctx)))
+        assert "10.213.7." in e.docker("run", "--rm", "usernet:1", "cat", "/net").stdout
+    finally:
+        e.docker("network", "rm", "buildnet", check=False)

@@ -207,6 +207,11 @@ class BuildRun:
         self, ins: df.Instruction, state: StageState, lex: ShellLex, progress: Progress
     ) -> None:
         kw = ins.keyword
+        if ins.heredocs:
+            # dockerd's classic builder has no heredocs either (a BuildKit frontend feature).
+            raise InvalidParameter(
+                f"{kw.upper()} with a heredoc needs BuildKit, which this engine does not serve"
+            )
         if kw == "arg":
             self.used_buildargs.add(ins.key_values[0][0])
         if kw in config_steps.CONFIG_ONLY:

@@ -25,7 +25,7 @@ from .dockerfile.shell_lex import ShellLex
 from .options import BuildOptions
 from .output import Progress
 from .sources import DirSource, Source, TarSource
-from .state import StageState, base_config, child_config, nop
+from .state import StageState, base_config, child_config
 from .steps import config as config_steps
 from .steps import copy as copy_step
 from .steps import run as run_step
@@ -161,10 +161,9 @@ class BuildRun:
             state = StageState("", base_config(None), name=stage.name)
         else:
             image = await self._base_image(base, progress)
+            # A base without PATH gets dockerd's default in the config the next step
+            # commits (base_config adds it); the stage still starts at the base image.
             state = StageState(image.id, base_config(image.config), name=stage.name)
-            if state.config.get("Env") != (image.config.get("config") or {}).get("Env"):
-                # The base lacked PATH: dockerd adds it, which makes a new image.
-                await self._commit(state, nop(state, "ENV PATH"), None, step_key(path=True))
         return state
 
     async def _base_image(self, ref: str, progress: Progress) -> Any:

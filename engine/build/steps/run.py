@@ -76,7 +76,8 @@ async def run(
         "Image": state.image_id,
         "Entrypoint": argv[:1],
         "Cmd": argv[1:],
-        "Env": [*state.used_args(), *build.proxy_args()],
+        # The stage's ENV in full: a base without PATH has dockerd's default only here.
+        "Env": [*(cfg.get("Env") or []), *state.used_args(), *build.proxy_args()],
         "User": cfg.get("User") or "",
         "WorkingDir": cfg.get("WorkingDir") or "",
         "Labels": {BUILD_LABEL: build.build_id},

@@ -100,3 +100,18 @@ def test_cache_from_an_image_without_local_links(
     src = e.docker("inspect", "-f", "{{json .RootFS.Layers}}", "source:1").stdout
     again = e.docker("inspect", "-f", "{{json .RootFS.Layers}}", "again:1").stdout
     assert src == again
+
+
+def test_base_without_path_gets_the_default_and_caches(
+    shared_engine: PortsideEngine, tmp_path: Path
+) -> None:
+    e = shared_engine
+    dockerfile = "FROM scratch\nCOPY --from=busybox /bin /bin\nRUN echo $PATH > /path\n"
+    ctx = write_context(tmp_path, {"Dockerfile": dockerfile})
+    _built(docker_build(e, "-t", "nopath:1", str(ctx)))
+    out = e.docker("run", "--rm", "nopath:1", "/bin/cat", "/path").stdout
+    assert out == "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"
+    env = e.docker("inspect", "-f", "{{json .Config.Env}}", "nopath:1").stdout
+    assert "PATH=/usr/local/sbin" in env
+    again = _built(docker_build(e, "-t", "nopath:1", str(ctx)))
+    assert again.count(" ---> Using cache") == 2

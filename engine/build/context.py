@@ -17,11 +17,12 @@ import os
 import tarfile
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from ..errors import InvalidParameter
 from ..images import pathsafe
 from ..images.pathsafe import UnsafePath
-from ..images.stream import ChunkChannel, DigestReader
+from ..images.stream import ChunkChannel, DigestReader, detect_compression
 from . import dockerfile as df
 from .dockerignore import DockerIgnore
 from .sources import DIR, FILE, OTHER, SYMLINK, Info, Node, TarSource, resolve
@@ -30,12 +31,32 @@ MAX_DOCKERFILE = 16 << 20
 _CHUNK = 1 << 20
 
 
+class _Prefixed:
+    """Bytes already read, then the rest of the channel (an uncompressed context is
+    stored as it comes, without the decompressor's hashing in the way)."""
+
+    def __init__(self, head: bytes, src: ChunkChannel) -> None:
+        self._head = head
+        self._src = src
+
+    def read(self, n: int) -> bytes:
+        if self._head:
+            out, self._head = self._head[:n], self._head[n:]
+            return out
+        return self._src.read(n)
+
+
 def _store_sync(src: ChunkChannel, path: Path) -> int:
     """Store the uncompressed tar; returns its size as received. Zeros are appended up
     to the next block and a trailer: the docker CLI's stream for a Dockerfile from outside
     the context (spliced into the tar) can end inside the last entry's padding, which
     dockerd's reader accepts; payloads cut short are still caught by the index."""
-    reader = DigestReader(src, "auto")
+    first = src.read(_CHUNK)
+    while 0 < len(first) < 16 and (more := src.read(_CHUNK)):
+        first += more
+    reader: Any = _Prefixed(first, src)
+    if detect_compression(first) != "none":
+        reader = DigestReader(reader, "auto")
     size = 0
     with open(path, "wb") as f:
         while chunk := reader.read(_CHUNK):

@@ -115,3 +115,24 @@ def test_base_without_path_gets_the_default_and_caches(
     assert "PATH=/usr/local/sbin" in env
     again = _built(docker_build(e, "-t", "nopath:1", str(ctx)))
     assert again.count(" ---> Using cache") == 2
+
+
+def test_rmi_and_prune_take_the_step_images_along(
+    engine_with_busybox: PortsideEngine, tmp_path: Path
+) -> None:
+    e = engine_with_busybox
+    ctx = write_context(tmp_path, {"Dockerfile": DOCKERFILE, "payload": "rm\n"})
+    _built(docker_build(e, "-t", "gone:1", str(ctx)))
+    base = set(e.docker("images", "-aq", "busybox").stdout.split())
+    assert len(e.docker("images", "-aq").stdout.split()) == 5
+    # image prune leaves intermediate steps of a tagged image alone
+    e.docker("image", "prune", "-f")
+    assert len(e.docker("images", "-aq").stdout.split()) == 5
+    out = e.docker("rmi", "gone:1").stdout
+    assert out.count("Deleted: sha256:") >= 4
+    assert set(e.docker("images", "-aq").stdout.split()) == base
+    # an untagged build result is dangling; pruning it takes its steps too
+    _built(docker_build(e, str(ctx)))
+    assert len(e.docker("images", "-q").stdout.split()) == 2
+    e.docker("image", "prune", "-f")
+    assert set(e.docker("images", "-aq").stdout.split()) == base

@@ -7,6 +7,7 @@ import logging
 import os
 from typing import IO
 
+from .build.service import BuildService
 from .config import DaemonConfig
 from .containers.archive import Archives
 from .containers.exec import ExecHook, ExecService
@@ -49,6 +50,7 @@ class Engine:
         self.health: HealthMonitor
         self.volumes: VolumeService
         self.networks: NetworkService
+        self.builder: BuildService
 
     async def start(self) -> None:
         """Create directories, take the data-root lock, open stores, restore containers."""
@@ -87,6 +89,8 @@ class Engine:
         self.archives = Archives(self.containers)
         await self.execs.start()
         await self.containers.start()
+        self.builder = BuildService(cfg, self.db, self.images, self.containers, self.distribution)
+        await self.builder.start()
 
     async def shutdown(self) -> None:
         """Stop serving; containers keep running (live restore adopts them next start)."""

@@ -22,7 +22,12 @@ from .router import Router
 
 async def ping(request: web.Request) -> web.Response:
     """``GET/HEAD /_ping``: the CLI's first call; headers carry the API version."""
-    headers = {"Cache-Control": "no-cache, no-store, must-revalidate", "Pragma": "no-cache"}
+    headers = {
+        "Cache-Control": "no-cache, no-store, must-revalidate",
+        "Pragma": "no-cache",
+        # Only the classic builder is served: the CLI then never tries BuildKit.
+        "Builder-Version": "1",
+    }
     body = b"" if request.method == "HEAD" else b"OK"
     return web.Response(body=body, content_type="text/plain", headers=headers)
 
@@ -115,7 +120,7 @@ async def info(request: web.Request) -> web.Response:
             "DockerRootDir": str(cfg.data_root),
             "Name": platform.node(),
             "Labels": [],
-            "ExperimentalBuild": False,
+            "ExperimentalBuild": True,  # the classic builder's squash is served
             "ServerVersion": __version__,
             # every runtime this host can run, the engine's own (DefaultRuntime) among them
             "Runtimes": {
@@ -149,7 +154,7 @@ async def system_df(request: web.Request) -> web.Response:
             "Images": images,
             "Containers": await engine.containers.df(),
             "Volumes": await engine.volumes.df(),
-            "BuildCache": [],
+            "BuildCache": engine.builder.df(),
         }
     )
 

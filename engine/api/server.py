@@ -16,6 +16,7 @@ from ..errors import EngineError, NoSpace, NotModified, os_error_text
 from . import (
     routes_archive,
     routes_attach,
+    routes_build,
     routes_containers,
     routes_distribution,
     routes_exec,
@@ -75,6 +76,7 @@ class ApiApp:
             routes_archive,
             routes_volumes,
             routes_networks,
+            routes_build,
             routes_swarm_plugins,
         ):
             module.register(router)

@@ -121,8 +121,27 @@ async def delete_image(
                 _raise(image_id, c)
             for r in refs:
                 _untag(svc, r, image_id, records)
+        parent = svc.parent_of(image_id)
         await _delete_helper(svc, image_id, records, force=force, quiet=quiet)
+        if prune and image_id not in svc.catalog.rows:
+            await _delete_parents(svc, parent, records)
         return records
+
+
+async def _delete_parents(svc: ImageService, parent: str, records: list[dict]) -> int:
+    """dockerd: deleting a built image also deletes the untagged step images below it
+    that nothing else needs (no tag, no other child, no container)."""
+    reclaimed = 0
+    while parent and parent in svc.catalog.rows:
+        if svc.catalog.refs_of(parent) or svc.users(parent) or parent in svc.has_children():
+            break
+        above = svc.parent_of(parent)
+        try:
+            reclaimed += await _delete_helper(svc, parent, records, force=False, quiet=False)
+        except Conflict:
+            break
+        parent = above
+    return reclaimed
 
 
 async def _delete_helper(
@@ -209,8 +228,13 @@ async def prune_images(svc: ImageService, filters: dict[str, list[str]]) -> dict
     reclaimed = await collect_hidden(svc)
     records: list[dict[str, Any]] = []
     async with svc.lock:
+        # Only images no other was built on are candidates (moby's "top" images); their
+        # untagged step images go with them.
+        intermediate = svc.has_children()
         for img in svc.images():
-            if dangling and img.refs:
+            if img.id not in svc.catalog.rows:
+                continue  # went with a child deleted earlier in this loop
+            if img.id in intermediate or (dangling and img.refs):
                 continue
             if until is not None and img.created_unix >= until:
                 continue
@@ -222,6 +246,9 @@ async def prune_images(svc: ImageService, filters: dict[str, list[str]]) -> dict
                 continue
             for r in list(img.refs):
                 _untag(svc, parse_reference(r), img.id, records)
+            parent = svc.parent_of(img.id)
             reclaimed += await _delete_helper(svc, img.id, records, force=False, quiet=False)
+            if img.id not in svc.catalog.rows:
+                reclaimed += await _delete_parents(svc, parent, records)
     svc.events.publish("image", "prune", "", {"reclaimed": str(reclaimed)})
     return {"ImagesDeleted": records or None, "SpaceReclaimed": reclaimed}

@@ -14,7 +14,7 @@ import json
 import logging
 import re
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -49,6 +49,7 @@ class ImageService:
         self.lock = asyncio.Lock()  # serialises changes to images, refs and layers
         self._usage: UsageChecker | None = None
         self._usage_running_kw = False
+        self._parent_links: Callable[[], Mapping[str, str]] = dict
         self._holds: Counter[str] = Counter()
         self._gc_task: asyncio.Task[None] | None = None
 
@@ -205,6 +206,22 @@ class ImageService:
             for d in ids:
                 if self._holds[d] <= 0:
                     del self._holds[d]
+
+    # -- parents (images built step by step) ---------------------------------------------
+    def set_parent_links(self, fn: Callable[[], Mapping[str, str]]) -> None:
+        """``fn()`` → child id → parent id for images the builder made; an untagged
+        image with a child is then "intermediate" (listed only with ``all``)."""
+        self._parent_links = fn
+
+    def parent_of(self, image_id: str) -> str:
+        """The image this one was built on ("" when unknown or gone)."""
+        parent = self._parent_links().get(image_id, "")
+        return parent if parent in self.catalog.rows else ""
+
+    def has_children(self) -> set[str]:
+        """Ids of images some existing built image names as its parent."""
+        rows = self.catalog.rows
+        return {p for c, p in self._parent_links().items() if c in rows}
 
     # -- container usage ---------------------------------------------------------------
     def set_usage_checker(self, fn: UsageChecker) -> None:

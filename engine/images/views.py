@@ -110,7 +110,7 @@ def summaries(
             "Created": img.created_unix,
             "Id": img.id,
             "Labels": img.labels,
-            "ParentId": "",
+            "ParentId": svc.parent_of(img.id),
             "RepoDigests": list(digests),
             "RepoTags": list(tags),
             "SharedSize": -1,
@@ -151,7 +151,11 @@ async def list_images(
     patterns = filters.get("reference", [])
     chosen: list[Image] = []
     tags_of: dict[str, list[str]] = {}
+    # An untagged image another was built on is an intermediate step, not dangling.
+    intermediate = set() if all_ else svc.has_children()
     for img in svc.images():
+        if img.id in intermediate and not img.repo_tags and not img.repo_digests:
+            continue
         if before is not None and img.created_unix >= before:
             continue
         if since is not None and img.created_unix <= since:
@@ -200,7 +204,7 @@ def inspect_image(svc: ImageService, img: Image, api: tuple[int, ...] = (1, 47))
         "Id": img.id,
         "RepoTags": list(img.repo_tags),
         "RepoDigests": list(img.repo_digests),
-        "Parent": "",
+        "Parent": svc.parent_of(img.id),
         "Comment": cfg.get("comment", ""),
         "Created": img.created or None,
         "DockerVersion": cfg.get("docker_version", ""),
@@ -247,7 +251,15 @@ def history(svc: ImageService, img: Image) -> list[dict[str, Any]]:
             }
         )
     out.reverse()
+    # Built images know their parents: each step's entry shows the image it made.
+    current = img.id
+    for entry in out:
+        if not current:
+            break
+        entry["Id"] = current
+        if current != img.id:
+            entry["Tags"] = list(svc.image(current).repo_tags) or None
+        current = svc.parent_of(current)
     if out:
-        out[0]["Id"] = img.id
         out[0]["Tags"] = list(img.repo_tags) or None
     return out

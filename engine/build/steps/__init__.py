@@ -1,0 +1,1 @@
+"""One module per kind of Dockerfile step: config-only, RUN, COPY/ADD."""

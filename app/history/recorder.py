@@ -1,0 +1,220 @@
+"""Recording history while the app runs: one stats stream per running container, written
+to the :class:`~.store.HistoryStore` once a second on a worker thread.
+
+Qt-free: the application tells the recorder which containers exist (:meth:`sync`) and
+hands it the client; everything else happens on the asyncio loop, and every SQLite call
+goes to a single worker thread so the GUI never waits on the disk. The engine's series
+is the sum over its containers, which any Docker-compatible engine can give.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ..client import EngineClient, EngineError, StatsSample
+from .store import DEFAULT_MAX_BYTES, HistoryStore, Row
+
+ENGINE_KEY = "engine"
+COMPACT_EVERY = 60.0  # seconds between averaging minutes and enforcing the bound
+FLUSH_EVERY = 1.0
+RESTART_AFTER = 2.0  # seconds before re-opening a stream that ended by itself
+
+T = TypeVar("T")
+
+
+def default_path() -> Path:
+    """``$XDG_STATE_HOME/portside/history.sqlite`` (``~/.local/state`` by default)."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "portside" / "history.sqlite"
+
+
+class _Rates:
+    """Turns cumulative I/O counters into per-second rates."""
+
+    def __init__(self) -> None:
+        self.prev: StatsSample | None = None
+        self.prev_t = 0.0
+
+    def row(self, s: StatsSample, now: float) -> Row:
+        prev, dt = self.prev, now - self.prev_t
+        rates = [0.0, 0.0, 0.0, 0.0]
+        if prev is not None and dt > 0:
+            rates = [
+                max(s.net_rx - prev.net_rx, 0) / dt,
+                max(s.net_tx - prev.net_tx, 0) / dt,
+                max(s.block_read - prev.block_read, 0) / dt,
+                max(s.block_write - prev.block_write, 0) / dt,
+            ]
+        self.prev, self.prev_t = s, now
+        return Row(now, s.cpu_percent, float(s.memory_usage), *rates)
+
+
+class HistoryRecorder:
+    """Records every running container of the connected engine, and the engine's total."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, max_bytes: int = DEFAULT_MAX_BYTES):
+        self.path = Path(path) if path is not None else default_path()
+        self.max_bytes = max_bytes
+        self.store: HistoryStore | None = None
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="portside-history")
+        self._client: EngineClient | None = None
+        self._engine_name = "Engine"
+        self._running: dict[str, str] = {}  # id -> name
+        self._streams: dict[str, asyncio.Task[None]] = {}
+        self._ended: dict[str, float] = {}
+        self._latest: dict[str, Row] = {}
+        self._pending: list[tuple[str, Row]] = []
+        self._loop_task: asyncio.Task[None] | None = None
+        self._opened: asyncio.Future[None] | None = None
+        #: called with (container id, row) for each recorded sample (on the loop)
+        self.listeners: list[Callable[[str, Row], None]] = []
+        self.written = 0
+
+    # -- lifecycle -----------------------------------------------------------------------
+    async def open(self) -> None:
+        """Open (or create) the database and start the writer."""
+        self.store = await self.call_raw(HistoryStore, self.path, self.max_bytes)
+        self._loop_task = asyncio.get_running_loop().create_task(self._writer())
+
+    async def close(self) -> None:
+        """Stop streams, write what is pending, close the database."""
+        self.set_client(None)
+        tasks = list(self._streams.values())
+        if self._loop_task is not None:
+            tasks.append(self._loop_task)
+            self._loop_task.cancel()
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self.store is not None:
+            store, self.store = self.store, None
+            pending, self._pending = self._pending, []
+            await self.call_raw(store.add, pending)
+            await self.call_raw(store.close)
+        self._worker.shutdown(wait=False)
+
+    async def call_raw(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(*args)`` on the database thread."""
+        return await asyncio.get_running_loop().run_in_executor(self._worker, fn, *args)
+
+    async def call(self, fn: Callable[[HistoryStore], T]) -> T:
+        """Run ``fn(store)`` on the database thread (the store must be open)."""
+        store = self.store
+        if store is None:
+            raise RuntimeError("the history is not open")
+        return await self.call_raw(fn, store)
+
+    # -- what to record ------------------------------------------------------------------
+    def set_client(self, client: EngineClient | None, engine_name: str = "") -> None:
+        """Record from ``client`` (None: stop recording)."""
+        self._client = client
+        if engine_name:
+            self._engine_name = engine_name
+        for task in self._streams.values():
+            task.cancel()
+        self._streams.clear()
+        self._ended.clear()
+        self._latest.clear()
+        if client is None:
+            self._running.clear()
+        self._reconcile()
+
+    def sync(self, containers: Mapping[str, tuple[str, bool]], complete: bool = True) -> None:
+        """The engine's containers, ``id -> (name, running)``. With ``complete``, known
+        containers missing from it are marked removed (their history stays)."""
+        self._running = {cid: name for cid, (name, running) in containers.items() if running}
+        if complete and self.store is not None and self._client is not None:
+            present = set(containers)
+            asyncio.get_running_loop().create_task(self._mark_gone(present))
+        self._reconcile()
+
+    @property
+    def streaming(self) -> set[str]:
+        """Containers being recorded now."""
+        return set(self._streams)
+
+    def _reconcile(self) -> None:
+        wanted = set(self._running) if self._client is not None else set()
+        for cid in list(self._streams):
+            if cid not in wanted:
+                self._streams.pop(cid).cancel()
+                self._latest.pop(cid, None)
+        now = time.monotonic()
+        for cid in wanted - set(self._streams):
+            if now - self._ended.get(cid, 0.0) < RESTART_AFTER:
+                continue
+            self._streams[cid] = asyncio.get_running_loop().create_task(self._stream(cid))
+
+    async def _mark_gone(self, present: set[str]) -> None:
+        def mark(store: HistoryStore) -> None:
+            gone = [s.key for s in store.series() if s.kind == "container" and s.key not in present]
+            store.mark_removed(gone)
+
+        with contextlib.suppress(RuntimeError):
+            await self.call(mark)
+
+    async def _stream(self, cid: str) -> None:
+        client = self._client
+        assert client is not None
+        rates = _Rates()
+        try:
+            if self.store is not None:
+                name = self._running.get(cid, cid[:12])
+                await self.call(lambda st: st.series_id(cid, name, "container"))
+            async for s in client.containers.stats_samples(cid):
+                row = rates.row(s, time.time())
+                self._latest[cid] = row
+                self._pending.append((cid, row))
+                for fn in self.listeners:
+                    fn(cid, row)
+        except (EngineError, ValueError):
+            pass  # the container stopped or vanished: its series simply ends here
+        finally:
+            if self._streams.get(cid) is asyncio.current_task():
+                del self._streams[cid]
+                self._latest.pop(cid, None)
+                self._ended[cid] = time.monotonic()
+
+    # -- writing -------------------------------------------------------------------------
+    def _engine_row(self, now: float) -> Row | None:
+        fresh = [r for r in self._latest.values() if now - r.t < 2.5]
+        if self._client is None:
+            return None
+        return Row(
+            now,
+            sum(r.cpu for r in fresh),
+            sum(r.mem for r in fresh),
+            sum(r.rx for r in fresh),
+            sum(r.tx for r in fresh),
+            sum(r.read for r in fresh),
+            sum(r.write for r in fresh),
+        )
+
+    async def _writer(self) -> None:
+        last_compact = time.monotonic()
+        engine_named = ""
+        await self.call(lambda st: st.compact())
+        while True:
+            await asyncio.sleep(FLUSH_EVERY)
+            self._reconcile()  # re-open streams that ended by themselves
+            now = time.time()
+            batch, self._pending = self._pending, []
+            engine = self._engine_row(now)
+            if engine is not None:
+                if engine_named != self._engine_name:
+                    name = engine_named = self._engine_name
+                    await self.call(lambda st: st.series_id(ENGINE_KEY, name, "engine"))
+                batch.append((ENGINE_KEY, engine))
+            if batch:
+                await self.call(lambda st: st.add(batch))
+                self.written += len(batch)
+            if time.monotonic() - last_compact >= COMPACT_EVERY:
+                last_compact = time.monotonic()
+                await self.call(lambda st: st.compact())

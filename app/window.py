@@ -33,6 +33,7 @@ PANELS = [
     ("Volumes", "volumes", "VolumesPanel"),
     ("Networks", "networks", "NetworksPanel"),
     ("Engine", "engine", "EnginePanel"),
+    ("History", "history", "HistoryPanel"),
 ]
 STATE_COLOURS = {CONNECTED: "#1e9e4a", STARTING: "#d68a00", UNAVAILABLE: "#d63031"}
 

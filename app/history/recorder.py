@@ -18,10 +18,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+import psutil
+
 from ..client import EngineClient, EngineError, StatsSample
 from .store import DEFAULT_MAX_BYTES, HistoryStore, Row
 
 ENGINE_KEY = "engine"
+HOST_KEY = "host"
 COMPACT_EVERY = 60.0  # seconds between averaging minutes and enforcing the bound
 FLUSH_EVERY = 1.0
 RESTART_AFTER = 2.0  # seconds before re-opening a stream that ended by itself
@@ -56,10 +59,42 @@ class _Rates:
         return Row(now, s.cpu_percent, float(s.memory_usage), *rates)
 
 
+class _HostSampler:
+    """This computer's CPU, memory, network and disk rates (psutil; blocking reads of /proc)."""
+
+    def __init__(self) -> None:
+        self.cpus = psutil.cpu_count() or 1
+        psutil.cpu_percent(None)  # the next call measures from now
+        self.prev: tuple[float, int, int, int, int] | None = None
+
+    def row(self) -> Row:
+        now = time.time()
+        net = psutil.net_io_counters()
+        disk = psutil.disk_io_counters()
+        counters = (
+            now,
+            net.bytes_recv if net else 0,
+            net.bytes_sent if net else 0,
+            disk.read_bytes if disk else 0,
+            disk.write_bytes if disk else 0,
+        )
+        rates = [0.0, 0.0, 0.0, 0.0]
+        if self.prev is not None and now > self.prev[0]:
+            dt = now - self.prev[0]
+            rates = [max(c - p, 0) / dt for c, p in zip(counters[1:], self.prev[1:], strict=True)]
+        self.prev = counters
+        mem = psutil.virtual_memory()
+        # Percent of one CPU, like a container's (400 % = four CPUs busy).
+        cpu = psutil.cpu_percent(None) * self.cpus
+        return Row(now, cpu, float(mem.total - mem.available), *rates)
+
+
 class HistoryRecorder:
     """Records every running container of the connected engine, and the engine's total."""
 
-    def __init__(self, path: str | os.PathLike[str] | None = None, max_bytes: int = DEFAULT_MAX_BYTES):
+    def __init__(
+        self, path: str | os.PathLike[str] | None = None, max_bytes: int = DEFAULT_MAX_BYTES
+    ):
         self.path = Path(path) if path is not None else default_path()
         self.max_bytes = max_bytes
         self.store: HistoryStore | None = None
@@ -75,6 +110,8 @@ class HistoryRecorder:
         self._opened: asyncio.Future[None] | None = None
         #: called with (container id, row) for each recorded sample (on the loop)
         self.listeners: list[Callable[[str, Row], None]] = []
+        self.record_host = True
+        self._host: _HostSampler | None = None
         self.written = 0
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -110,6 +147,12 @@ class HistoryRecorder:
         if store is None:
             raise RuntimeError("the history is not open")
         return await self.call_raw(fn, store)
+
+    async def _store_call(self, method: str, *args: Any) -> Any:
+        store = self.store
+        if store is None:
+            raise RuntimeError("the history is not open")
+        return await self.call_raw(getattr(store, method), *args)
 
     # -- what to record ------------------------------------------------------------------
     def set_client(self, client: EngineClient | None, engine_name: str = "") -> None:
@@ -201,6 +244,9 @@ class HistoryRecorder:
         last_compact = time.monotonic()
         engine_named = ""
         await self.call(lambda st: st.compact())
+        if self.record_host:
+            self._host = await self.call_raw(_HostSampler)
+            await self.call(lambda st: st.series_id(HOST_KEY, "This computer", "host"))
         while True:
             await asyncio.sleep(FLUSH_EVERY)
             self._reconcile()  # re-open streams that ended by themselves
@@ -210,10 +256,17 @@ class HistoryRecorder:
             if engine is not None:
                 if engine_named != self._engine_name:
                     name = engine_named = self._engine_name
-                    await self.call(lambda st: st.series_id(ENGINE_KEY, name, "engine"))
+                    await self._store_call("series_id", ENGINE_KEY, name, "engine")
                 batch.append((ENGINE_KEY, engine))
+                for fn in self.listeners:
+                    fn(ENGINE_KEY, engine)
+            if self._host is not None:
+                host = await self.call_raw(self._host.row)
+                batch.append((HOST_KEY, host))
+                for fn in self.listeners:
+                    fn(HOST_KEY, host)
             if batch:
-                await self.call(lambda st: st.add(batch))
+                await self._store_call("add", batch)
                 self.written += len(batch)
             if time.monotonic() - last_compact >= COMPACT_EVERY:
                 last_compact = time.monotonic()

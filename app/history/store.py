@@ -138,7 +138,9 @@ class HistoryStore:
         sid = self._ids.get(key)
         if sid is not None and not name:
             return sid
-        row = self._db.execute("SELECT id, name, removed FROM series WHERE key=?", (key,)).fetchone()
+        row = self._db.execute(
+            "SELECT id, name, removed FROM series WHERE key=?", (key,)
+        ).fetchone()
         if row is None:
             cur = self._db.execute(
                 "INSERT INTO series (key, name, kind) VALUES (?, ?, ?)", (key, name or key, kind)
@@ -154,14 +156,17 @@ class HistoryStore:
         return sid
 
     def series(self) -> list[SeriesInfo]:
-        """Every recorded series, the engine first, then by name."""
+        """Every recorded series: this computer, the engine, then containers by name."""
         rows = self._db.execute(
             "SELECT key, name, kind, removed, "
             "max(ifnull((SELECT max(t) FROM fine WHERE series=s.id), 0), "
             "ifnull((SELECT max(t) FROM coarse WHERE series=s.id), 0)) FROM series s"
         ).fetchall()
-        out = [SeriesInfo(k, n, kind, rm, float(last) if last else None) for k, n, kind, rm, last in rows]
-        return sorted(out, key=lambda s: (s.kind != "engine", s.name))
+        out = [
+            SeriesInfo(k, n, kind, rm, float(last) if last else None)
+            for k, n, kind, rm, last in rows
+        ]
+        return sorted(out, key=lambda s: ({"host": 0, "engine": 1}.get(s.kind, 2), s.name))
 
     def mark_removed(self, keys: Iterable[str], when: float | None = None) -> None:
         """Containers that no longer exist: their history stays until :meth:`prune_removed`."""
@@ -284,7 +289,7 @@ class HistoryStore:
         if row is None:
             return []
         sid = int(row[0])
-        start_i, end_i = int(start), int(math.ceil(end))
+        start_i, end_i = int(start), math.ceil(end)
         span = max(end_i - start_i, 1)
         bucket = max(FINE_STEP, math.ceil(span / max_points))
         split = self._meta("compacted_until", 0)
@@ -318,11 +323,13 @@ class HistoryStore:
             )
         return [_decode(r) for r in cur]
 
-    def export_csv(self, key: str, out: TextIO, start: float = 0.0, end: float | None = None) -> int:
+    def export_csv(
+        self, key: str, out: TextIO, start: float = 0.0, end: float | None = None
+    ) -> int:
         """Write the full-resolution history of ``key`` as CSV (UTC ISO 8601 times);
         returns the number of data rows."""
         end = time.time() if end is None else end
-        rows = self.query(key, start, end, max_points=10**9)
+        rows = self.query(key, start, end, max_points=10**12)
         writer = csv.writer(out)
         writer.writerow(CSV_HEADER)
         for r in rows:

@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from ... import format as fmt
-from ...client import EngineClient, EngineError
+from ...client import EngineClient
 from ...client import files as file_ops
 from ...client.archive import TarEntry, iter_tar, list_directory
 from ...context import AppContext
@@ -186,15 +186,14 @@ class FileBrowser(QWidget):
     def _run(self, coro: Coroutine[Any, Any, None], what: str) -> None:
         self.cancel()
         self.cancel_button.setVisible(True)
-        task = self._task = self.ctx.runner.spawn(self._sentence(coro, what), what)
+        task = self._task = self.ctx.runner.spawn(
+            coro, what, on_error=lambda e: self._failed(what, e)
+        )
         task.add_done_callback(lambda _t: self._done(task))
 
-    async def _sentence(self, coro: Awaitable[None], what: str) -> None:
+    def _failed(self, what: str, exc: BaseException) -> None:
         # The engine's refusal, in words, where the user is looking.
-        try:
-            await coro
-        except EngineError as e:
-            self.status.setText(f"Could not {what}: {describe(e)}.")
+        self.status.setText(f"Could not {what}: {describe(exc)}.")
 
     def _done(self, task: asyncio.Task[None]) -> None:
         if task is self._task:

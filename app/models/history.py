@@ -61,7 +61,7 @@ class HistoryService(QObject):
 
     def set_client(self, client: EngineClient | None, engine_name: str = "") -> None:
         """Record from ``client`` (None while disconnected)."""
-        self.recorder.set_client(client, engine_name)
+        self.recorder.set_client(client, f"{engine_name} · all containers" if engine_name else "")
         self._sync()
 
     def _sync(self) -> None:

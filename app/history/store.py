@@ -48,6 +48,7 @@ CREATE TABLE IF NOT EXISTS series (
     key TEXT NOT NULL UNIQUE,
     name TEXT NOT NULL,
     kind TEXT NOT NULL,
+    engine TEXT NOT NULL DEFAULT '',
     removed REAL
 );
 CREATE TABLE IF NOT EXISTS fine (
@@ -85,11 +86,16 @@ class Row:
 
 @dataclass(frozen=True, slots=True)
 class SeriesInfo:
-    """A recorded series: a container (key = its ID) or the engine."""
+    """A recorded series: a container (key = its ID), an engine or this computer.
+
+    ``engine`` is where a container ran (the engine's address), so switching engines
+    does not make another engine's containers look removed.
+    """
 
     key: str
     name: str
     kind: str
+    engine: str
     removed: float | None
     last: float | None
 
@@ -133,7 +139,7 @@ class HistoryStore:
         self._db.close()
 
     # -- series --------------------------------------------------------------------------
-    def series_id(self, key: str, name: str = "", kind: str = "container") -> int:
+    def series_id(self, key: str, name: str = "", kind: str = "container", engine: str = "") -> int:
         """The id of series ``key``, created (or renamed, or revived) as needed."""
         sid = self._ids.get(key)
         if sid is not None and not name:
@@ -143,7 +149,8 @@ class HistoryStore:
         ).fetchone()
         if row is None:
             cur = self._db.execute(
-                "INSERT INTO series (key, name, kind) VALUES (?, ?, ?)", (key, name or key, kind)
+                "INSERT INTO series (key, name, kind, engine) VALUES (?, ?, ?, ?)",
+                (key, name or key, kind, engine),
             )
             sid = int(cur.lastrowid or 0)
         else:
@@ -158,13 +165,13 @@ class HistoryStore:
     def series(self) -> list[SeriesInfo]:
         """Every recorded series: this computer, the engine, then containers by name."""
         rows = self._db.execute(
-            "SELECT key, name, kind, removed, "
+            "SELECT key, name, kind, engine, removed, "
             "max(ifnull((SELECT max(t) FROM fine WHERE series=s.id), 0), "
             "ifnull((SELECT max(t) FROM coarse WHERE series=s.id), 0)) FROM series s"
         ).fetchall()
         out = [
-            SeriesInfo(k, n, kind, rm, float(last) if last else None)
-            for k, n, kind, rm, last in rows
+            SeriesInfo(k, n, kind, eng, rm, float(last) if last else None)
+            for k, n, kind, eng, rm, last in rows
         ]
         return sorted(out, key=lambda s: ({"host": 0, "engine": 1}.get(s.kind, 2), s.name))
 

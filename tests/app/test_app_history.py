@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 from portside.app import format as fmt
-from portside.app.history import ENGINE_KEY, HOST_KEY, Row
+from portside.app.history import HOST_KEY, Row
 from portside.app.widgets.charts import TimeChart, axis_labels, distinct_top
 
 
@@ -57,8 +57,10 @@ def test_recording_goes_on_and_a_new_app_draws_the_past(any_gui, gui_factory, qa
     # Recorded without any graph open (as in the tray), for the container, engine and host.
     gui.wait(lambda: len(_recorded(gui, cid)) >= 3, timeout=30, what="recorded seconds")
     assert max(r.cpu for r in _recorded(gui, cid)) > 10
-    gui.wait(lambda: len(_recorded(gui, ENGINE_KEY)) >= 2 and _recorded(gui, HOST_KEY))
-    assert max(r.mem for r in _recorded(gui, ENGINE_KEY)) > 0
+    engine = gui.ctx.history.recorder.engine_key
+    assert engine == f"engine:{gui.ctx.client.address.describe()}"
+    gui.wait(lambda: len(_recorded(gui, engine)) >= 2 and _recorded(gui, HOST_KEY))
+    assert max(r.mem for r in _recorded(gui, engine)) > 0
     # An older past, as a week of running would have left it: two hours ago, CPU 77 %.
     now = time.time()
     past = [(cid, Row(now - 7200 + 60 * i, 77.0, 5e6, 0, 0, 0, 0)) for i in range(10)]

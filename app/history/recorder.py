@@ -122,8 +122,9 @@ class HistoryRecorder:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._target: tuple[EngineAddress, str | None] | None = None
-        #: called with (series key, row) for each recorded sample (on the recorder's thread)
-        self.listeners: list[Callable[[str, Row], None]] = []
+        #: called once a second with that second's ``[(series key, row), …]`` (on the
+        #: recorder's thread): one wake-up of the GUI per second, not one per stream
+        self.listeners: list[Callable[[list[tuple[str, Row]]], None]] = []
         self.record_host = True
         self._host: _HostSampler | None = None
         self.written = 0
@@ -292,8 +293,6 @@ class HistoryRecorder:
                 row = rates.row(s, time.time())
                 self._latest[cid] = row
                 self._pending.append((cid, row))
-                for fn in self.listeners:
-                    fn(cid, row)
         except (EngineError, ValueError):
             pass  # the container stopped or vanished: its series simply ends here
         finally:
@@ -338,14 +337,12 @@ class HistoryRecorder:
                         "series_id", key, self._engine_name, "engine", self._engine_where
                     )
                 batch.append((key, engine))
-                for fn in self.listeners:
-                    fn(key, engine)
             if self._host is not None:
                 host = await self.call_raw(self._host.row)
                 batch.append((HOST_KEY, host))
-                for fn in self.listeners:
-                    fn(HOST_KEY, host)
             if batch:
+                for fn in self.listeners:
+                    fn(batch)
                 await self._store_call("add", batch)
                 self.written += len(batch)
             if time.monotonic() - last_compact >= COMPACT_EVERY:

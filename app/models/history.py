@@ -29,9 +29,9 @@ def container_name(record: dict) -> str:
 
 
 class HistoryService(QObject):
-    """Emits ``recorded(series key, Row)`` for each second recorded."""
+    """Emits ``recorded([(series key, Row), …])`` once for each second recorded."""
 
-    recorded = Signal(str, object)
+    recorded = Signal(object)
 
     def __init__(
         self,

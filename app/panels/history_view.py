@@ -156,13 +156,14 @@ class HistoryView(QWidget):
         self.status.setText(f"{len(rows)} points recorded" if rows else "Nothing recorded yet")
         self.loaded.emit()
 
-    def _recorded(self, key: str, row: Row) -> None:
-        if key != self.key:
-            return
-        if not self.is_loaded:
-            self._early.append(row)
-            return
-        self._append(row)
+    def _recorded(self, batch: list[tuple[str, Row]]) -> None:
+        for key, row in batch:
+            if key != self.key:
+                continue
+            if not self.is_loaded:
+                self._early.append(row)
+            else:
+                self._append(row)
 
     def _append(self, row: Row) -> None:
         for chart in self.charts:

@@ -15,6 +15,7 @@ from .launcher import EngineLauncher
 from .machine import MachineManager
 from .models.events import EventHub
 from .models.feeds import Feeds
+from .models.history import HistoryService
 from .models.stats import StatsHub
 from .settings import ConnectionChoice, Settings
 from .tasks import TaskRunner
@@ -33,6 +34,7 @@ class PortsideApp(QObject):
         launcher: EngineLauncher | None = None,
         tray: bool = True,
         machine: MachineManager | None = None,
+        history_path: str | None = None,
     ):
         super().__init__()
         runner = TaskRunner(self)
@@ -47,6 +49,7 @@ class PortsideApp(QObject):
             settings=settings,
             feeds=feeds,
             stats=stats,
+            history=HistoryService(feeds.containers, history_path, self),
         )
         connection.connected.connect(self._connected)
         connection.disconnected.connect(self._disconnected)
@@ -68,6 +71,8 @@ class PortsideApp(QObject):
     def start(self) -> None:
         """Show the window and connect."""
         self.window.show()
+        if self.ctx.history is not None:
+            self.ctx.runner.spawn(self.ctx.history.open(), "open the resource history")
         self.ctx.connection.start()
 
     def quit(self) -> None:
@@ -109,6 +114,8 @@ class PortsideApp(QObject):
         await self.ctx.events.wait_stopped()
         self.ctx.feeds.attach(None)  # no reload may start while tasks are cancelled
         await self.ctx.stats.shutdown()
+        if self.ctx.history is not None:
+            await self.ctx.history.close()
         await self.ctx.runner.shutdown()
         await self.ctx.connection.close()
         self.window.deleteLater()
@@ -117,9 +124,13 @@ class PortsideApp(QObject):
     def _connected(self, client: EngineClient) -> None:
         self.ctx.feeds.attach(client)
         self.ctx.stats.set_client(client)
+        if self.ctx.history is not None:
+            self.ctx.history.set_client(client, self.ctx.connection.engine_label)
         self.ctx.events.start(client)
 
     def _disconnected(self) -> None:
         self.ctx.events.stop()
         self.ctx.stats.set_client(None)
+        if self.ctx.history is not None:
+            self.ctx.history.set_client(None)
         self.ctx.feeds.attach(None)

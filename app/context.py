@@ -13,6 +13,7 @@ from .tasks import TaskRunner
 
 if TYPE_CHECKING:
     from .models.feeds import Feeds
+    from .models.history import HistoryService
     from .models.stats import StatsHub
 
 
@@ -26,6 +27,7 @@ class AppContext:
     settings: Settings
     feeds: Feeds
     stats: StatsHub
+    history: HistoryService | None = None
 
     @property
     def client(self) -> EngineClient | None:

@@ -33,6 +33,7 @@ PANELS = [
     ("Volumes", "volumes", "VolumesPanel"),
     ("Networks", "networks", "NetworksPanel"),
     ("Engine", "engine", "EnginePanel"),
+    ("History", "history", "HistoryPanel"),
 ]
 
 

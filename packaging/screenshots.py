@@ -96,7 +96,13 @@ def _settle(qapp, seconds: float) -> None:  # type: ignore[no-untyped-def]
         time.sleep(0.01)
 
 
+#: names to write (``--only``); empty: all
+ONLY: set[str] = set()
+
+
 def _shoot(qapp, window, out: Path, name: str, settle: float = 0.6) -> None:  # type: ignore[no-untyped-def]
+    if ONLY and name not in ONLY:
+        return
     _settle(qapp, settle)
     path = out / f"{name}.png"
     window.grab().save(str(path))
@@ -119,6 +125,7 @@ def take(out: Path, engine) -> None:  # type: ignore[no-untyped-def]
         Settings(str(tmp / "settings.ini")),
         ConnectionChoice(kind=SOCKET, socket_path=str(engine.socket)),
         tray=False,
+        history_path=str(tmp / "history.sqlite"),
     )
     w = app.window
     w.resize(1400, 860)
@@ -157,7 +164,9 @@ def take(out: Path, engine) -> None:  # type: ignore[no-untyped-def]
     files.navigate("/etc")
     _wait(qapp, lambda: files.path == "/etc" and any(e.basename == "passwd" for e in files.entries))
     _shoot(qapp, w, out, "container-files")
+    _shoot_upload(qapp, w, out, files, tmp)
     containers.close_details()
+    _shoot_history(qapp, loop, app, out, worker)
 
     images = w.show_panel("Images")
     _wait(qapp, lambda: images.feed.model.rowCount() >= 3)
@@ -185,6 +194,69 @@ def take(out: Path, engine) -> None:  # type: ignore[no-untyped-def]
     shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _shoot_upload(qapp, window, out: Path, files, tmp: Path) -> None:  # type: ignore[no-untyped-def]
+    """An upload in progress: the shot is taken from the progress callback, mid-way."""
+    if ONLY and "files-upload" not in ONLY:
+        return
+    files.navigate("/tmp")
+    _wait(qapp, lambda: files.path == "/tmp" and not files.busy)
+    big = tmp / "dataset-2026-11.tar.gz"
+    with big.open("wb") as f:
+        f.truncate(200 * 1000 * 1000)
+    taken: list[bool] = []
+
+    def progress(done: int, total: int) -> None:
+        if not taken and total and done >= total * 0.42:
+            taken.append(True)
+            path = out / "files-upload.png"
+            window.grab().save(str(path))
+            print(f"wrote {path}")
+
+    files.transfer_progress.connect(progress)
+    files.upload([big])
+    _wait(qapp, lambda: not files.busy, 120)
+    files.transfer_progress.disconnect(progress)
+    big.unlink()
+
+
+def _shoot_history(qapp, loop, app, out: Path, cid: str) -> None:  # type: ignore[no-untyped-def]
+    """A 24 h graph. The script has run for a minute, so the day before is written into
+    the history first (a daily CPU rhythm, memory creeping up), as a day of recording
+    would have left it; the last minutes are the real recording."""
+    import math
+    import random
+
+    from portside.app.history import Row
+
+    if ONLY and "history-24h" not in ONLY:
+        return
+    history = app.ctx.history
+    now = time.time()
+    rnd = random.Random(7)
+    rows = []
+    for i in range(24 * 60 - 3):
+        t = now - 86400 + i * 60
+        hour = (t % 86400) / 3600
+        cpu = max(0.0, 35 + 30 * math.sin((hour - 9) / 24 * 2 * math.pi) + rnd.gauss(0, 6))
+        mem = 18e6 + i * 9000 + rnd.gauss(0, 4e5)
+        net = max(0.0, 40e3 + 30e3 * math.sin(hour / 3) + rnd.gauss(0, 8e3))
+        disk = max(0.0, rnd.gauss(12e3, 6e3)) if i % 15 else 900e3
+        rows.append((cid, Row(t, cpu, mem, net, net * 0.4, disk * 0.2, disk)))
+    task = loop.create_task(history.recorder.call(lambda st: st.add_minutes(rows)))
+    _wait(qapp, task.done)
+    panel = app.window.show_panel("History")
+    _wait(qapp, lambda: any(s.key == cid for s in panel.series))
+    panel.select(cid)
+    panel.view.set_range("24 h")
+    _wait(
+        qapp,
+        lambda: panel.view.key == cid and panel.view.is_loaded and panel.view.cpu.span == 86400,
+    )
+    area = panel.view.cpu.plot.area()
+    panel.view.cpu.hover_at(area.left() + area.width() * 0.62)
+    _shoot(qapp, app.window, out, "history-24h")
+
+
 def take_offline(out: Path) -> None:
     """The page shown when no engine answers."""
     from portside.app.aloop import new_loop
@@ -199,6 +271,7 @@ def take_offline(out: Path) -> None:
         Settings(str(tmp / "s.ini")),
         ConnectionChoice(kind=SOCKET, socket_path="/run/nothing-here/docker.sock"),
         tray=False,
+        history_path=str(tmp / "history.sqlite"),
     )
     app.window.resize(1400, 860)
     app.start()
@@ -216,7 +289,9 @@ def main() -> int:
     """Take every screenshot."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
+    p.add_argument("--only", default="", help="comma-separated shot names to write")
     args = p.parse_args()
+    ONLY.update(n for n in args.only.split(",") if n)
     if os.geteuid() != 0:
         sys.exit("the test engine needs root")
     _under_xvfb()
@@ -227,7 +302,8 @@ def main() -> int:
         take(out, engine)
     finally:
         engine.cleanup()
-    take_offline(out)
+    if not ONLY or "offline" in ONLY:
+        take_offline(out)
     return 0
 
 

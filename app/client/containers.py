@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncGenerator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterable, Mapping
 from typing import Any
 
 from .errors import NotFound
 from .hijack import HijackedStream, hijack
-from .http import Http
+from .http import STREAM_TIMEOUT, Http
 from .stats import StatsSample
 from .streams import LineSplitter, LogLine, demux
 
@@ -189,14 +189,20 @@ class ContainersApi:
             async for chunk in self._http.chunks(resp):
                 yield chunk
 
-    async def put_archive(self, cid: str, path: str, tar: bytes) -> None:
-        """``PUT /containers/{id}/archive``: extract a tar into ``path``."""
+    async def put_archive(self, cid: str, path: str, tar: bytes | AsyncIterable[bytes]) -> None:
+        """``PUT /containers/{id}/archive``: extract a tar into ``path``.
+
+        ``tar`` may be streamed (an async iterable of chunks): a large upload is never
+        held in memory and has no overall time limit.
+        """
+        streamed = not isinstance(tar, bytes | bytearray)
         await self._http.request(
             "PUT",
             f"/containers/{cid}/archive",
             params={"path": path},
             content=tar,
             headers={"Content-Type": "application/x-tar"},
+            **({"timeout": STREAM_TIMEOUT} if streamed else {}),
         )
 
     # -- attach --------------------------------------------------------------------------

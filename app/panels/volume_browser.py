@@ -1,6 +1,7 @@
-"""Browsing a volume's files: mount it read-only into a helper container, never started,
-and read it through the archive API like any container's files. Works on any
-Docker-compatible engine, local or remote."""
+"""Browsing a volume's files: mount it into a helper container, never started, and read
+and write it through the archive API like any container's files. Deleting, which the
+archive API cannot do, runs ``rm`` in a one-shot container with the same mount. Works on
+any Docker-compatible engine, local or remote."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import uuid
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from ..client import EngineClient, NotFound
+from ..client import BadRequest, EngineClient, NotFound
+from ..client.files import run_rm_in
 from ..context import AppContext
 from ..models.container_filter import HELPER_LABEL
 from .details.files import FileBrowser
@@ -44,6 +46,8 @@ class VolumeBrowser(QWidget):
         self.title = QLabel("")
         self.title.setObjectName("heading")
         self.files = FileBrowser(ctx)
+        self.files.delete_with = self._delete
+        self.image = ""
         head = QHBoxLayout()
         head.addWidget(back)
         head.addWidget(self.title)
@@ -77,17 +81,26 @@ class VolumeBrowser(QWidget):
                 "pull one (busybox is tiny) and try again."
             )
             return
+        self.image = image
         created = await client.containers.create(
-            {
-                "Image": image,
-                "Cmd": ["true"],
-                "Labels": {HELPER_LABEL: "volume-browser"},
-                "HostConfig": {"Binds": [f"{name}:{MOUNT}:ro"], "NetworkMode": "none"},
-            },
+            self._helper_config(["true"]),
             name=f"portside-volume-browser-{uuid.uuid4().hex[:8]}",
         )
         self.helper = created["Id"]
         self.files.set_container(self.helper, root=MOUNT)
+
+    def _helper_config(self, cmd: list[str]) -> dict:
+        return {
+            "Image": self.image,
+            "Cmd": cmd,
+            "Labels": {HELPER_LABEL: "volume-browser"},
+            "HostConfig": {"Binds": [f"{self.volume}:{MOUNT}"], "NetworkMode": "none"},
+        }
+
+    async def _delete(self, client: EngineClient, _cid: str, path: str) -> None:
+        if path.rstrip("/") == MOUNT:
+            raise BadRequest("the volume itself is deleted from the Volumes list, not from here")
+        await run_rm_in(client, self._helper_config([]), path)
 
     def close_volume(self) -> None:
         """Remove the helper container (in the background)."""

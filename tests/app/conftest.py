@@ -113,6 +113,14 @@ def strict_warnings() -> Iterator[WarningCollector]:
         pytest.fail("unexpected warnings:\n  " + "\n  ".join(collector.problems), pytrace=False)
 
 
+@pytest.fixture(autouse=True)
+def private_state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The app's state directory (resource history) lives in the test's temp dir."""
+    state = tmp_path / "state"
+    monkeypatch.setenv("XDG_STATE_HOME", str(state))
+    return state
+
+
 @pytest.fixture
 def aloop(qapp) -> Iterator[asyncio.AbstractEventLoop]:  # type: ignore[no-untyped-def]
     """A qasync event loop marked running, driven by Qt (``qtbot.waitUntil`` spins it).

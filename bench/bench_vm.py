@@ -213,9 +213,9 @@ def main() -> int:
         time.sleep(10)
         wall = time.monotonic() - t0
         for what, pid in pids.items():
-            share = (cpu_seconds(pid) - cpu0[what]) / wall * 100
+            busy = (cpu_seconds(pid) - cpu0[what]) / wall * 100
             rows.append(
-                (f"idle CPU of the {what} after {args.idle:.0f} s idle", f"{share:.1f} %", before)
+                (f"idle CPU of the {what} after {args.idle:.0f} s idle", f"{busy:.1f} %", before)
             )
         rows.append(
             (

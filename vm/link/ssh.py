@@ -29,14 +29,7 @@ from typing import Any, TypeVar
 import paramiko
 
 from .errors import AuthenticationFailed, HostKeyMismatch, LinkError, UnknownHostKey
-from .hostkeys import (
-    UnknownHostKeyHook,
-    check_known_hosts,
-    check_pinned,
-    host_label,
-    load_known_hosts,
-    preferred_key_types,
-)
+from .hostkeys import HostKeyPolicy, KnownHostsPolicy, PinnedHostKey, UnknownHostKeyHook
 from .streamlocal import StreamlocalTransport
 
 log = logging.getLogger(__name__)
@@ -82,7 +75,9 @@ class SshLink:
 
     ``keepalive`` seconds between probes; ``keepalive_count`` unanswered probe periods end
     the connection (then ``wait_closed`` returns and ``reconnect`` may be called).
-    ``unknown_host_key`` answers for keys known_hosts does not know (unused with a pin).
+    ``host_key_policy`` decides which host keys are trusted; without one, the target's pin
+    (``PinnedHostKey``) or else known_hosts (``KnownHostsPolicy``) with ``unknown_host_key``
+    answering for keys it does not know.
     """
 
     def __init__(
@@ -92,11 +87,13 @@ class SshLink:
         keepalive: float = 10.0,
         keepalive_count: int = 3,
         unknown_host_key: UnknownHostKeyHook | None = None,
+        host_key_policy: HostKeyPolicy | None = None,
     ) -> None:
         self.target = target
         self.keepalive = keepalive
         self.keepalive_count = keepalive_count
         self.unknown_host_key = unknown_host_key
+        self.host_key_policy = host_key_policy or default_policy(target, unknown_host_key)
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="ssh-link")
         self._transport: StreamlocalTransport | None = None
         self._agent: paramiko.Agent | None = None
@@ -194,21 +191,11 @@ class SshLink:
     async def _establish(self, limit: float) -> StreamlocalTransport:
         deadline = time.monotonic() + limit
         t = self.target
-        known = None
-        if not t.pinned_host_key:
-            known = load_known_hosts(self._known_hosts_path())
-        types = preferred_key_types(
-            t.pinned_host_key, known or paramiko.HostKeys(), host_label(t.host, t.port)
-        )
+        types = self.host_key_policy.preferred_key_types(t.host, t.port)
         transport = await self._open(self._handshake, limit, types)
         try:
             offered = transport.get_remote_server_key()
-            if t.pinned_host_key:
-                check_pinned(offered, t.pinned_host_key, t.where)
-            else:
-                await check_known_hosts(
-                    offered, self._known_hosts_path(), t.host, t.port, self.unknown_host_key
-                )
+            await self.host_key_policy.check(offered, t.host, t.port)
             left = max(1.0, deadline - time.monotonic())
             await asyncio.wait_for(self._call(self._authenticate, transport), left)
         except BaseException as e:
@@ -217,9 +204,6 @@ class SshLink:
                 raise LinkError(f"{t.where} did not finish logging in within {limit:g}s") from e
             raise
         return transport
-
-    def _known_hosts_path(self) -> Path:
-        return self.target.known_hosts or Path.home() / ".ssh" / "known_hosts"
 
     def _handshake(self, timeout: float, key_types: list[str]) -> StreamlocalTransport:
         """TCP connect and key exchange (blocking; runs on the pool)."""
@@ -490,6 +474,13 @@ class SshLink:
             if self._state is LinkState.CLOSED:
                 raise LinkError(f"the link to {self.target.where} is closed") from e
             raise
+
+
+def default_policy(target: SshTarget, ask: UnknownHostKeyHook | None) -> HostKeyPolicy:
+    """The target's pin when it has one, else its known_hosts file asking ``ask``."""
+    if target.pinned_host_key:
+        return PinnedHostKey(target.pinned_host_key)
+    return KnownHostsPolicy(target.known_hosts, ask)
 
 
 def _close_result(opening: asyncio.Future[Any]) -> None:

@@ -12,13 +12,15 @@ from .settings import Settings
 from .tasks import TaskRunner
 
 if TYPE_CHECKING:
+    from .engines.registry import EngineRegistry
     from .models.feeds import Feeds
     from .models.stats import StatsHub
 
 
 @dataclass
 class AppContext:
-    """Shared services: the task runner, the connection, events, models, settings."""
+    """One engine's services (connection, events, models, stats) and the shared ones
+    (task runner, settings, the engines registry)."""
 
     runner: TaskRunner
     connection: Connection
@@ -26,6 +28,8 @@ class AppContext:
     settings: Settings
     feeds: Feeds
     stats: StatsHub
+    engines: EngineRegistry | None = None  # every engine's session (None: one engine only)
+    engine_key: str = ""  # which engine this context belongs to
 
     @property
     def client(self) -> EngineClient | None:

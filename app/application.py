@@ -11,14 +11,14 @@ from PySide6.QtWidgets import QApplication
 
 from .client import EngineError
 from .connection import Connection
-from .engines.catalog import PORTSIDE as PORTSIDE_SOURCE
-from .engines.catalog import EngineEntry
-from .engines.hostkey_dialog import ask_host_key
-from .engines.registry import EngineRegistry
+from .engine_catalog import PORTSIDE as PORTSIDE_SOURCE
+from .engine_catalog import EngineEntry
+from .engine_registry import EngineRegistry
 from .launcher import EngineLauncher
 from .machine import MachineManager
 from .settings import AUTO, PORTSIDE, ConnectionChoice, Settings
 from .tasks import TaskRunner
+from .widgets.hostkey_dialog import ask_host_key
 from .window import MainWindow
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from .settings import Settings
 from .tasks import TaskRunner
 
 if TYPE_CHECKING:
-    from .engines.registry import EngineRegistry
+    from .engine_registry import EngineRegistry
     from .models.feeds import Feeds
     from .models.stats import StatsHub
 

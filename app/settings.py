@@ -87,7 +87,7 @@ class Settings:
         q.sync()
 
     def added_engines(self) -> str:
-        """The engines the user added, as the JSON ``engines.catalog`` reads."""
+        """The engines the user added, as the JSON ``engine_catalog`` reads."""
         return self.value("engines/added", "[]")
 
     def set_added_engines(self, raw: str) -> None:

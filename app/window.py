@@ -26,9 +26,9 @@ from PySide6.QtWidgets import (
 
 from .connection import CONNECTED, STARTING, UNAVAILABLE
 from .context import AppContext
-from .engines.sidebar import EnginesList
 from .icons import dot_icon
 from .panels.base import Panel
+from .panels.engines_list import EnginesList
 from .panels.offline import OfflinePage
 
 # (name, module, class): panels are imported and built the first time they are shown,

@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from portside.app import engine_catalog as catalog
 from portside.app.connection import CONNECTED, UNAVAILABLE
-from portside.app.engines import catalog
-from portside.app.engines.catalog import EngineEntry
+from portside.app.engine_catalog import EngineEntry
 from portside.vm.paths import MachineDirs
 from support.engine import PortsideEngine
 from support.sshd import TestSshd, keygen
@@ -293,7 +293,7 @@ def ssh_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def host_key_dialog():  # type: ignore[no-untyped-def]
-    from portside.app.engines.hostkey_dialog import OBJECT_NAME
+    from portside.app.widgets.hostkey_dialog import OBJECT_NAME
     from PySide6.QtWidgets import QApplication
 
     for w in QApplication.topLevelWidgets():

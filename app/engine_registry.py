@@ -17,16 +17,16 @@ from portside.vm.control import list_machines
 from portside.vm.paths import machines_home
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from ..client import BadRequest, EngineAddress
-from ..connection import Connection
-from ..settings import Settings
-from ..tasks import TaskRunner
-from . import catalog
-from .catalog import ADDED, EngineEntry
-from .session import EngineSession
+from . import engine_catalog as catalog
+from .client import BadRequest, EngineAddress
+from .connection import Connection
+from .engine_catalog import ADDED, EngineEntry
+from .engine_session import EngineSession
+from .settings import Settings
+from .tasks import TaskRunner
 
 if TYPE_CHECKING:
-    from .overview import AllEngines
+    from .models.all_engines import AllEngines
 
 REDISCOVER_MS = 15000
 
@@ -158,7 +158,7 @@ class EngineRegistry(QObject):
     def overview(self, kind: str) -> AllEngines:
         """The shared "All engines" model of ``containers`` or ``images``."""
         if kind not in self._overviews:
-            from .overview import AllEngines
+            from .models.all_engines import AllEngines
 
             self._overviews[kind] = AllEngines(self, kind)
         return self._overviews[kind]

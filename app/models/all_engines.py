@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, QTimer
 
 from .. import format as fmt
-from ..models import container_info as info
-from ..models.resources import IMAGE_COLUMNS
-from ..models.table import Column, RecordTableModel
-from .session import EngineSession
+from ..engine_session import EngineSession
+from . import container_info as info
+from .resources import IMAGE_COLUMNS
+from .table import Column, RecordTableModel
 
 if TYPE_CHECKING:
-    from .registry import EngineRegistry
+    from ..engine_registry import EngineRegistry
 
 Record = dict[str, Any]
 

@@ -11,18 +11,18 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 
-from ..client import EngineClient
-from ..connection import CONNECTED, Connection
-from ..context import AppContext
-from ..models.events import EventHub
-from ..models.feeds import Feeds
-from ..models.stats import StatsHub
-from ..settings import SOCKET, TCP, ConnectionChoice, Settings
-from ..tasks import TaskRunner
-from .catalog import EngineEntry
+from .client import EngineClient
+from .connection import CONNECTED, Connection
+from .context import AppContext
+from .engine_catalog import EngineEntry
+from .models.events import EventHub
+from .models.feeds import Feeds
+from .models.stats import StatsHub
+from .settings import SOCKET, TCP, ConnectionChoice, Settings
+from .tasks import TaskRunner
 
 if TYPE_CHECKING:
-    from .registry import EngineRegistry
+    from .engine_registry import EngineRegistry
 
 
 def choice_for(entry: EngineEntry) -> ConnectionChoice:

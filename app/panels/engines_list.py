@@ -21,8 +21,8 @@ from PySide6.QtWidgets import (
 
 from ..client import EngineError
 from ..connection import CONNECTED, STARTING, UNAVAILABLE
+from ..engine_registry import EngineRegistry
 from ..icons import dot_icon
-from .registry import EngineRegistry
 
 KEY = Qt.ItemDataRole.UserRole
 DOT = {CONNECTED: "#1e9e4a", STARTING: "#d68a00", UNAVAILABLE: "#d63031"}

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 from portside.vm.control import effective_state
 from portside.vm.paths import MachineDirs
 
-from ..client import DOCKER_SOCKET, EngineAddress, TlsConfig
+from .client import DOCKER_SOCKET, EngineAddress, TlsConfig
 
 PORTSIDE, MACHINE, CONTEXT, SOCKET, ADDED = "portside", "machine", "context", "socket", "added"
 

@@ -14,7 +14,7 @@ from PySide6.QtCore import QObject, Signal
 from .client import EngineClient
 from .connection import CONNECTED, Connection
 from .context import AppContext
-from .engine_catalog import EngineEntry
+from .engine_catalog import PORTSIDE, EngineEntry
 from .models.events import EventHub
 from .models.feeds import Feeds
 from .models.stats import StatsHub
@@ -80,6 +80,12 @@ class EngineSession(QObject):
 
     @property
     def name(self) -> str:
+        """The entry's name; the app's own connection is called "Portside" whenever the
+        engine it reaches says it is Portside's."""
+        client = self.connection.client
+        if self.entry.source == PORTSIDE and client is not None:
+            if client.engine_name.startswith("Portside"):
+                return "Portside"
         return self.entry.name
 
     @property

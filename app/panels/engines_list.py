@@ -129,6 +129,7 @@ class EnginesList(QWidget):
         if item is None or session is None:
             return
         state = session.connection.state
+        item.setText(session.name)
         item.setIcon(dot_icon(DOT.get(state, CONNECTING_DOT)))
         item.setToolTip(f"{session.name}: {session.status_text()}")
         item.setData(Qt.ItemDataRole.AccessibleDescriptionRole, state)

@@ -178,7 +178,7 @@ def test_two_real_engines_at_once_and_the_all_engines_view(  # type: ignore[no-u
         wait_state(qtbot, app, "portside", CONNECTED)
         wait_state(qtbot, app, "context:dockerd", CONNECTED)
         rows = window.engines_list.list
-        assert [rows.item(i).text() for i in range(rows.count())] == ["Default", "dockerd"]
+        assert [rows.item(i).text() for i in range(rows.count())] == ["Portside", "dockerd"]
         assert window.engines_list.state_of("context:dockerd") == CONNECTED
 
         # work in the primary engine, select its container, then switch engines
@@ -210,7 +210,7 @@ def test_two_real_engines_at_once_and_the_all_engines_view(  # type: ignore[no-u
                     for r in range(model.rowCount())}  # fmt: skip
 
         qtbot.waitUntil(
-            lambda: {("Default", "on-portside"), ("dockerd", "on-dockerd")} <= all_rows()
+            lambda: {("Portside", "on-portside"), ("dockerd", "on-dockerd")} <= all_rows()
         )
         # a new container on dockerd shows up there by itself (events, no polling)
         dockerd.docker("create", "--name", "on-dockerd-2", "busybox", "true")
@@ -223,7 +223,7 @@ def test_two_real_engines_at_once_and_the_all_engines_view(  # type: ignore[no-u
         qtbot.waitUntil(
             lambda: (
                 {imodel.data(imodel.index(r, 0)) for r in range(imodel.rowCount())}
-                == {"Default", "dockerd"}
+                == {"Portside", "dockerd"}
             )
         )
     finally:

@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from portside.vm.control import effective_state
 from portside.vm.paths import MachineDirs
 
 from .client import DOCKER_SOCKET, EngineAddress, TlsConfig
@@ -51,6 +50,17 @@ class EngineEntry:
     tls_verify: bool = True
     ssh_key: str = ""  # private key for ssh://; empty: agent, then ~/.ssh/id_*
     current: bool = False  # the docker CLI's current context
+
+    def same_engine(self, other: EngineEntry) -> bool:
+        """Whether ``other`` reaches the same engine the same way (names and descriptions
+        may differ: a session survives those)."""
+        return (self.key, self.url, self.tls_dir, self.tls_verify, self.ssh_key) == (
+            other.key,
+            other.url,
+            other.tls_dir,
+            other.tls_verify,
+            other.ssh_key,
+        )
 
     def address(self) -> EngineAddress:
         """The client address of this engine."""
@@ -169,14 +179,13 @@ def machine_entries(machines: Iterable[MachineDirs]) -> list[EngineEntry]:
     """Each Portside machine, through the ``docker.sock`` its host agent forwards."""
     out = []
     for dirs in machines:
-        state = effective_state(dirs).state
         out.append(
             EngineEntry(
                 key=f"machine:{dirs.name}",
                 name=f"Machine {dirs.name}",
                 source=MACHINE,
                 url=f"unix://{dirs.docker_socket}",
-                description=f"Portside Machine ({state})",
+                description="Portside Machine",
             )
         )
     return out

@@ -115,7 +115,10 @@ class EngineRegistry(QObject):
             changed = True
         for entry in entries:
             old = self.sessions.get(entry.key)
-            if old is not None and (old.entry == entry or old is self.primary):
+            if old is not None and (old.entry.same_engine(entry) or old is self.primary):
+                if old.entry != entry and old is not self.primary:
+                    old.entry = entry  # renamed or described anew: same engine, same models
+                    changed = True
                 continue
             if old is not None:  # the same name now points elsewhere
                 self._drop(entry.key)

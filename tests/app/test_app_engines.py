@@ -402,3 +402,31 @@ def test_ssh_engine_logs_in_with_the_agent_or_a_key_in_home(  # type: ignore[no-
     finally:
         agent.send_signal(signal.SIGTERM)
         agent.wait(10)
+
+
+def test_contexts_come_and_go_without_a_restart(engines_app, qtbot, tmp_path):  # type: ignore[no-untyped-def]
+    config = tmp_path / "docker-config"
+    app = engines_app(config)
+    wait_state(qtbot, app, "portside", CONNECTED)
+    assert [s.key for s in app.engines.ordered()] == ["portside"]
+    write_context(config, "later", f"unix://{tmp_path}/later.sock")
+    app.engines.rediscover()  # what the 15 s timer does
+    wait_state(qtbot, app, "context:later", UNAVAILABLE)
+    session = app.engines.session("context:later")
+    assert "no such socket" in session.connection.last_error
+    assert app.window.engines_list.list.count() == 2
+    # a new description is the same engine: the session and its models stay
+    digest = hashlib.sha256(b"later").hexdigest()
+    meta = config / "contexts" / "meta" / digest / "meta.json"
+    meta.write_text(meta.read_text().replace("later engine", "renamed"))
+    app.engines.rediscover()
+    assert app.engines.session("context:later") is session
+    assert session.entry.description == "renamed"
+    # working in it, then it is removed: back to Portside's engine
+    app.window.show_engine("context:later")
+    assert app.window.ctx is session.ctx
+    shutil.rmtree(meta.parent)
+    app.engines.rediscover()
+    assert app.engines.session("context:later") is None
+    assert app.window.ctx is app.engines.primary.ctx
+    assert app.window.engines_list.list.count() == 1

@@ -430,3 +430,24 @@ def test_contexts_come_and_go_without_a_restart(engines_app, qtbot, tmp_path):  
     assert app.engines.session("context:later") is None
     assert app.window.ctx is app.engines.primary.ctx
     assert app.window.engines_list.list.count() == 1
+
+
+def test_adding_an_engine_from_the_sidebar(engines_app, qtbot, tmp_path):  # type: ignore[no-untyped-def]
+    app = engines_app(tmp_path / "docker-config")
+    wait_state(qtbot, app, "portside", CONNECTED)
+    dialog = app.window.engines_list.open_add_dialog()
+    dialog.name.setText("lab")
+    dialog.url.setText("ftp://lab.example")
+    dialog.add()
+    assert dialog.isVisible() and "unsupported engine address" in dialog.error.text()
+    dialog.url.setText(f"unix://{tmp_path}/lab.sock")
+    dialog.add()
+    assert not dialog.isVisible()
+    # the new engine is listed, remembered and worked in
+    assert app.engines.current_key == "added:lab"
+    assert app.window.ctx is app.engines.session("added:lab").ctx
+    assert '"name": "lab"' in app.ctx.settings.added_engines()
+    wait_state(qtbot, app, "added:lab", UNAVAILABLE)
+    assert app.window.stack.currentWidget() is app.window.offline
+    app.engines.remove("added:lab")
+    assert app.engines.session("added:lab") is None and app.engines.current_key == "portside"

@@ -136,6 +136,13 @@ class Http:
             resp = await self.client.send(request, stream=stream)
         except httpx.TransportError as e:
             raise self.unreachable(e) from e
+        except RuntimeError as e:
+            if not self.client.is_closed:
+                raise
+            # a request made just as the connection was dropped (the engine went away)
+            raise EngineUnreachable(
+                f"the connection to the engine at {self.where} was closed"
+            ) from e
         if resp.status_code >= 400:
             try:
                 body = await resp.aread()

@@ -12,7 +12,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from ..client import EngineClient, StatsSample
+from ..client import EngineClient, EngineError, StatsSample
 from ..tasks import TaskRunner
 from . import resources
 from .containers import ContainersModel
@@ -83,7 +83,14 @@ class Feed(QObject):
 
     async def _reload(self, client: EngineClient) -> None:
         try:
-            await self.reload(client)
+            try:
+                await self.reload(client)
+            except EngineError:
+                if client is not self.client:
+                    # the connection was dropped meanwhile: the next one reloads anyway,
+                    # and a sentence about the old one would only confuse
+                    return
+                raise
             self.loaded = True
             self.changed.emit()
         finally:

@@ -305,9 +305,15 @@ def host_key_dialog():  # type: ignore[no-untyped-def]
     return None
 
 
+# paramiko logs, at ERROR, the connections these tests cut on purpose
+PARAMIKO_NOISE = (r"Socket exception: Connection reset by peer", r"Secsh channel \d+ open FAILED")
+
+
 def test_ssh_engine_asks_about_the_host_key_then_works(  # type: ignore[no-untyped-def]
-    engines_app, qtbot, tmp_path, sshd, ssh_home, shared_engine
+    engines_app, qtbot, tmp_path, sshd, ssh_home, shared_engine, strict_warnings
 ):
+    for pattern in PARAMIKO_NOISE:
+        strict_warnings.allow(pattern)
     app = engines_app(tmp_path / "docker-config")
     wait_state(qtbot, app, "portside", CONNECTED)
     url = f"ssh://root@{sshd.host}:{sshd.port}{shared_engine.socket}"
@@ -345,6 +351,16 @@ def test_ssh_engine_asks_about_the_host_key_then_works(  # type: ignore[no-untyp
     # the engine was remembered in the settings
     assert "remote" in app.ctx.settings.added_engines()
 
+    # the SSH connection dies (sshd's sessions killed): back on its own, nobody asked
+    before = session.connection.client
+    assert sshd.kill_sessions() > 0
+    qtbot.waitUntil(
+        lambda: session.connection.state == CONNECTED and session.connection.client is not before,
+        timeout=30000,
+    )
+    qtbot.waitUntil(lambda: session.events.is_open, timeout=15000)
+    assert host_key_dialog() is None
+
     # the host's key changes: refused, with a clear message, nobody asked
     sshd.stop()
     new_key = sshd.host_key.with_name("host_new")
@@ -359,8 +375,10 @@ def test_ssh_engine_asks_about_the_host_key_then_works(  # type: ignore[no-untyp
 
 
 def test_ssh_engine_logs_in_with_the_agent_or_a_key_in_home(  # type: ignore[no-untyped-def]
-    engines_app, qtbot, tmp_path, sshd, ssh_home, shared_engine, monkeypatch
+    engines_app, qtbot, tmp_path, sshd, ssh_home, shared_engine, monkeypatch, strict_warnings
 ):
+    for pattern in PARAMIKO_NOISE:
+        strict_warnings.allow(pattern)
     # known host already (as after `ssh` once): no question
     (ssh_home / ".ssh" / "known_hosts").write_text(
         f"[127.0.0.1]:{sshd.port} {sshd.host_public.rsplit(' ', 1)[0]}\n"

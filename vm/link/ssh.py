@@ -176,8 +176,13 @@ class SshLink:
                 transport = await self._establish(timeout)
             except BaseException as e:
                 self.last_error = str(e) if isinstance(e, LinkError) else repr(e)
-                self._set_state(LinkState.DISCONNECTED)
+                if self._state is not LinkState.CLOSED:  # close() during the attempt stays
+                    self._set_state(LinkState.DISCONNECTED)
                 raise
+            if self._state is LinkState.CLOSED:
+                # closed while logging in: nobody may use this connection
+                transport.close()
+                raise LinkError(f"the link to {self.target.where} is closed")
             self.last_error = None
             self._transport = transport
             self.generation += 1

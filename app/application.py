@@ -10,6 +10,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QApplication
 
 from .client import EngineError
+from .collector import MainThreadCollector
 from .connection import Connection
 from .engine_catalog import PORTSIDE as PORTSIDE_SOURCE
 from .engine_catalog import EngineEntry
@@ -93,9 +94,11 @@ class PortsideApp(QObject):
             self.notifier.notify.connect(self.tray.show_message)
         self._quit = asyncio.Event()
         self._closed = False
+        self.collector = MainThreadCollector(self)
 
     def start(self) -> None:
         """Show the window and connect."""
+        self.collector.start()
         self.window.show()
         self.engines.start()
 
@@ -146,3 +149,4 @@ class PortsideApp(QObject):
         await primary.connection.close()
         self.window.deleteLater()
         QApplication.processEvents()
+        self.collector.stop()

@@ -74,6 +74,7 @@ class EngineRegistry(QObject):
         self._timer.setInterval(REDISCOVER_MS)
         self._timer.timeout.connect(self.rediscover)
         self._closing: list[asyncio.Task[None]] = []
+        self._retired: list[EngineSession] = []
         self._overviews: dict[str, AllEngines] = {}
 
     # -- the list ------------------------------------------------------------------------
@@ -148,6 +149,11 @@ class EngineRegistry(QObject):
 
     def _drop(self, key: str) -> None:
         session = self.sessions.pop(key)
+        # A removed engine's session is closed and kept, never destroyed while the app
+        # runs: its Qt models may still be referenced by views being deleted later, and
+        # letting Python's collector free them at an arbitrary moment crashed Qt.
+        # Removing an engine is rare; what is kept is emptied.
+        self._retired.append(session)
         task = asyncio.get_event_loop().create_task(session.close())
         self._closing.append(task)
         task.add_done_callback(self._closing.remove)

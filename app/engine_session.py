@@ -123,3 +123,4 @@ class EngineSession(QObject):
         self.feeds.attach(None)
         await self.stats.shutdown()
         await self.connection.close()
+        self.feeds.clear()

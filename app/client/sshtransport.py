@@ -95,7 +95,7 @@ class LinkBackend(httpcore.AsyncNetworkBackend):
         chan = await self.link.open_unix(self.socket_path)
         ours, theirs = socket.socketpair()
         pump = Pump(theirs, chan, f"ssh-engine-{self.link.target.host}")
-        pump.start()
+        pump.start(tell_loop=False)
         try:
             reader, writer = await asyncio.open_unix_connection(sock=ours, limit=READ_LIMIT)
         except BaseException:

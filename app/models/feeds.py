@@ -238,6 +238,14 @@ class Feeds(QObject):
         for feed in self._all:
             feed.attach(client)
 
+    def clear(self) -> None:
+        """Forget every row (an engine removed from the app)."""
+        self.containers.model.sync([])
+        self.images._images = []
+        self.volumes._volumes = []
+        self.networks._networks = []
+        self._containers_changed()
+
     def _volume_event(self, ev: dict[str, Any]) -> None:
         # mount/unmount come with every container start: "used by" follows the containers.
         if action(ev) not in ("mount", "unmount"):

@@ -4,6 +4,7 @@ prompt, changed key, agent and key-file logins), and an engine that dies and com
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import os
@@ -155,6 +156,8 @@ def engines_app(aloop, qtbot, tmp_path, shared_engine, arun):  # type: ignore[no
     yield make
     for app in made:
         arun(app.shutdown(), 30)
+    made.clear()
+    gc.collect()  # the app's Qt objects go here, on the GUI thread, not in a later test
 
 
 def wait_state(qtbot, app, key: str, state: str, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]

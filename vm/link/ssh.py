@@ -18,7 +18,6 @@ import enum
 import logging
 import select
 import socket
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -286,15 +285,17 @@ class SshLink:
         )
 
     def _watch(self, transport: StreamlocalTransport) -> None:
-        """Notice the end of ``transport`` on the loop, without polling."""
-        loop = asyncio.get_running_loop()
+        """Notice the end of ``transport`` on the loop, without polling: one of the link's
+        pool threads joins paramiko's transport thread (a long-lived worker, not a thread
+        per connection, so the loop is told from a thread it already knows)."""
+        joined = asyncio.ensure_future(self._call(transport.join))
 
-        def join() -> None:
-            transport.join()
-            with contextlib.suppress(RuntimeError):  # the loop is gone: nobody to tell
-                loop.call_soon_threadsafe(self._transport_ended, transport)
+        def ended(done: asyncio.Future[None]) -> None:
+            if not done.cancelled():
+                done.exception()  # a failed join still means the connection is over
+            self._transport_ended(transport)
 
-        threading.Thread(target=join, name="ssh-link-watch", daemon=True).start()
+        joined.add_done_callback(ended)
 
     def _transport_ended(self, transport: StreamlocalTransport) -> None:
         if transport is not self._transport:

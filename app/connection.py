@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from .client import EngineClient, EngineError, EngineUnreachable
+from .client import EngineClient, EngineError, EngineRefused, EngineUnreachable
 from .errors import describe
 from .launcher import EngineLauncher
 from .machine import MachineManager, MachineStartError
@@ -16,6 +18,9 @@ from .settings import PORTSIDE, ConnectionChoice
 log = logging.getLogger(__name__)
 
 CONNECTING, STARTING, CONNECTED, UNAVAILABLE = "connecting", "starting", "connected", "unavailable"
+# Retries back off from FIRST_RETRY doubling up to RETRY_SECONDS: an engine restarting is
+# back within a second, one that is gone for long costs one attempt every few seconds.
+FIRST_RETRY = 0.5
 RETRY_SECONDS = 5.0
 
 
@@ -24,7 +29,9 @@ class Connection(QObject):
 
     States: ``connecting`` → ``connected``; or ``starting`` (our engine is booting)
     → ``connected``; or ``unavailable`` (with a sentence saying why and what to do),
-    from which it retries every few seconds.
+    from which it retries with backoff — except when the engine's host refused us
+    (``EngineRefused``: a host key or login only the user can settle), which waits for
+    ``retry_now``. ``ask_host_key`` is handed to the client for ``ssh://`` engines.
     """
 
     state_changed = Signal(str, str)
@@ -51,6 +58,9 @@ class Connection(QObject):
         self.started_engine = False
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self.ask_host_key: Callable[..., Any] | None = None
+        self.last_error = ""  # the last failure's sentence, kept after a reconnect
+        self.refused = False  # the last failure needs the user (no automatic retry)
 
     # -- public ------------------------------------------------------------------------
     def start(self, choice: ConnectionChoice | None = None) -> None:
@@ -128,12 +138,18 @@ class Connection(QObject):
     async def _run(self) -> None:
         try:
             await self._drop_client()
+            delay = FIRST_RETRY
             while True:
+                self.refused = False
                 error = await self._attempt()
                 if error is None:
                     return
+                self.last_error = error
                 self._set(UNAVAILABLE, error)
-                await asyncio.sleep(RETRY_SECONDS)
+                if self.refused:
+                    return
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_SECONDS)
         except asyncio.CancelledError:
             await self._drop_client()
             raise
@@ -148,9 +164,13 @@ class Connection(QObject):
         except EngineError as e:
             return str(e)
         self._set(CONNECTING, f"Connecting to {address.describe()}…")
-        client = EngineClient(address)
+        client = EngineClient(address, ask_host_key=self.ask_host_key)
         try:
             await client.connect()
+        except EngineRefused as e:
+            await client.aclose()
+            self.refused = True
+            return describe(e)
         except EngineUnreachable as e:
             await client.aclose()
             if not self.choice.may_start_bundled_engine():

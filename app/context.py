@@ -12,6 +12,7 @@ from .settings import Settings
 from .tasks import TaskRunner
 
 if TYPE_CHECKING:
+    from .engine_registry import EngineRegistry
     from .models.feeds import Feeds
     from .models.history import HistoryService
     from .models.stats import StatsHub
@@ -19,7 +20,8 @@ if TYPE_CHECKING:
 
 @dataclass
 class AppContext:
-    """Shared services: the task runner, the connection, events, models, settings."""
+    """One engine's services (connection, events, models, stats) and the shared ones
+    (task runner, settings, the engines registry)."""
 
     runner: TaskRunner
     connection: Connection
@@ -27,7 +29,9 @@ class AppContext:
     settings: Settings
     feeds: Feeds
     stats: StatsHub
-    history: HistoryService | None = None
+    history: HistoryService | None = None  # the resource history (the primary engine only)
+    engines: EngineRegistry | None = None  # every engine's session (None: one engine only)
+    engine_key: str = ""  # which engine this context belongs to
 
     @property
     def client(self) -> EngineClient | None:

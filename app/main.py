@@ -21,7 +21,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Command-line options (the hidden ones serve tests, screenshots and benchmarks)."""
     p = argparse.ArgumentParser(prog="portside", description="Portside desktop app")
     p.add_argument("--version", action="version", version=f"Portside {_version()}")
-    p.add_argument("-H", "--host", help="engine address (unix:///path.sock or tcp://host:port)")
+    p.add_argument(
+        "-H",
+        "--host",
+        help="engine address (unix:///path.sock, tcp://host:port or ssh://user@host)",
+    )
     p.add_argument("--settings", help="settings file (default: the user's Portside settings)")
     p.add_argument("--panel", default="Containers", help="panel to open first")
     p.add_argument("--no-tray", action="store_true", help="no tray icon")

@@ -17,7 +17,8 @@ class ConnectionChoice:
 
     ``auto`` follows the docker CLI (``DOCKER_HOST``, Portside's socket, Docker's socket);
     ``portside`` is Portside's own engine (started when needed); ``socket`` any
-    Docker-compatible unix socket; ``tcp`` a remote engine, with TLS when ``cert_dir`` is set.
+    Docker-compatible unix socket; ``tcp`` a remote engine, with TLS when ``cert_dir`` is set
+    (``tcp_host`` may also be an ``ssh://`` address, logging in with ``ssh_key`` if set).
     """
 
     kind: str = AUTO
@@ -25,6 +26,7 @@ class ConnectionChoice:
     tcp_host: str = ""
     cert_dir: str = ""
     tls_verify: bool = True
+    ssh_key: str = ""
 
     def address(self) -> EngineAddress:
         """The address this choice resolves to now."""
@@ -35,7 +37,7 @@ class ConnectionChoice:
         if self.kind == TCP:
             host = self.tcp_host if "://" in self.tcp_host else f"tcp://{self.tcp_host}"
             tls = TlsConfig.from_cert_dir(self.cert_dir, self.tls_verify) if self.cert_dir else None
-            return EngineAddress(host, tls)
+            return EngineAddress(host, tls, self.ssh_key or None)
         return default_address()
 
     def may_start_bundled_engine(self) -> bool:
@@ -83,6 +85,14 @@ class Settings:
         q.setValue("connection/cert_dir", choice.cert_dir)
         q.setValue("connection/tls_verify", "true" if choice.tls_verify else "false")
         q.sync()
+
+    def added_engines(self) -> str:
+        """The engines the user added, as the JSON ``engine_catalog`` reads."""
+        return self.value("engines/added", "[]")
+
+    def set_added_engines(self, raw: str) -> None:
+        self._q.setValue("engines/added", raw)
+        self._q.sync()
 
     def value(self, key: str, default: str = "") -> str:
         """Any other string setting."""

@@ -16,6 +16,17 @@ QListWidget#sidebar::item {{ padding: 10px 16px; border-left: 3px solid transpar
 QListWidget#sidebar::item:selected {{
     background: #323f4b; color: white; border-left: 3px solid {ACCENT};
 }}
+QListWidget#engines {{
+    background: #1f2933; color: #e4e7eb; border: none; font-size: 13px; outline: 0;
+}}
+QListWidget#engines::item {{ padding: 5px 14px; border-left: 3px solid transparent; }}
+QListWidget#engines::item:selected {{
+    background: #323f4b; color: white; border-left: 3px solid {ACCENT};
+}}
+QLabel#enginesHeading {{ color: #9aa5b1; font-size: 11px; font-weight: 600; }}
+QPushButton#addEngine {{
+    background: #323f4b; color: #e4e7eb; border: none; border-radius: 3px; font-weight: 600;
+}}
 QLabel#brand {{
     background: #1f2933; color: white; font-size: 17px; font-weight: 600; padding: 14px 16px 6px;
 }}

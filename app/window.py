@@ -1,4 +1,9 @@
-"""The main window: sidebar, one panel at a time, and a status bar with the engine state."""
+"""The main window: sidebar (panels, then the Engines list), one panel at a time, and a
+status bar with the state of the engine being worked in.
+
+Each engine has its own set of panels (built on first use and kept), so switching engines
+in the sidebar keeps every engine's table state, selection and open details page.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ from .connection import CONNECTED, STARTING, UNAVAILABLE
 from .context import AppContext
 from .icons import engine_icon, engine_state
 from .panels.base import Panel
+from .panels.engines_list import EnginesList
 from .panels.offline import OfflinePage
 
 # (name, module, class): panels are imported and built the first time they are shown,
@@ -60,10 +66,10 @@ class MainWindow(QMainWindow):
 
     def __init__(self, ctx: AppContext):
         super().__init__()
-        self.ctx = ctx
+        self.ctx = ctx  # the context of the engine being worked in
         self.setWindowTitle("Portside")
         self.resize(1180, 720)
-        self.panels: dict[str, Panel] = {}
+        self._panels: dict[str, dict[str, Panel]] = {}
 
         self.sidebar = QListWidget()
         self.sidebar.setObjectName("sidebar")
@@ -79,14 +85,21 @@ class MainWindow(QMainWindow):
         sl.setSpacing(0)
         sl.addWidget(brand)
         sl.addWidget(self.sidebar, 1)
+        self.engines_list: EnginesList | None = None
+        if ctx.engines is not None:
+            self.engines_list = EnginesList(ctx.engines, self)
+            self.engines_list.selected.connect(self.show_engine)
+            sl.addWidget(self.engines_list)
+            ctx.engines.state_changed.connect(self._engine_state_changed)
+            ctx.engines.listed.connect(self._engines_listed)
         side.setFixedWidth(180)
         side.setStyleSheet("background: #1f2933;")
 
         self.stack = QStackedWidget()
         self.offline = OfflinePage()
-        self.offline.retry_clicked.connect(ctx.connection.retry_now)
+        self.offline.retry_clicked.connect(lambda: self.ctx.connection.retry_now())
         self.offline.settings_clicked.connect(lambda: self.show_panel("Engine"))
-        self.offline.machine_clicked.connect(ctx.connection.start_machine)
+        self.offline.machine_clicked.connect(lambda: self.ctx.connection.start_machine())
         self.stack.addWidget(self.offline)
 
         central = QWidget()
@@ -116,7 +129,8 @@ class MainWindow(QMainWindow):
         status.addPermanentWidget(self.busy)
 
         self.sidebar.currentRowChanged.connect(self._row_changed)
-        ctx.connection.state_changed.connect(self._state_changed)
+        if ctx.engines is None:
+            ctx.connection.state_changed.connect(self._state_changed)
         ctx.runner.failed.connect(self.show_error)
         ctx.runner.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
         ctx.runner.busy_changed.connect(lambda n: self.busy.setVisible(n > 0))
@@ -130,16 +144,66 @@ class MainWindow(QMainWindow):
         row = self.sidebar.currentRow()
         return PANELS[row][0] if 0 <= row < len(PANELS) else ""
 
+    @property
+    def panels(self) -> dict[str, Panel]:
+        """The current engine's panels built so far, by name."""
+        return self._panels.setdefault(self.ctx.engine_key, {})
+
+    def all_panels(self) -> list[Panel]:
+        """Every engine's panels (for shutdown)."""
+        return [p for panels in self._panels.values() for p in panels.values()]
+
     def panel(self, name: str) -> Panel:
-        """The panel called ``name``, built on first use."""
-        if name not in self.panels:
+        """The current engine's panel called ``name``, built on first use."""
+        panels = self.panels
+        if name not in panels:
             _name, module, cls = next(p for p in PANELS if p[0] == name)
             mod = importlib.import_module(f"{__package__}.panels.{module}")
             panel = getattr(mod, cls)(self.ctx)
-            self.panels[name] = panel
+            panels[name] = panel
             self.stack.addWidget(panel)
             self.panel_created.emit(name)
-        return self.panels[name]
+        return panels[name]
+
+    # -- engines -------------------------------------------------------------------------
+    def show_engine(self, key: str) -> None:
+        """Work in engine ``key``: its panels, its state in the status bar."""
+        engines = self.ctx.engines
+        session = engines.session(key) if engines is not None else None
+        if engines is None or session is None:
+            return
+        engines.select(key)
+        if self.engines_list is not None:
+            self.engines_list.set_current(key)
+        if session.ctx is self.ctx:
+            return
+        self.ctx = session.ctx
+        c = self.ctx.connection
+        self._state_changed(c.state, c.detail)
+
+    def _engine_state_changed(self, key: str) -> None:
+        if self.engines_list is not None:
+            self.engines_list.update_engine(key)
+        if key == self.ctx.engine_key:
+            c = self.ctx.connection
+            self._state_changed(c.state, c.detail)
+
+    def _engines_listed(self) -> None:
+        engines = self.ctx.engines
+        if engines is None:
+            return
+        # panels of engines that are gone go with them
+        for key in [k for k in self._panels if engines.session(k) is None]:
+            for panel in self._panels.pop(key).values():
+                self.stack.removeWidget(panel)
+                closer = getattr(panel, "shutdown", None)
+                if closer is not None:
+                    self.ctx.runner.spawn(closer(), "close a gone engine's panel")
+                panel.deleteLater()
+        if engines.session(self.ctx.engine_key) is None:
+            self.show_engine(engines.primary.key)
+        if self.engines_list is not None:
+            self.engines_list.rebuild()
 
     def show_panel(self, name: str) -> Panel:
         """Select ``name`` in the sidebar and show it."""
@@ -162,6 +226,8 @@ class MainWindow(QMainWindow):
     # -- status ------------------------------------------------------------------------
     def _state_changed(self, state: str, detail: str) -> None:
         self.offline.show_state(state, detail, self.ctx.connection.machine_offer)
+        if self.ctx.engines is not None:
+            self.setWindowTitle(f"Portside — {self.ctx.engines.current.name}")
         words = {
             CONNECTED: "Connected",
             STARTING: "Starting engine…",

@@ -257,6 +257,88 @@ def _shoot_history(qapp, loop, app, out: Path, cid: str) -> None:  # type: ignor
     _shoot(qapp, app.window, out, "history-24h")
 
 
+def _context(config: Path, name: str, host: str, description: str) -> None:
+    """One context in the docker CLI's store, as ``docker context create`` writes it."""
+    import hashlib
+    import json
+
+    meta = config / "contexts" / "meta" / hashlib.sha256(name.encode()).hexdigest()
+    meta.mkdir(parents=True, exist_ok=True)
+    endpoint = {"Host": host, "SkipTLSVerify": False}
+    (meta / "meta.json").write_text(
+        json.dumps(
+            {
+                "Name": name,
+                "Metadata": {"Description": description},
+                "Endpoints": {"docker": endpoint},
+            }
+        )
+    )
+
+
+def take_engines(out: Path, engine) -> None:  # type: ignore[no-untyped-def]
+    """The Engines list: Portside's engine, a second engine found as a docker context, a
+    remote one over SSH that does not answer (offline, with its error), and the
+    Containers panel's "All engines" view."""
+    from portside.app import style
+    from portside.app.aloop import new_loop, remove_asyncgen_hooks
+    from portside.app.application import PortsideApp
+    from portside.app.settings import SOCKET, ConnectionChoice, Settings
+    from PySide6.QtWidgets import QApplication
+    from support.engine import PortsideEngine
+
+    qapp = QApplication.instance() or QApplication(["portside"])
+    style.apply(qapp)  # type: ignore[arg-type]
+    staging = PortsideEngine()
+    tmp = Path(tempfile.mkdtemp(prefix="portside-shots-"))
+    try:
+        staging.start()
+        staging.docker("load", "-i", str(_busybox()))
+        for name in ("api-1", "api-2", "cache"):
+            staging.docker("run", "-d", "--name", name, "busybox", "sleep", "86400")
+        config = tmp / "docker-config"
+        _context(config, "staging", staging.host, "staging engine")
+        _context(config, "build-box", "ssh://ci@127.0.0.1:1", "CI builder")
+        loop = new_loop(qapp, already_running=True)
+        app = PortsideApp(
+            Settings(str(tmp / "settings.ini")),
+            ConnectionChoice(kind=SOCKET, socket_path=str(engine.socket)),
+            tray=False,
+            docker_config=config,
+            engine_sockets=[],
+            machines_home=tmp / "machines",
+        )
+        w = app.window
+        w.resize(1400, 860)
+        app.start()
+        sessions = app.engines.sessions
+        _wait(qapp, lambda: len(sessions) == 3)
+        _wait(qapp, lambda: sessions["context:staging"].feeds.containers.loaded)
+        _wait(qapp, lambda: app.ctx.feeds.containers.loaded)
+        _wait(qapp, lambda: sessions["context:build-box"].connection.state == "unavailable")
+        containers = w.show_panel("Containers")
+        containers.all_engines.setChecked(True)
+        _wait(qapp, lambda: containers.all_table is not None
+              and containers.all_table.source.rowCount() >= 9)  # fmt: skip
+        _shoot(qapp, w, out, "engines", settle=1.0)
+
+        task = loop.create_task(app.shutdown())
+        _wait(qapp, task.done, 30)
+        loop._QEventLoop__is_running = False  # type: ignore[attr-defined]
+        asyncio.events._set_running_loop(None)
+        loop.close()
+        remove_asyncgen_hooks()
+    finally:
+        staging.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _busybox() -> Path:
+    from support.images import busybox_archive
+
+    return busybox_archive()
+
+
 def take_offline(out: Path) -> None:
     """The page shown when no engine answers."""
     from portside.app.aloop import new_loop
@@ -300,6 +382,8 @@ def main() -> int:
     engine = _setup_engine()
     try:
         take(out, engine)
+        if not ONLY or "engines" in ONLY:
+            take_engines(out, engine)
     finally:
         engine.cleanup()
     if not ONLY or "offline" in ONLY:

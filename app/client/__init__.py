@@ -1,11 +1,19 @@
 """Async, Qt-free client of the Docker Engine API (the app's only way to the engine)."""
 
-from .address import DOCKER_SOCKET, PORTSIDE_SOCKET, EngineAddress, TlsConfig, default_address
+from .address import (
+    DOCKER_SOCKET,
+    PORTSIDE_SOCKET,
+    EngineAddress,
+    SshEndpoint,
+    TlsConfig,
+    default_address,
+)
 from .client import CLIENT_API_VERSION, EngineClient, negotiate
 from .errors import (
     BadRequest,
     Conflict,
     EngineError,
+    EngineRefused,
     EngineUnreachable,
     Forbidden,
     NotFound,
@@ -27,6 +35,7 @@ __all__ = [
     "EngineAddress",
     "EngineClient",
     "EngineError",
+    "EngineRefused",
     "EngineUnreachable",
     "Forbidden",
     "HijackedStream",
@@ -35,6 +44,7 @@ __all__ = [
     "NotFound",
     "PullProgress",
     "ServerError",
+    "SshEndpoint",
     "StatsSample",
     "StreamError",
     "TlsConfig",

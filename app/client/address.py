@@ -7,6 +7,7 @@ usual Docker socket.
 
 from __future__ import annotations
 
+import getpass
 import os
 import ssl
 from collections.abc import Mapping
@@ -18,6 +19,34 @@ from .errors import BadRequest
 
 PORTSIDE_SOCKET = "/run/portside/portside.sock"
 DOCKER_SOCKET = "/var/run/docker.sock"
+SSH_PORT = 22
+
+
+@dataclass(frozen=True)
+class SshEndpoint:
+    """An ``ssh://[user@]host[:port][/socket/path]`` engine: the engine's unix socket on
+    ``host``, reached through an SSH connection (the socket defaults to Docker's)."""
+
+    host: str
+    port: int = SSH_PORT
+    user: str = ""
+    socket_path: str = DOCKER_SOCKET
+
+    @classmethod
+    def parse(cls, url: str) -> SshEndpoint:
+        parts = urlsplit(url)
+        if parts.scheme != "ssh" or not parts.hostname:
+            raise BadRequest(f"no host name in {url!r} (use ssh://user@host[:port])")
+        try:
+            port = parts.port or SSH_PORT
+        except ValueError as e:
+            raise BadRequest(f"bad port in {url!r}") from e
+        user = parts.username or getpass.getuser()
+        return cls(parts.hostname, port, user, parts.path or DOCKER_SOCKET)
+
+    def describe(self) -> str:
+        where = self.host if self.port == SSH_PORT else f"{self.host}:{self.port}"
+        return f"{self.user}@{where}"
 
 
 @dataclass(frozen=True)
@@ -58,10 +87,13 @@ class TlsConfig:
 
 @dataclass(frozen=True)
 class EngineAddress:
-    """One engine endpoint. ``url`` is ``unix:///path`` or ``tcp://host:port``."""
+    """One engine endpoint. ``url`` is ``unix:///path``, ``tcp://host:port`` or
+    ``ssh://user@host[:port][/socket]`` (``ssh_key``: a private key file; else the SSH
+    agent, then ``~/.ssh/id_*``)."""
 
     url: str
     tls: TlsConfig | None = None
+    ssh_key: str | None = None
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.url)
@@ -72,9 +104,11 @@ class EngineAddress:
             if not parts.hostname:
                 raise BadRequest(f"no host name in {self.url!r}")
         elif parts.scheme == "ssh":
-            raise BadRequest("ssh:// hosts are not supported yet; use a unix socket or TCP+TLS")
+            SshEndpoint.parse(self.url)
         else:
-            raise BadRequest(f"unsupported engine address {self.url!r} (use unix:// or tcp://)")
+            raise BadRequest(
+                f"unsupported engine address {self.url!r} (use unix://, tcp:// or ssh://)"
+            )
 
     @classmethod
     def unix(cls, path: str | os.PathLike[str]) -> EngineAddress:
@@ -87,6 +121,16 @@ class EngineAddress:
         return self.url.startswith("unix://")
 
     @property
+    def is_ssh(self) -> bool:
+        """True for an engine reached over SSH."""
+        return self.url.startswith("ssh://")
+
+    @property
+    def ssh(self) -> SshEndpoint | None:
+        """The SSH endpoint of an ``ssh://`` address."""
+        return SshEndpoint.parse(self.url) if self.is_ssh else None
+
+    @property
     def socket_path(self) -> str | None:
         """The socket path of a unix address."""
         return urlsplit(self.url).path if self.is_unix else None
@@ -94,7 +138,7 @@ class EngineAddress:
     @property
     def base_url(self) -> str:
         """The URL httpx sends requests to (the host part is a placeholder for sockets)."""
-        if self.is_unix:
+        if self.is_unix or self.is_ssh:
             return "http://docker"
         parts = urlsplit(self.url)
         scheme = "https" if self.tls is not None or parts.scheme == "https" else "http"
@@ -105,6 +149,9 @@ class EngineAddress:
         """A short label for status bars: the socket path or ``host:port``."""
         if self.is_unix:
             return self.socket_path or self.url
+        endpoint = self.ssh
+        if endpoint is not None:
+            return endpoint.describe()
         return self.base_url.split("://", 1)[1]
 
 
@@ -115,7 +162,9 @@ def address_from_env(env: Mapping[str, str]) -> EngineAddress | None:
         return None
     tls: TlsConfig | None = None
     verify = env.get("DOCKER_TLS_VERIFY", "") not in ("", "0")
-    if not host.startswith("unix://") and (verify or env.get("DOCKER_TLS", "") not in ("", "0")):
+    if not host.startswith(("unix://", "ssh://")) and (
+        verify or env.get("DOCKER_TLS", "") not in ("", "0")
+    ):
         cert_dir = env.get("DOCKER_CERT_PATH") or os.path.join(
             env.get("HOME", os.path.expanduser("~")), ".docker"
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -38,7 +39,14 @@ def negotiate(server: str | None, ours: str = CLIENT_API_VERSION) -> str:
     return min(server, ours, key=version_tuple)
 
 
-def _transport(address: EngineAddress) -> httpx.AsyncBaseTransport:
+def _transport(
+    address: EngineAddress, ask_host_key: Callable[..., Any] | None
+) -> httpx.AsyncBaseTransport:
+    if address.is_ssh:
+        # paramiko is imported only by those who use an SSH engine.
+        from .sshtransport import ssh_transport
+
+        return ssh_transport(address, ask_host_key)
     if address.is_unix:
         transport = httpx.AsyncHTTPTransport(uds=address.socket_path)
     else:
@@ -59,6 +67,8 @@ class EngineClient:
     ...         print(c["Names"])
 
     ``transport`` replaces the network (tests pass ``httpx.MockTransport``).
+    ``ask_host_key`` answers, for an ``ssh://`` engine, whether to trust a host key
+    ``~/.ssh/known_hosts`` does not list (given a ``HostKeyQuestion``; bool or awaitable).
     """
 
     def __init__(
@@ -67,12 +77,13 @@ class EngineClient:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         api_version: str | None = None,
+        ask_host_key: Callable[..., Any] | None = None,
     ):
         if isinstance(address, str):
             address = EngineAddress(address)
         self.address = address or default_address()
         self._client = httpx.AsyncClient(
-            transport=transport or _transport(self.address),
+            transport=transport or _transport(self.address, ask_host_key),
             base_url=self.address.base_url,
             timeout=DEFAULT_TIMEOUT,
             headers={"User-Agent": "Portside-App/0.1"},

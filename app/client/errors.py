@@ -71,6 +71,11 @@ class EngineUnreachable(EngineError):
     status = 0
 
 
+class EngineRefused(EngineUnreachable):
+    """The engine's host turned us away for a reason retrying alone cannot fix: an
+    unknown host key the user did not accept, a changed host key, a refused login."""
+
+
 class StreamError(EngineError):
     """An error reported inside a progress stream (pull, load, push) after a 200 answer."""
 

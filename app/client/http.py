@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from .errors import EngineUnreachable, error_for_status
+from .errors import EngineRefused, EngineUnreachable, error_for_status
 from .streams import iter_json
 
 # Plain calls may wait for slow operations (stopping a container waits for its grace
@@ -65,6 +65,18 @@ def _os_reason(exc: BaseException) -> str | None:
     return None
 
 
+def _refusal(exc: BaseException) -> EngineRefused | None:
+    """The ``EngineRefused`` a transport put in ``exc``'s chain (an SSH host key refusal)."""
+    seen = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, EngineRefused):
+            return cur
+        cur = cur.__cause__ or cur.__context__
+    return None
+
+
 class Http:
     """Wraps an ``httpx.AsyncClient`` with the engine's conventions."""
 
@@ -81,6 +93,9 @@ class Http:
 
     def unreachable(self, exc: Exception) -> EngineUnreachable:
         """The typed error for a transport failure, in words."""
+        refused = _refusal(exc)
+        if refused is not None:
+            return EngineRefused(f"cannot reach the engine at {self.where}: {refused}")
         if isinstance(exc, httpx.TimeoutException):
             return EngineUnreachable(f"the engine at {self.where} did not answer in time")
         reason = _os_reason(exc)
@@ -121,6 +136,13 @@ class Http:
             resp = await self.client.send(request, stream=stream)
         except httpx.TransportError as e:
             raise self.unreachable(e) from e
+        except RuntimeError as e:
+            if not self.client.is_closed:
+                raise
+            # a request made just as the connection was dropped (the engine went away)
+            raise EngineUnreachable(
+                f"the connection to the engine at {self.where} was closed"
+            ) from e
         if resp.status_code >= 400:
             try:
                 body = await resp.aread()

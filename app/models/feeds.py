@@ -12,7 +12,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from ..client import EngineClient, StatsSample
+from ..client import EngineClient, EngineError, StatsSample
 from ..tasks import TaskRunner
 from . import resources
 from .containers import ContainersModel
@@ -83,7 +83,14 @@ class Feed(QObject):
 
     async def _reload(self, client: EngineClient) -> None:
         try:
-            await self.reload(client)
+            try:
+                await self.reload(client)
+            except EngineError:
+                if client is not self.client:
+                    # the connection was dropped meanwhile: the next one reloads anyway,
+                    # and a sentence about the old one would only confuse
+                    return
+                raise
             self.loaded = True
             self.changed.emit()
         finally:
@@ -230,6 +237,14 @@ class Feeds(QObject):
         """Point every feed at ``client`` (they load when the event stream opens)."""
         for feed in self._all:
             feed.attach(client)
+
+    def clear(self) -> None:
+        """Forget every row (an engine removed from the app)."""
+        self.containers.model.sync([])
+        self.images._images = []
+        self.volumes._volumes = []
+        self.networks._networks = []
+        self._containers_changed()
 
     def _volume_event(self, ev: dict[str, Any]) -> None:
         # mount/unmount come with every container start: "used by" follows the containers.

@@ -24,6 +24,7 @@ from ..models import containers as cols
 from ..models import roles
 from ..models.container_filter import ContainersProxy
 from ..widgets.links import LinkDelegate
+from ..widgets.table import RecordTable
 from . import container_actions
 from .base import Panel, heading
 
@@ -59,6 +60,12 @@ class ContainersPanel(Panel):
             actions.addWidget(b)
         actions.addStretch(1)
         actions.addWidget(self.only_running)
+        self.all_engines = QCheckBox("All engines")
+        self.all_engines.setObjectName("allEngines")
+        self.all_engines.setVisible(ctx.engines is not None)
+        self.all_engines.toggled.connect(self.show_all_engines)
+        actions.addWidget(self.all_engines)
+        self.all_table: RecordTable | None = None
 
         self.view = QTreeView()
         self.view.setObjectName("containersView")
@@ -92,6 +99,7 @@ class ContainersPanel(Panel):
         ll.addLayout(top)
         ll.addLayout(actions)
         ll.addWidget(self.view, 1)
+        self._list_layout = ll
 
         self.pages = QStackedWidget()
         self.pages.addWidget(self.list_page)
@@ -173,6 +181,8 @@ class ContainersPanel(Panel):
         """Running containers whose rows are on screen."""
         if not self.isVisible() or self.pages.currentWidget() is not self.list_page:
             return set()
+        if not self.view.isVisible():
+            return set()
         out: set[str] = set()
         viewport = self.view.viewport()
         index = self.view.indexAt(QPoint(1, 1))
@@ -200,6 +210,34 @@ class ContainersPanel(Panel):
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._visible_soon()
+
+    # -- all engines -------------------------------------------------------------------
+    def show_all_engines(self, on: bool) -> None:
+        """Every engine's containers in one table with an Engine column (or back)."""
+        if on and self.all_table is None and self.ctx.engines is not None:
+            overview = self.ctx.engines.overview("containers")
+            self.all_table = RecordTable(overview.model)
+            self.all_table.setObjectName("allContainersView")
+            self.all_table.setColumnWidth(0, 120)
+            self.all_table.setColumnWidth(1, 200)
+            self.search.textChanged.connect(self.all_table.filter)
+            self.all_table.filter(self.search.text())
+            self.all_table.doubleClicked.connect(self._all_double_clicked)
+            self._list_layout.addWidget(self.all_table, 1)
+        if self.all_table is not None:
+            self.all_table.setVisible(on)
+        self.view.setVisible(not on)
+        for b in self.buttons.values():
+            b.setVisible(not on)
+        self.only_running.setVisible(not on)
+        self._visible_soon()
+
+    def _all_double_clicked(self, _index: QModelIndex) -> None:
+        # work in the row's engine (its own panels then show the container)
+        table = self.all_table
+        records = table.selected_records() if table is not None else []
+        if records and self.ctx.engines is not None:
+            self.ctx.engines.select(records[0]["_engine_key"])
 
     # -- details -----------------------------------------------------------------------
     def _double_clicked(self, index: QModelIndex) -> None:

@@ -99,7 +99,10 @@ class EnginePanel(Panel):
         layout.addWidget(_box("Engine", self.engine_grid, refresh))
         self.machine_section = MachineSection(ctx)
         self.machine_box = _box("Portside Machine", self.machine_section)
-        self.machine_box.setVisible(self.machine_section.relevant())
+        # The machine and the connection settings belong to the app's main connection; other
+        # engines come from their own sources (contexts, sockets, the Engines list).
+        self.main_connection = ctx.engines is None or ctx.engine_key == ctx.engines.primary.key
+        self.machine_box.setVisible(self.main_connection and self.machine_section.relevant())
         layout.addWidget(self.machine_box)
         layout.addWidget(_box("Disk usage", self.disk_grid))
         charts = QWidget()
@@ -108,7 +111,9 @@ class EnginePanel(Panel):
         cl.addWidget(self.cpu_chart)
         cl.addWidget(self.ram_chart)
         layout.addWidget(_box("Host", charts))
-        layout.addWidget(_box("Connection", self.form))
+        self.connection_box = _box("Connection", self.form)
+        self.connection_box.setVisible(self.main_connection)
+        layout.addWidget(self.connection_box)
         layout.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -124,7 +129,7 @@ class EnginePanel(Panel):
         ctx.connection.connected.connect(lambda _c: self.refresh())
 
     def activated(self) -> None:
-        self.machine_box.setVisible(self.machine_section.relevant())
+        self.machine_box.setVisible(self.main_connection and self.machine_section.relevant())
         self.refresh()
         self.sample_host()
         self._timer.start()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QDialog, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QDialog, QVBoxLayout, QWidget
 
 from .. import format as fmt
 from ..client import EngineClient
 from ..context import AppContext
 from ..widgets import dialogs
+from ..widgets.table import RecordTable
 from .base import Panel, heading, table_section
 from .pull import PullBox
 
@@ -42,8 +43,31 @@ class ImagesPanel(Panel):
         layout.addWidget(self.pull_box)
         layout.addLayout(section.bar)
         layout.addWidget(self.table, 1)
+        self.all_engines = QCheckBox("All engines")
+        self.all_engines.setObjectName("allEngines")
+        self.all_engines.setVisible(ctx.engines is not None)
+        self.all_engines.toggled.connect(self.show_all_engines)
+        section.bar.addWidget(self.all_engines)
+        self.all_table: RecordTable | None = None
+        self._layout = layout
         self._update_buttons()
         self.dialog: QDialog | None = None
+
+    def show_all_engines(self, on: bool) -> None:
+        """Every engine's images in one table with an Engine column (or back)."""
+        if on and self.all_table is None and self.ctx.engines is not None:
+            self.all_table = RecordTable(self.ctx.engines.overview("images").model)
+            self.all_table.setObjectName("allImagesView")
+            for col, width in enumerate((120, 260, 100, 120, 120, 90)):
+                self.all_table.setColumnWidth(col, width)
+            self.search.textChanged.connect(self.all_table.filter)
+            self.all_table.filter(self.search.text())
+            self._layout.addWidget(self.all_table, 1)
+        if self.all_table is not None:
+            self.all_table.setVisible(on)
+        self.table.setVisible(not on)
+        for b in self.buttons.values():
+            b.setVisible(not on)
 
     def _update_buttons(self) -> None:
         n = len(self.table.selected_records())

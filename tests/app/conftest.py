@@ -286,7 +286,14 @@ def _gui(aloop, qtbot, qapp, engine, tmp_path):  # type: ignore[no-untyped-def]
     style.apply(qapp)
     settings = Settings(str(tmp_path / "settings.ini"))
     choice = ConnectionChoice(kind=SOCKET, socket_path=str(engine.socket))
-    app = PortsideApp(settings, choice)
+    # Other engines are discovered from the test's own (empty) places, never the host's.
+    app = PortsideApp(
+        settings,
+        choice,
+        docker_config=tmp_path / "docker-config",
+        engine_sockets=[],
+        machines_home=tmp_path / "machines",
+    )
     harness = Gui(app, engine, qtbot, aloop)
     app.start()
     try:

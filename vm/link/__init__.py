@@ -9,7 +9,15 @@ engine over a channel), ``errors``.
 """
 
 from .errors import AuthenticationFailed, HostKeyMismatch, LinkError, UnknownHostKey
-from .hostkeys import HostKeyQuestion, UnknownHostKeyHook, accept_fingerprint, fingerprint
+from .hostkeys import (
+    HostKeyPolicy,
+    HostKeyQuestion,
+    KnownHostsPolicy,
+    PinnedHostKey,
+    UnknownHostKeyHook,
+    accept_fingerprint,
+    fingerprint,
+)
 from .ports import ForwardedPort, PortForwarder
 from .sockets import SocketForwarder
 from .ssh import LinkState, SshLink, SshTarget
@@ -18,9 +26,12 @@ __all__ = [
     "AuthenticationFailed",
     "ForwardedPort",
     "HostKeyMismatch",
+    "HostKeyPolicy",
     "HostKeyQuestion",
+    "KnownHostsPolicy",
     "LinkError",
     "LinkState",
+    "PinnedHostKey",
     "PortForwarder",
     "SocketForwarder",
     "SshLink",

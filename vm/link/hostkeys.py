@@ -1,9 +1,11 @@
 """Deciding whether the key a host offered is the right one.
 
-Two ways, as OpenSSH has them: an exact pin (Portside Machine makes the guest's host key
-itself, so it knows the public half before the first connection), or a known_hosts file
-for remote hosts. A key known_hosts has never seen is a question for the user; the
-``UnknownHostKeyHook`` lets the app answer it (say, after showing the fingerprint).
+Two policies behind one interface (``HostKeyPolicy``), as OpenSSH has them: an exact pin
+(``PinnedHostKey``: Portside Machine makes the guest's host key itself, so it knows the
+public half before the first connection), or a known_hosts file for remote engines
+(``KnownHostsPolicy``). A key known_hosts has never seen is a question for the user; the
+``UnknownHostKeyHook`` lets the app answer it (say, after showing the fingerprint). The
+link only calls the policy, so machines and remote engines share one SSH client.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import paramiko
 
@@ -177,3 +180,47 @@ def remember(known_hosts: Path, label: str, key: paramiko.PKey) -> None:
         if existing and not existing.endswith(b"\n"):
             f.write("\n")
         f.write(line)
+
+
+class HostKeyPolicy(Protocol):
+    """Decides whether the key a host offered may be trusted (before authenticating)."""
+
+    def preferred_key_types(self, host: str, port: int) -> list[str]:
+        """Host key types to ask the server for first (the ones this policy can check)."""
+        ...
+
+    async def check(self, offered: paramiko.PKey, host: str, port: int) -> None:
+        """Return when ``offered`` is trusted; raise ``HostKeyMismatch``/``UnknownHostKey``."""
+        ...
+
+
+@dataclass(frozen=True)
+class PinnedHostKey:
+    """Exactly this key (``ssh-ed25519 AAAA…``), nothing else: Portside Machine's guest."""
+
+    line: str
+
+    def preferred_key_types(self, host: str, port: int) -> list[str]:
+        return [PublicKeyLine.parse(self.line).key_type]
+
+    async def check(self, offered: paramiko.PKey, host: str, port: int) -> None:
+        check_pinned(offered, self.line, f"{host}:{port}")
+
+
+@dataclass(frozen=True)
+class KnownHostsPolicy:
+    """OpenSSH's known_hosts (default ``~/.ssh/known_hosts``): a known key passes, a changed
+    one is refused, an unknown one is put to ``ask`` (the app shows the fingerprint)."""
+
+    path: Path | None = None
+    ask: UnknownHostKeyHook | None = None
+
+    @property
+    def file(self) -> Path:
+        return self.path or Path.home() / ".ssh" / "known_hosts"
+
+    def preferred_key_types(self, host: str, port: int) -> list[str]:
+        return preferred_key_types(None, load_known_hosts(self.file), host_label(host, port))
+
+    async def check(self, offered: paramiko.PKey, host: str, port: int) -> None:
+        await check_known_hosts(offered, self.file, host, port, self.ask)

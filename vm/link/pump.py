@@ -44,10 +44,15 @@ class Pump:
         self._done: asyncio.Future[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
-    def start(self) -> None:
-        """Start both directions; ``wait()`` resolves when both have ended."""
-        self._loop = asyncio.get_running_loop()
-        self._done = self._loop.create_future()
+    def start(self, *, tell_loop: bool = True) -> None:
+        """Start both directions; ``wait()`` resolves when both have ended.
+
+        ``tell_loop=False`` for a pump nobody waits on: its threads then never call into
+        the event loop (under the app's Qt loop that is a signal sent from a short-lived
+        foreign thread, which is best avoided)."""
+        if tell_loop:
+            self._loop = asyncio.get_running_loop()
+            self._done = self._loop.create_future()
         self.sock.setblocking(True)
         threading.Thread(target=self._upstream, name=f"{self.name}-up", daemon=True).start()
         threading.Thread(target=self._downstream, name=f"{self.name}-down", daemon=True).start()

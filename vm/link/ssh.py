@@ -18,7 +18,6 @@ import enum
 import logging
 import select
 import socket
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -29,14 +28,7 @@ from typing import Any, TypeVar
 import paramiko
 
 from .errors import AuthenticationFailed, HostKeyMismatch, LinkError, UnknownHostKey
-from .hostkeys import (
-    UnknownHostKeyHook,
-    check_known_hosts,
-    check_pinned,
-    host_label,
-    load_known_hosts,
-    preferred_key_types,
-)
+from .hostkeys import HostKeyPolicy, KnownHostsPolicy, PinnedHostKey, UnknownHostKeyHook
 from .streamlocal import StreamlocalTransport
 
 log = logging.getLogger(__name__)
@@ -82,7 +74,9 @@ class SshLink:
 
     ``keepalive`` seconds between probes; ``keepalive_count`` unanswered probe periods end
     the connection (then ``wait_closed`` returns and ``reconnect`` may be called).
-    ``unknown_host_key`` answers for keys known_hosts does not know (unused with a pin).
+    ``host_key_policy`` decides which host keys are trusted; without one, the target's pin
+    (``PinnedHostKey``) or else known_hosts (``KnownHostsPolicy``) with ``unknown_host_key``
+    answering for keys it does not know.
     """
 
     def __init__(
@@ -92,11 +86,13 @@ class SshLink:
         keepalive: float = 10.0,
         keepalive_count: int = 3,
         unknown_host_key: UnknownHostKeyHook | None = None,
+        host_key_policy: HostKeyPolicy | None = None,
     ) -> None:
         self.target = target
         self.keepalive = keepalive
         self.keepalive_count = keepalive_count
         self.unknown_host_key = unknown_host_key
+        self.host_key_policy = host_key_policy or default_policy(target, unknown_host_key)
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="ssh-link")
         self._transport: StreamlocalTransport | None = None
         self._agent: paramiko.Agent | None = None
@@ -179,8 +175,13 @@ class SshLink:
                 transport = await self._establish(timeout)
             except BaseException as e:
                 self.last_error = str(e) if isinstance(e, LinkError) else repr(e)
-                self._set_state(LinkState.DISCONNECTED)
+                if self._state is not LinkState.CLOSED:  # close() during the attempt stays
+                    self._set_state(LinkState.DISCONNECTED)
                 raise
+            if self._state is LinkState.CLOSED:
+                # closed while logging in: nobody may use this connection
+                transport.close()
+                raise LinkError(f"the link to {self.target.where} is closed")
             self.last_error = None
             self._transport = transport
             self.generation += 1
@@ -194,21 +195,11 @@ class SshLink:
     async def _establish(self, limit: float) -> StreamlocalTransport:
         deadline = time.monotonic() + limit
         t = self.target
-        known = None
-        if not t.pinned_host_key:
-            known = load_known_hosts(self._known_hosts_path())
-        types = preferred_key_types(
-            t.pinned_host_key, known or paramiko.HostKeys(), host_label(t.host, t.port)
-        )
+        types = self.host_key_policy.preferred_key_types(t.host, t.port)
         transport = await self._open(self._handshake, limit, types)
         try:
             offered = transport.get_remote_server_key()
-            if t.pinned_host_key:
-                check_pinned(offered, t.pinned_host_key, t.where)
-            else:
-                await check_known_hosts(
-                    offered, self._known_hosts_path(), t.host, t.port, self.unknown_host_key
-                )
+            await self.host_key_policy.check(offered, t.host, t.port)
             left = max(1.0, deadline - time.monotonic())
             await asyncio.wait_for(self._call(self._authenticate, transport), left)
         except BaseException as e:
@@ -217,9 +208,6 @@ class SshLink:
                 raise LinkError(f"{t.where} did not finish logging in within {limit:g}s") from e
             raise
         return transport
-
-    def _known_hosts_path(self) -> Path:
-        return self.target.known_hosts or Path.home() / ".ssh" / "known_hosts"
 
     def _handshake(self, timeout: float, key_types: list[str]) -> StreamlocalTransport:
         """TCP connect and key exchange (blocking; runs on the pool)."""
@@ -297,15 +285,17 @@ class SshLink:
         )
 
     def _watch(self, transport: StreamlocalTransport) -> None:
-        """Notice the end of ``transport`` on the loop, without polling."""
-        loop = asyncio.get_running_loop()
+        """Notice the end of ``transport`` on the loop, without polling: one of the link's
+        pool threads joins paramiko's transport thread (a long-lived worker, not a thread
+        per connection, so the loop is told from a thread it already knows)."""
+        joined = asyncio.ensure_future(self._call(transport.join))
 
-        def join() -> None:
-            transport.join()
-            with contextlib.suppress(RuntimeError):  # the loop is gone: nobody to tell
-                loop.call_soon_threadsafe(self._transport_ended, transport)
+        def ended(done: asyncio.Future[None]) -> None:
+            if not done.cancelled():
+                done.exception()  # a failed join still means the connection is over
+            self._transport_ended(transport)
 
-        threading.Thread(target=join, name="ssh-link-watch", daemon=True).start()
+        joined.add_done_callback(ended)
 
     def _transport_ended(self, transport: StreamlocalTransport) -> None:
         if transport is not self._transport:
@@ -490,6 +480,13 @@ class SshLink:
             if self._state is LinkState.CLOSED:
                 raise LinkError(f"the link to {self.target.where} is closed") from e
             raise
+
+
+def default_policy(target: SshTarget, ask: UnknownHostKeyHook | None) -> HostKeyPolicy:
+    """The target's pin when it has one, else its known_hosts file asking ``ask``."""
+    if target.pinned_host_key:
+        return PinnedHostKey(target.pinned_host_key)
+    return KnownHostsPolicy(target.known_hosts, ask)
 
 
 def _close_result(opening: asyncio.Future[Any]) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from portside.app.client import BadRequest, EngineAddress, default_address
+from portside.app.client import BadRequest, EngineAddress, SshEndpoint, default_address
 from portside.app.client.client import negotiate
 
 
@@ -41,8 +41,22 @@ def test_plain_tcp_and_bad_addresses():
     assert EngineAddress("tcp://10.0.0.1").base_url == "http://10.0.0.1:2375"
     with pytest.raises(BadRequest, match="unsupported"):
         EngineAddress("ftp://x")
-    with pytest.raises(BadRequest, match="ssh"):
-        EngineAddress("ssh://me@host")
+    with pytest.raises(BadRequest, match="no host name"):
+        EngineAddress("ssh:///var/run/docker.sock")
+
+
+def test_ssh_addresses_mean_what_docker_host_means():
+    addr = EngineAddress("ssh://me@build.example")
+    assert addr.is_ssh and not addr.is_unix
+    assert addr.ssh == SshEndpoint("build.example", 22, "me", "/var/run/docker.sock")
+    assert addr.base_url == "http://docker"
+    assert addr.describe() == "me@build.example"
+    custom = EngineAddress("ssh://me@10.0.0.5:2222/run/portside/portside.sock")
+    assert custom.ssh == SshEndpoint("10.0.0.5", 2222, "me", "/run/portside/portside.sock")
+    assert custom.describe() == "me@10.0.0.5:2222"
+    # DOCKER_HOST=ssh://… never picks up TLS settings
+    env = {"DOCKER_HOST": "ssh://me@h", "DOCKER_TLS_VERIFY": "1"}
+    assert default_address(env) == EngineAddress("ssh://me@h")
 
 
 @pytest.mark.parametrize(

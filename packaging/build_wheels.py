@@ -83,7 +83,7 @@ def _stage(distribution: str, stage: Path) -> None:
     """A copy of what the distribution is built from (setuptools writes build/ and
     *.egg-info into the tree it builds, and the engine's tree must hold only its part)."""
     meta = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", "build")
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
     for name in ("README.md", "LICENSE"):
         if (ROOT / name).is_file():
             shutil.copy2(ROOT / name, stage / name)

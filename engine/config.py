@@ -176,5 +176,5 @@ def load_config(argv: list[str] | None = None) -> DaemonConfig:
             raise InvalidParameter(
                 f"unsupported host {h!r}: only unix:// sockets and fd:// are served"
             )
-    cfg.version_only = args.version  # type: ignore[attr-defined]
+    cfg.version_only = args.version  # type: ignore[attr-defined]  # a flag, not a daemon.json key
     return cfg

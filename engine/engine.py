@@ -9,22 +9,22 @@ from typing import IO
 
 from .build.service import BuildService
 from .config import DaemonConfig
-from .containers.archive import Archives
 from .containers.exec import ExecHook, ExecService
+from .containers.files.archive import Archives
 from .containers.health import HealthMonitor
-from .containers.logfiles import LogRotation
 from .containers.service import ContainerService
-from .containers.tty import ConsoleSizeHook
+from .containers.stdio.logfiles import LogRotation
+from .containers.stdio.tty import ConsoleSizeHook
 from .distribution.service import DistributionService
 from .errors import EngineError
 from .images.service import ImageService
-from .networks.hook import attach_network_hook
+from .networks.hook import network_hook
 from .networks.service import NetworkService
 from .runtime.detect import select_runtime
 from .store.db import Database
 from .store.space import SpaceReserve
 from .system.events import EventBus
-from .volumes.hook import attach_volumes_hook
+from .volumes.hook import volumes_hook
 from .volumes.service import VolumeService
 
 log = logging.getLogger(__name__)
@@ -74,19 +74,26 @@ class Engine:
         self.volumes = VolumeService(cfg, self.db, self.events)
         await self.volumes.start()
         self.containers = ContainerService(cfg, self.db, self.events, self.images, self.runtime)
-        attach_volumes_hook(self.containers, self.volumes)
         self.networks = NetworkService(cfg, self.db, self.events)
         await self.networks.start()
-        attach_network_hook(self.containers, self.networks)
         self.execs = ExecService(self.containers)
-        self.containers.hooks.append(ExecHook(self.execs))
-        self.containers.hooks.append(ConsoleSizeHook())
         self.containers.exec_ids = self.execs.ids_of
         self.health = HealthMonitor(self.containers, self.execs)
-        self.containers.hooks.append(self.health)
         self.log_rotation = LogRotation(lambda cid: self.containers.runner.paths(cid).log)
-        self.containers.hooks.append(self.log_rotation)
-        self.archives = Archives(self.containers)
+        # The container hooks, called in this order (engine/containers/hooks.py): volumes
+        # put their mounts into the spec before networks edit its namespaces.
+        volumes = volumes_hook(self.containers, self.volumes)
+        self.containers.hooks.extend(
+            [
+                volumes,
+                network_hook(self.containers, self.networks),
+                ExecHook(self.execs),
+                ConsoleSizeHook(),
+                self.health,
+                self.log_rotation,
+            ]
+        )
+        self.archives = Archives(self.containers, volumes.host_paths)
         await self.execs.start()
         await self.containers.start()
         self.builder = BuildService(cfg, self.db, self.images, self.containers, self.distribution)

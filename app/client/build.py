@@ -3,7 +3,7 @@
 ``.dockerignore`` is applied here, as the docker CLI does: dockerd's classic builder only
 drops the Dockerfile and ``.dockerignore`` themselves, so a client that sent ignored files
 would get them in the image. Its rules come from the engine's pure matcher
-(``portside.engine.build.dockerignore``), the one module of the engine the app may import
+(``portside.engine.dockerignore``), the one module of the engine the app may import
 (tests/test_packaging.py), so client and server cannot disagree. Packing runs in a
 thread into a spooled temporary file, so a large context neither blocks the event loop
 nor sits in memory.
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from portside.engine.build.dockerignore import DockerIgnore
+from portside.engine.dockerignore import DockerIgnore
 
 CHUNK = 1 << 20
 _STEP = re.compile(r"^Step (\d+)/(\d+) : ?(.*)$")

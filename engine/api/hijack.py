@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import contextlib
 
+from ..conventions import MULTIPLEXED_STREAM, RAW_STREAM
 from .http import frame
 from .web import RawStream, Request
-
-MUX = "application/vnd.docker.multiplexed-stream"
-RAW = "application/vnd.docker.raw-stream"
 
 
 class Hijacked:
@@ -35,13 +33,13 @@ class Hijacked:
         ``multiplexed`` only changes the announced content type (old API versions
         called it raw even though it was framed).
         """
-        content_type = RAW if tty or not multiplexed else MUX
+        content_type = RAW_STREAM if tty or not multiplexed else MULTIPLEXED_STREAM
         if request.headers.get("Upgrade", "").lower() == "tcp":
             stream = await request.upgrade(
                 {"Content-Type": content_type, "Connection": "Upgrade", "Upgrade": "tcp"}
             )
         else:
-            stream = await request.take_over(200, {"Content-Type": RAW})
+            stream = await request.take_over(200, {"Content-Type": RAW_STREAM})
         return cls(stream, tty)
 
     async def read(self) -> bytes | None:

@@ -58,13 +58,13 @@ class Router:
     def __init__(self, table: RouteTable) -> None:
         self.table = table
 
-    def add(self, method: str, path: str, handler: Handler) -> None:
-        """Register ``handler`` for ``method path``."""
-        self.table.add(method, path, handler)
+    def add(self, method: str, path: str, handler: Handler, *, at_once: bool = False) -> None:
+        """Register ``handler`` for ``method path``; ``at_once``: see ``web.Route``."""
+        self.table.add(method, path, handler, at_once=at_once)
 
-    def get(self, path: str, handler: Handler) -> None:
+    def get(self, path: str, handler: Handler, *, at_once: bool = False) -> None:
         """GET (HEAD too, unless a HEAD route is registered for the path)."""
-        self.add("GET", path, handler)
+        self.add("GET", path, handler, at_once=at_once)
 
     def post(self, path: str, handler: Handler) -> None:
         """POST."""
@@ -78,6 +78,6 @@ class Router:
         """DELETE."""
         self.add("DELETE", path, handler)
 
-    def head(self, path: str, handler: Handler) -> None:
+    def head(self, path: str, handler: Handler, *, at_once: bool = False) -> None:
         """HEAD."""
-        self.add("HEAD", path, handler)
+        self.add("HEAD", path, handler, at_once=at_once)

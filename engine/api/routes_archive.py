@@ -7,13 +7,12 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-from ..containers.archive import stat_header
-from ..containers.commit import commit_container
-from ..containers.export import export_rootfs
+from ..containers import commit_container, export_rootfs, stat_header
+from ..conventions import TAR, json_object
 from ..errors import InvalidParameter
 from . import web
 from .context import engine_of
-from .http import json_body, json_object, ok_json, qbool, qstr
+from .http import json_body, ok_json, qbool, qstr
 from .router import Router
 
 log = logging.getLogger(__name__)
@@ -40,8 +39,8 @@ async def archive_head(request: web.Request) -> web.Response:
 async def _stream(
     request: web.Request, chunks: AsyncIterator[bytes], headers: dict[str, str]
 ) -> web.StreamResponse:
-    resp = web.StreamResponse(headers={"Content-Type": "application/x-tar", **headers})
-    async with contextlib.aclosing(chunks):  # type: ignore[type-var]
+    resp = web.StreamResponse(headers={"Content-Type": TAR, **headers})
+    async with contextlib.aclosing(chunks):  # type: ignore[type-var]  # the generators given have aclose()
         await resp.prepare(request)
         try:
             async for chunk in chunks:

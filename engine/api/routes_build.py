@@ -15,9 +15,7 @@ import json
 import logging
 from typing import Any
 
-from ..build.options import BuildOptions, validate_tags
-from ..build.output import error_message
-from ..build.steps.run import StepFailed
+from ..build import BuildOptions, StepFailed, check_platform, error_message, validate_tags
 from ..errors import EngineError, InvalidParameter
 from . import web
 from .context import engine_of
@@ -100,9 +98,7 @@ def parse_options(request: web.Request) -> BuildOptions:
     o.target = qstr(request, "target") or ""
     o.platform = qstr(request, "platform") or ""
     if o.platform:
-        from ..build.executor import _check_platform
-
-        _check_platform(o.platform)
+        check_platform(o.platform)
     o.outputs = qstr(request, "outputs") or ""
     o.remote = qstr(request, "remote") or ""
     if o.remote:

@@ -5,10 +5,11 @@ Streams (logs, attach, stats, top, wait) are in routes_containers_io.py.
 
 from __future__ import annotations
 
+from ..conventions import json_object
 from ..errors import InvalidParameter
 from . import gotypes, routes_containers_io, web
 from .context import answers_of, engine_of
-from .http import json_body, json_object, ok_json, ok_json_from, qbool, qfilters, qint, qstr
+from .http import json_body, ok_json, ok_json_from, qbool, qfilters, qint, qstr
 from .router import Router, api_version
 
 
@@ -123,9 +124,9 @@ async def prune(request: web.Request) -> web.Response:
 def register(r: Router) -> None:
     """Add the containers routes."""
     r.post("/containers/create", create)
-    r.get("/containers/json", list_)
+    r.get("/containers/json", list_, at_once=True)
     r.post("/containers/prune", prune)
-    r.get("/containers/{id}/json", inspect)
+    r.get("/containers/{id}/json", inspect, at_once=True)
     r.post("/containers/{id}/start", start)
     r.post("/containers/{id}/stop", stop)
     r.post("/containers/{id}/restart", restart)

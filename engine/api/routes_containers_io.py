@@ -6,15 +6,13 @@ import asyncio
 import json
 import time
 
-from ..containers.logs import LogOptions
+from ..containers import LogOptions
+from ..conventions import JSON, MULTIPLEXED_STREAM, RAW_STREAM, parse_timestamp
 from ..errors import InvalidParameter
 from . import web
 from .context import engine_of
 from .http import frame, ok_json, qbool, qint, qstr
 from .router import Router
-
-MUX = "application/vnd.docker.multiplexed-stream"
-RAW = "application/vnd.docker.raw-stream"
 
 
 def _ts(request: web.Request, name: str) -> float:
@@ -22,13 +20,7 @@ def _ts(request: web.Request, name: str) -> float:
     if not raw:
         return 0.0
     try:
-        return float(raw)
-    except ValueError:
-        pass
-    from ..containers.model import parse_rfc3339
-
-    try:
-        return parse_rfc3339(raw)
+        return parse_timestamp(raw)
     except ValueError:
         raise InvalidParameter(f"invalid value for {name}: {raw!r}") from None
 
@@ -58,7 +50,7 @@ async def logs(request: web.Request) -> web.StreamResponse:
     if opts.follow:
         request.cancel_on_disconnect()
     tty = bool(c.config.get("Tty"))
-    resp = web.StreamResponse(headers={"Content-Type": RAW if tty else MUX})
+    resp = web.StreamResponse(headers={"Content-Type": RAW_STREAM if tty else MULTIPLEXED_STREAM})
     await resp.prepare(request)
     async for e in entries:
         data = e.stamp() + b" " + e.data if opts.timestamps else e.data
@@ -72,7 +64,7 @@ async def wait(request: web.Request) -> web.StreamResponse:
     svc = engine_of(request).containers
     fut = svc.wait_for(request.match_info["id"], qstr(request, "condition") or "not-running")
     request.cancel_on_disconnect()
-    resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+    resp = web.StreamResponse(headers={"Content-Type": JSON})
     await resp.prepare(request)
     try:
         code = await fut
@@ -90,12 +82,12 @@ async def stats(request: web.Request) -> web.StreamResponse:
     if not qbool(request, "stream", True) or qbool(request, "one-shot"):
         return ok_json(svc.sample_stats(c))
     request.cancel_on_disconnect()
-    resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+    resp = web.StreamResponse(headers={"Content-Type": JSON})
     await resp.prepare(request)
     while True:
         started = time.monotonic()
         await resp.write(json.dumps(svc.sample_stats(c)).encode() + b"\n")
-        if not c.running or c.id not in svc._containers:
+        if not c.running or not svc.exists(c.id):
             break
         await asyncio.sleep(max(0.0, 1.0 - (time.monotonic() - started)))
     await resp.write_eof()

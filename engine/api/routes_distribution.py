@@ -12,20 +12,12 @@ import json
 import logging
 from typing import Any
 
-from ..distribution import progress
-from ..distribution.auth import decode_registry_auth
+from ..conventions import json_object
+from ..distribution import decode_registry_auth, progress
 from ..errors import EngineError
 from . import web
 from .context import engine_of
-from .http import (
-    json_body,
-    json_object,
-    ndjson_response,
-    ok_json,
-    qfilters,
-    qint,
-    qstr,
-)
+from .http import json_body, ndjson_response, ok_json, qfilters, qint, qstr
 from .router import Router
 
 log = logging.getLogger(__name__)

@@ -13,6 +13,7 @@ import importlib.util
 import logging
 from collections.abc import AsyncIterator
 
+from ..conventions import TAR
 from ..distribution import progress
 from ..errors import EngineError, InvalidParameter, NotSupported
 from ..images import views
@@ -110,7 +111,7 @@ async def load_images(request: web.Request) -> web.StreamResponse:
 
 async def _send_tar(request: web.Request, names: list[str]) -> web.StreamResponse:
     stream = await engine_of(request).images.save(names)
-    resp = web.StreamResponse(headers={"Content-Type": "application/x-tar"})
+    resp = web.StreamResponse(headers={"Content-Type": TAR})
     await resp.prepare(request)
     async for chunk in stream:
         await resp.write(chunk)
@@ -163,12 +164,12 @@ async def create_image(request: web.Request) -> web.StreamResponse:
 
 def register(r: Router) -> None:
     """Add the images routes (fixed paths and longer suffixes first)."""
-    r.get("/images/json", list_images)
+    r.get("/images/json", list_images, at_once=True)
     r.get("/images/get", save_images)
     r.post("/images/load", load_images)
     r.post("/images/create", create_image)
     r.post("/images/prune", prune_images)
-    r.get("/images/{name:.+}/json", inspect_image)
+    r.get("/images/{name:.+}/json", inspect_image, at_once=True)
     r.get("/images/{name:.+}/history", image_history)
     r.get("/images/{name:.+}/get", save_image)
     r.post("/images/{name:.+}/tag", tag_image)

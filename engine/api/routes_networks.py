@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from ..conventions import json_object
 from ..errors import InvalidParameter
 from . import web
 from .context import engine_of
-from .http import json_body, json_object, ok_json, qfilters
+from .http import json_body, ok_json, qfilters
 from .router import Router
 
 
@@ -64,10 +65,10 @@ async def prune(request: web.Request) -> web.Response:
 
 def register(r: Router) -> None:
     """Add the networks routes."""
-    r.get("/networks", list_networks)
+    r.get("/networks", list_networks, at_once=True)
     r.post("/networks/create", create_network)
     r.post("/networks/prune", prune)
-    r.get("/networks/{id}", inspect_network)
+    r.get("/networks/{id}", inspect_network, at_once=True)
     r.delete("/networks/{id}", remove_network)
     r.post("/networks/{id}/connect", connect)
     r.post("/networks/{id}/disconnect", disconnect)

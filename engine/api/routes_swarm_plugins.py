@@ -9,6 +9,7 @@ wording rather than a bare 404 that clients would report as an unknown API.
 
 from __future__ import annotations
 
+from ..conventions import check_filters
 from ..errors import (
     NOT_IN_A_SWARM,
     NotFound,
@@ -17,7 +18,7 @@ from ..errors import (
     not_a_swarm_manager,
 )
 from . import web
-from .http import check_filters, ok_json, qfilters
+from .http import ok_json, qfilters
 from .router import Router
 
 PLUGINS_UNSUPPORTED = "plugins are not supported by this engine (Portside has no plugin manager)"

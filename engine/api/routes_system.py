@@ -9,14 +9,14 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import API_VERSION, MIN_API_VERSION, __version__
-from ..containers import logdrivers
+from ..containers import LOG_DRIVERS
+from ..conventions import check_filters, format_rfc3339, label_match, parse_timestamp
 from ..engine import Engine
 from ..errors import InvalidParameter
-from ..system import hostinfo
-from ..system.events import Event
+from ..system import Event, hostinfo
 from . import web
 from .context import engine_of
-from .http import check_filters, ndjson_response, ok_json, qfilters, write_json_line
+from .http import ndjson_response, ok_json, qfilters, write_json_line
 from .router import Router
 
 
@@ -89,7 +89,7 @@ async def info(request: web.Request) -> web.Response:
                 "Volume": ["local"],
                 "Network": ["bridge", "host", "none"],
                 "Authorization": None,
-                "Log": list(logdrivers.LISTED_DRIVERS),
+                "Log": list(LOG_DRIVERS),
             },
             "MemoryLimit": True,
             "SwapLimit": True,
@@ -103,7 +103,7 @@ async def info(request: web.Request) -> web.Response:
             "Debug": cfg.log_level == "debug",
             "NFd": hostinfo.open_fds(),
             "NGoroutines": 0,
-            "SystemTime": time.strftime("%Y-%m-%dT%H:%M:%S.000000000Z", time.gmtime()),
+            "SystemTime": format_rfc3339(int(time.time())),
             "LoggingDriver": cfg.log_driver,
             "CgroupDriver": "cgroupfs",
             "CgroupVersion": hostinfo.cgroup_version(),
@@ -184,7 +184,7 @@ def _ts_to_ns(raw: str | None, name: str) -> int | None:
     if raw is None or raw == "":
         return None
     try:
-        return int(float(raw) * 1e9)
+        return int(parse_timestamp(raw) * 1e9)
     except ValueError:
         raise InvalidParameter(f"invalid timestamp {raw!r} for {name}") from None
 
@@ -205,11 +205,7 @@ def _event_matcher(filters: dict[str, list[str]]) -> Callable[[Event], bool]:
                 names = {e.actor_id, e.actor_id[:12], e.attributes.get("name", "")}
                 if not names & set(filters[kind]):
                     return False
-        for label in filters.get("label", []):
-            k, _, v = label.partition("=")
-            if k not in e.attributes or (v and e.attributes[k] != v):
-                return False
-        return True
+        return label_match(e.attributes, filters.get("label", []))
 
     return accept
 
@@ -231,9 +227,9 @@ async def events(request: web.Request) -> web.StreamResponse:
 
 def register(r: Router) -> None:
     """Add the system routes."""
-    r.get("/_ping", ping)
-    r.head("/_ping", ping)
-    r.get("/version", version)
+    r.get("/_ping", ping, at_once=True)
+    r.head("/_ping", ping, at_once=True)
+    r.get("/version", version, at_once=True)
     r.get("/info", info)
     r.get("/system/df", system_df)
     r.get("/events", events)

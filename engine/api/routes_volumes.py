@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from ..conventions import json_object
 from ..errors import InvalidParameter, not_a_swarm_manager
 from . import web
 from .context import engine_of
-from .http import json_body, json_object, ok_json, qbool, qfilters
+from .http import json_body, ok_json, qbool, qfilters
 from .router import Router, api_version
 
 
@@ -70,8 +71,8 @@ async def prune(request: web.Request) -> web.Response:
 def register(r: Router) -> None:
     """Add the volume routes."""
     r.post("/volumes/create", create)
-    r.get("/volumes", list_)
+    r.get("/volumes", list_, at_once=True)
     r.post("/volumes/prune", prune)
-    r.get("/volumes/{name}", inspect)
+    r.get("/volumes/{name}", inspect, at_once=True)
     r.put("/volumes/{name}", update)
     r.delete("/volumes/{name}", remove)

@@ -92,12 +92,17 @@ class ApiApp:
         """Route ``request`` and turn every failure into Docker's ``{"message": ...}``."""
         try:
             version, path = split_version(request.path)
-            handler, params = self.routes.resolve(request.method, path)
+            route, params = self.routes.match(request.method, path)
             if version is not None:
                 params["api_version"] = version
             request.match_info = params
             check_version(request)
-            return await handler(request)
+            if not route.at_once and asyncio.current_task() is None:
+                # Stepped outside any task (the connection's simple path): a handler not
+                # known to be safe there goes on in its task, where asyncio.timeout,
+                # TaskGroup and anyio (httpx, for registries) work.
+                await asyncio.sleep(0)
+            return await route.handler(request)
         except NotModified:
             return Response(status=304)
         except EngineError as e:

@@ -19,12 +19,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from ..dockerignore import DockerIgnore
 from ..errors import InvalidParameter
-from ..images import pathsafe
-from ..images.pathsafe import UnsafePath
-from ..images.stream import ChunkChannel, DigestReader, detect_compression
+from ..fs import pathsafe
+from ..fs.pathsafe import UnsafePath
+from ..fs.stream import ChunkChannel, DigestReader, detect_compression
 from . import dockerfile as df
-from .dockerignore import DockerIgnore
 from .sources import DIR, FILE, OTHER, SYMLINK, Info, Node, TarSource, resolve
 
 MAX_DOCKERFILE = 16 << 20

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..containers import rootfs
+from ..containers.files import rootfs
 from ..errors import EngineError, InvalidParameter, NotFound
 from ..images.layers import PendingLayer
 from ..images.reference import parse_reference
@@ -22,7 +22,7 @@ from ..system.crashpoint import crash_point
 from . import dockerfile as df
 from .cache import BuildCache, step_key
 from .dockerfile.shell_lex import ShellLex
-from .options import BuildOptions
+from .options import BuildOptions, check_platform
 from .output import Progress
 from .sources import DirSource, Source, TarSource
 from .state import StageState, base_config, child_config
@@ -153,7 +153,7 @@ class BuildRun:
         base = lex.process_word(stage.base, env)
         platform = stage.platform
         if platform:
-            _check_platform(lex.process_word(platform, env))
+            check_platform(lex.process_word(platform, env))
         for i, st in self.stages.items():
             if base.lower() == (st.name or "") or base == str(i):
                 return StageState(st.image_id, copy.deepcopy(st.image_config), name=stage.name)
@@ -407,15 +407,3 @@ def _with_labels(stage: df.Stage, labels: dict[str, str]) -> df.Stage:
 
 def _short(image_id: str) -> str:
     return image_id.removeprefix("sha256:")[:12]
-
-
-def _check_platform(text: str) -> None:
-    from ..distribution.platforms import parse_platform
-    from ..system import hostinfo
-
-    plat = parse_platform(text)
-    if plat.os != "linux" or plat.architecture != hostinfo.go_arch():
-        raise InvalidParameter(
-            f"image with reference {text} was found but does not match the specified "
-            f"platform: wanted {text}, actual: linux/{hostinfo.go_arch()}"
-        )

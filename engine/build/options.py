@@ -83,3 +83,16 @@ def validate_tags(tags: list[str]) -> list[str]:
             raise InvalidParameter(f"invalid reference format: {t}")
         out.append(ref.with_default_tag().string())
     return out
+
+
+def check_platform(text: str) -> None:
+    """Refuse a ``platform`` other than this host's, in dockerd's wording."""
+    from ..distribution.platforms import parse_platform
+    from ..system import hostinfo
+
+    plat = parse_platform(text)
+    if plat.os != "linux" or plat.architecture != hostinfo.go_arch():
+        raise InvalidParameter(
+            f"image with reference {text} was found but does not match the specified "
+            f"platform: wanted {text}, actual: linux/{hostinfo.go_arch()}"
+        )

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..containers import rootfs
+from ..containers.files import rootfs
 from ..errors import EngineError
 from ..images.reference import parse_reference
 from ..store.db import Database

@@ -17,10 +17,10 @@ import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..containers import rootfs
-from ..containers.tarwrite import TreeTar, stream_from_thread
-from ..containers.upperdiff import write_layer
-from ..images.catalog import now_rfc3339
+from ..containers.files import rootfs
+from ..containers.files.upperdiff import write_layer
+from ..conventions import format_rfc3339
+from ..fs.tarwrite import TreeTar, stream_from_thread
 
 if TYPE_CHECKING:
     from .executor import BuildRun
@@ -128,7 +128,7 @@ async def squash(build: BuildRun, image_id: str) -> str:
     kept = len((base.config.get("history") if base else None) or [])
     for entry in history[kept:]:
         entry["empty_layer"] = True
-    created = now_rfc3339()
+    created = format_rfc3339()
     history.append({"created": created, "comment": f"merge {image_id} to {base_id or 'scratch'}"})
     cfg["history"] = history
     cfg["created"] = created

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .. import __version__
-from ..images.catalog import now_rfc3339
+from ..conventions import format_rfc3339
 from ..system import hostinfo
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -97,7 +97,7 @@ def child_config(
     cfg = copy.deepcopy(state.image_config)
     for legacy in ("container", "container_config", "id", "parent"):
         cfg.pop(legacy, None)
-    created = now_rfc3339()
+    created = format_rfc3339()
     cfg["created"] = created
     cfg["docker_version"] = __version__
     entry: dict[str, Any] = {"created": created, "created_by": created_by}

@@ -10,8 +10,8 @@ import secrets
 from typing import Any
 
 from ..errors import InvalidParameter
-from . import spec_resources
-from .logdrivers import JSON_FILE, validate_log_config
+from .oci import spec_resources
+from .stdio.logdrivers import JSON_FILE, validate_log_config
 
 NAME_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 RESTART_NAMES = ("", "no", "always", "unless-stopped", "on-failure")

@@ -6,40 +6,43 @@ from typing import Any
 
 from ..errors import Conflict, EngineError, InvalidParameter
 from . import create as create_mod
-from . import spec_resources
-from .model import Container
+from .oci import spec_resources
+from .registry import ContainerRegistry
+from .runner import Runner
 from .store import name_conflict
 
 
 class Edits:
-    """Mixin of ContainerService: rename and update."""
+    """Rename and update: a part of :class:`ContainerService`, sharing its registry."""
 
-    _containers: dict[str, Container]
+    def __init__(self, registry: ContainerRegistry, runner: Runner) -> None:
+        self.registry = registry
+        self.runner = runner
 
     # -- rename / update -----------------------------------------------------------
     async def rename(self, ref: str, new_name: str) -> None:
         """``POST /containers/{id}/rename``."""
-        c: Container = self.get(ref)  # type: ignore[attr-defined]
+        c = self.registry.get(ref)
         if not new_name:
             raise InvalidParameter("Neither old nor new names may be empty")
         new = create_mod.validate_name(new_name)
         if new == c.name:
             raise Conflict("Renaming a container with the same name as its current name")
-        other = next((o for o in self._containers.values() if o.name == new), None)
+        other = self.registry.named(new)
         if other is not None:
             raise name_conflict(new, other.id)
         old = c.name
         c.name = new
         try:
-            self.store.save(c)  # type: ignore[attr-defined]
+            self.registry.store.save(c)
         except EngineError:
             c.name = old
             raise
-        self._event(c, "rename", oldName="/" + old)  # type: ignore[attr-defined]
+        self.registry.emit_event(c, "rename", oldName="/" + old)
 
     async def update(self, ref: str, body: dict[str, Any]) -> dict[str, Any]:
         """``POST /containers/{id}/update``: resources and restart policy."""
-        c: Container = self.get(ref)  # type: ignore[attr-defined]
+        c = self.registry.get(ref)
         changes: dict[str, Any] = {}
         for key in (
             "Memory",
@@ -70,10 +73,10 @@ class Edits:
                 )
             merged["RestartPolicy"] = policy
         if c.running and changes:
-            await self.runner.update(c, resources_of(changes))  # type: ignore[attr-defined]
+            await self.runner.update(c, resources_of(changes))
         c.host_config = merged
-        self.store.save(c)  # type: ignore[attr-defined]
-        self._event(c, "update")  # type: ignore[attr-defined]
+        self.registry.store.save(c)
+        self.registry.emit_event(c, "update")
         return {"Warnings": spec_resources.resource_warnings(changes)}
 
 

@@ -1,5 +1,5 @@
 """``docker exec``: processes started inside running containers, each under its own
-``conmon --exec`` (see :mod:`..runtime.conmon_exec`).
+``conmon --exec`` (see :mod:`..runtime.conmon`).
 
 Sessions live in memory (:mod:`.exec_store`), as Docker's exec configs do; their
 conmon files live in ``<exec-root>/exec/<exec id>/``. A container that stops takes its
@@ -20,12 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import Conflict, InvalidParameter, SystemError_
 from ..runtime import conmon
-from ..runtime.conmon_exec import ExecFailed, ExecLaunch, ExecProcess
-from .attach import AttachConn
+from ..runtime.conmon import ExecFailed, ExecLaunch, ExecProcess
 from .exec_store import ExecSession, ExecStore, new_exec_id
+from .hooks import ContainerHook
 from .model import PAUSED, RESTARTING, Container
-from .spec import build_exec_process
-from .tty import console_size, parse_detach_keys, resize_tty, set_console_size
+from .oci.spec import build_exec_process
+from .stdio.attach import AttachConn
+from .stdio.interactive import ExecStart, prepare_exec_start
+from .stdio.tty import console_size, parse_detach_keys, resize_tty, set_console_size
 
 if TYPE_CHECKING:
     from .service import ContainerService
@@ -113,7 +115,7 @@ class ExecService:
             explicit_user=bool(body.get("User")),
         )
         self.store.add(s)
-        self.containers._event(c, "exec_create: " + " ".join(s.argv), execID=s.id)
+        self.containers.emit_event(c, "exec_create: " + " ".join(s.argv), execID=s.id)
         return s
 
     def inspect(self, exec_id: str) -> dict[str, Any]:
@@ -134,6 +136,11 @@ class ExecService:
             raise Conflict(f"Error: Exec command {s.id} is already running")
         self.active_container(s.container_id)
         return s
+
+    def prepare_start(self, exec_id: str, body: dict[str, Any]) -> ExecStart:
+        """``POST /exec/{id}/start``, checked (404/409/400) before the client's
+        connection is taken over (:mod:`.interactive`)."""
+        return prepare_exec_start(self, exec_id, body)
 
     def _process_spec(self, c: Container, s: ExecSession) -> dict[str, Any]:
         paths = self.containers.runner.paths(c.id)
@@ -160,7 +167,7 @@ class ExecService:
         if s.started:
             raise Conflict(f"Error: Exec command {s.id} is already running")
         s.started = True
-        self.containers._event(c, "exec_start: " + " ".join(s.argv), execID=s.id)
+        self.containers.emit_event(c, "exec_start: " + " ".join(s.argv), execID=s.id)
         info = self.containers.runner.info
         s.session_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         proc: ExecProcess | None = None
@@ -220,7 +227,7 @@ class ExecService:
         s.finished_at = time.monotonic()
         s.exited_event.set()
         shutil.rmtree(s.session_dir, ignore_errors=True)
-        self.containers._event(c, "exec_die", execID=s.id, exitCode=str(s.exit_code))
+        self.containers.emit_event(c, "exec_die", execID=s.id, exitCode=str(s.exit_code))
         if s.forget_on_exit:
             self.store.remove(s.id)
 
@@ -302,17 +309,17 @@ class ExecService:
             t.cancel()
 
 
-class ExecHook:
+class ExecHook(ContainerHook):
     """Container hook: exec sessions end with their container."""
 
     def __init__(self, execs: ExecService) -> None:
         self.execs = execs
 
-    async def on_stop(self, c: Any) -> None:
+    async def on_stop(self, c: Container) -> None:
         """Forget the container's exec sessions."""
         self.execs.forget_container(c.id)
 
-    async def on_remove(self, c: Any) -> None:
+    async def on_remove(self, c: Container) -> None:
         """Same, for a container removed without a stop (created, never started)."""
         self.execs.forget_container(c.id)
 

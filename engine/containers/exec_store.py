@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import NotFound
-from .tty import parse_detach_keys
+from .stdio.tty import parse_detach_keys
 
 # Finished sessions are forgotten this long after they exit (Docker: 5 minutes).
 KEEP_FINISHED = 300.0

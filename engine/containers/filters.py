@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
 
+from ..conventions import check_filters, filter_timestamp, labels_accept, parse_rfc3339
 from ..errors import InvalidParameter
 from .health_state import status_of as health_status
-from .model import Container, parse_rfc3339
+from .model import Container
 from .views import STATUSES, network_mode
 
 LIST_FILTERS = {
@@ -30,47 +30,6 @@ LIST_FILTERS = {
     "isolation",
 }
 PRUNE_FILTERS = {"until", "label", "label!"}
-
-
-def check(filters: dict[str, list[str]], allowed: set[str]) -> None:
-    """Docker's error for an unknown filter key."""
-    for key in filters:
-        if key not in allowed:
-            raise InvalidParameter(f"invalid filter '{key}'")
-
-
-def label_match(labels: dict[str, str], wanted: list[str]) -> bool:
-    """Every ``key`` / ``key=value`` in ``wanted`` holds."""
-    for w in wanted:
-        k, eq, v = w.partition("=")
-        if k not in labels or (eq and labels[k] != v):
-            return False
-    return True
-
-
-def label_mismatch(labels: dict[str, str], unwanted: list[str]) -> bool:
-    """``label!`` semantics: none of ``unwanted`` may hold."""
-    for w in unwanted:
-        k, eq, v = w.partition("=")
-        if k in labels and (not eq or labels[k] == v):
-            return False
-    return True
-
-
-def parse_until(value: str) -> float:
-    """``until``: a unix timestamp, an RFC3339 time or a Go duration like ``10m``."""
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)", value)
-    if m:
-        mult = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}[m.group(2)]
-        return time.time() - float(m.group(1)) * mult
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    try:
-        return parse_rfc3339(value)
-    except ValueError:
-        raise InvalidParameter(f"invalid filter 'until={value}'") from None
 
 
 def matcher(
@@ -110,9 +69,7 @@ def matcher(
             return False
         if names and not any(n.search("/" + c.name) for n in names):
             return False
-        if filters.get("label") and not label_match(c.labels, filters["label"]):
-            return False
-        if filters.get("label!") and not label_mismatch(c.labels, filters["label!"]):
+        if not labels_accept(filters, c.labels):
             return False
         if filters.get("status") and c.state.status not in filters["status"]:
             return False
@@ -147,14 +104,12 @@ def _name_pattern(p: str) -> re.Pattern[str]:
 
 def prune_matcher(filters: dict[str, list[str]]) -> Callable[[Container], bool]:
     """Predicate for ``until``/``label``/``label!`` of prune."""
-    check(filters, PRUNE_FILTERS)
-    until = parse_until(filters["until"][0]) if filters.get("until") else None
+    check_filters(filters, PRUNE_FILTERS)
+    until = filter_timestamp("until", filters["until"][0]) if filters.get("until") else None
 
     def accept(c: Container) -> bool:
         if until is not None and parse_rfc3339(c.created) >= until:
             return False
-        if filters.get("label") and not label_match(c.labels, filters["label"]):
-            return False
-        return not (filters.get("label!") and not label_mismatch(c.labels, filters["label!"]))
+        return labels_accept(filters, c.labels)
 
     return accept

@@ -21,6 +21,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
+from ..conventions import format_rfc3339, parse_rfc3339
 from ..errors import EngineError, InvalidParameter
 from .health_state import (
     HEALTHY,
@@ -29,7 +30,8 @@ from .health_state import (
     UNHEALTHY,
     healthcheck_of,
 )
-from .model import PAUSED, Container, now_rfc3339, parse_rfc3339
+from .hooks import ContainerHook
+from .model import PAUSED, Container
 
 if TYPE_CHECKING:
     from .exec import ExecService
@@ -96,7 +98,7 @@ def probe_argv(c: Container, hc: dict[str, Any]) -> list[str]:
     return test[1:]
 
 
-class HealthMonitor:
+class HealthMonitor(ContainerHook):
     """Runs every healthchecked container's probes (a container hook)."""
 
     def __init__(self, containers: ContainerService, execs: ExecService) -> None:
@@ -177,7 +179,7 @@ class HealthMonitor:
                 await task
 
     def _save(self, c: Container) -> None:
-        if c.id in self.containers._containers:
+        if self.containers.exists(c.id):
             self.containers.store.save(c)
 
     async def _monitor(self, c: Container) -> None:
@@ -206,7 +208,7 @@ class HealthMonitor:
 
         while True:
             await asyncio.sleep(next_interval())
-            if not c.running or c.id not in self.containers._containers:
+            if not c.running or not self.containers.exists(c.id):
                 return
             if c.state.status == PAUSED:
                 continue  # a frozen container cannot answer; Docker stops probing too
@@ -232,8 +234,8 @@ class HealthMonitor:
         h = c.extra.setdefault(KEY, {"Status": STARTING, "FailingStreak": 0, "Log": []})
         old = h.get("Status") or STARTING
         entry = {
-            "Start": now_rfc3339(begin),
-            "End": now_rfc3339(),
+            "Start": format_rfc3339(begin),
+            "End": format_rfc3339(),
             "ExitCode": code,
             "Output": output,
         }
@@ -247,4 +249,4 @@ class HealthMonitor:
                 h["Status"] = UNHEALTHY
         self._save(c)
         if h["Status"] != old:
-            self.containers._event(c, f"health_status: {h['Status']}")
+            self.containers.emit_event(c, f"health_status: {h['Status']}")

@@ -7,11 +7,12 @@ restarting (waiting out a restart back-off), removing and dead. A container is
 
 from __future__ import annotations
 
-import functools
-import time
+import logging
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from ..conventions import ZERO_TIME
 
 CREATED, RUNNING, PAUSED, RESTARTING, REMOVING, EXITED, DEAD = (
     "created",
@@ -22,48 +23,31 @@ CREATED, RUNNING, PAUSED, RESTARTING, REMOVING, EXITED, DEAD = (
     "exited",
     "dead",
 )
-ZERO_TIME = "0001-01-01T00:00:00Z"
 
 
-def now_rfc3339(ts: float | None = None) -> str:
-    """Docker's RFC3339Nano timestamp (UTC, nanoseconds)."""
-    ns = time.time_ns() if ts is None else int(ts * 1e9)
-    secs, frac = divmod(ns, 1_000_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{frac:09d}Z"
+log = logging.getLogger(__name__)
 
-
-@functools.lru_cache(maxsize=8192)
-def parse_rfc3339(s: str) -> float:
-    """Seconds since the epoch for an RFC3339(Nano) timestamp (0 for the zero time).
-
-    Memoized: every ``GET /containers/json`` parses each container's few timestamps again
-    (for ``Created`` and the ``Up 5 minutes`` status), and ``strptime`` was the largest
-    single cost of that answer under load; the strings themselves rarely change."""
-    if not s or s.startswith("0001-"):
-        return 0.0
-    import calendar
-
-    main, _, rest = s.partition(".")
-    frac = 0.0
-    if rest:
-        digits = ""
-        for ch in rest:
-            if ch.isdigit():
-                digits += ch
-            else:
-                break
-        frac = float("0." + digits) if digits else 0.0
-        tz = rest[len(digits) :]
-    else:
-        tz = main[19:]
-        main = main[:19]
-    base = calendar.timegm(time.strptime(main[:19], "%Y-%m-%dT%H:%M:%S"))
-    offset = 0
-    if tz and tz not in ("Z", "z"):
-        sign = 1 if tz[0] == "+" else -1
-        hh, _, mm = tz[1:].partition(":")
-        offset = sign * (int(hh) * 3600 + int(mm or 0) * 60)
-    return base + frac - offset
+# The one table of status transitions: from each status, the statuses a container may
+# move to. Every change goes through :meth:`State.move_to`; the operations check the
+# status they start from themselves (with Docker's 304/409s), so a move missing here
+# would be a bug, logged rather than raised to keep a container usable.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    # start; a failed start or an exit before the first start stays created;
+    # removal; live restore of a record the engine never saw run
+    CREATED: frozenset({CREATED, RUNNING, EXITED, REMOVING, DEAD}),
+    # pause; exit (or the engine died meanwhile, found by restore); removal
+    RUNNING: frozenset({RUNNING, PAUSED, EXITED, CREATED, REMOVING, DEAD}),
+    # unpause (also before a stop or SIGKILL); exit; removal
+    PAUSED: frozenset({PAUSED, RUNNING, EXITED, REMOVING, DEAD}),
+    # the restart after the back-off, a failed one, or a stop/removal cancelling it
+    RESTARTING: frozenset({RUNNING, EXITED, CREATED, REMOVING, DEAD}),
+    # start; the restart policy's back-off; live restore finding it running; removal
+    EXITED: frozenset({EXITED, CREATED, RUNNING, PAUSED, RESTARTING, REMOVING, DEAD}),
+    # a removal that fails leaves it dead; an exit during removal keeps removing
+    REMOVING: frozenset({REMOVING, DEAD}),
+    # only removal again
+    DEAD: frozenset({DEAD, REMOVING}),
+}
 
 
 @dataclass
@@ -94,6 +78,12 @@ class State:
             "StartedAt": self.started_at,
             "FinishedAt": self.finished_at,
         }
+
+    def move_to(self, status: str) -> None:
+        """Change ``status`` along :data:`TRANSITIONS`."""
+        if status not in TRANSITIONS.get(self.status, frozenset()):
+            log.warning("container status moved %s -> %s, outside TRANSITIONS", self.status, status)
+        self.status = status
 
 
 @dataclass

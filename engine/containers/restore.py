@@ -9,15 +9,14 @@ AutoRemove).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import TYPE_CHECKING
 
 from ..errors import EngineError
 from ..runtime import conmon
-from . import rootfs
+from .files import rootfs
+from .hooks import run_on_restore
 from .model import CREATED, EXITED, PAUSED, REMOVING, RESTARTING, RUNNING, Container
-from .runner import call_hooks
 
 if TYPE_CHECKING:
     from .service import ContainerService
@@ -27,12 +26,12 @@ log = logging.getLogger(__name__)
 
 async def restore_all(svc: ContainerService) -> None:
     """Adopt every stored container; never fails the engine start."""
-    for c in list(svc._containers.values()):
+    for c in svc.registry.all():
         try:
             await _restore_one(svc, c)
         except Exception:
             log.exception("restoring container %s failed", c.id[:12])
-    for c in list(svc._containers.values()):
+    for c in svc.registry.all():
         await _undo_commit_pause(svc, c)
         _unmount_if_not_running(svc, c)
 
@@ -74,13 +73,13 @@ async def _restore_one(svc: ContainerService, c: Container) -> None:
         await svc.finish_removal(c)
         return
     if c.state.status == RESTARTING:
-        c.state.status = EXITED
-        await svc._after_exit(c, 0.0)
+        c.state.move_to(EXITED)
+        await svc.lifecycle.after_exit(c, 0.0)
         return
     if not c.runtime_created:
         if c.state.status in (RUNNING, PAUSED):
             # The engine died between states; nothing runs for it.
-            c.state.status = EXITED
+            c.state.move_to(EXITED)
             svc.store.save(c)
         return
     alive = c.conmon_pid > 0 and conmon.is_conmon_for(c.conmon_pid, c.id)
@@ -96,14 +95,14 @@ async def _restore_one(svc: ContainerService, c: Container) -> None:
             st = None
         status = (st or {}).get("status")
         if status == "paused":
-            c.state.status = PAUSED
+            c.state.move_to(PAUSED)
         elif status in ("running", "created"):
-            c.state.status = RUNNING
-        svc._exit_events[c.id] = asyncio.Event()
+            c.state.move_to(RUNNING)
+        svc.registry.renew_exit_event(c.id)
         svc.store.save(c)
-        svc._watch(c)
-        await call_hooks(svc.hooks, "on_restore", c)
-        svc._seed_stats(c)
+        svc.lifecycle.watch(c)
+        await run_on_restore(svc.hooks, c)
+        svc.lifecycle.seed_stats(c)
         log.info("re-adopted running container %s (%s)", c.id[:12], c.name)
         return
     info = conmon.read_exit_file(paths.exit_dir, c.id)
@@ -112,4 +111,4 @@ async def _restore_one(svc: ContainerService, c: Container) -> None:
         c.id[:12],
         info[0] if info else "unknown",
     )
-    await svc._handle_exit(c.id, info)
+    await svc.lifecycle.handle_exit(c.id, info)

@@ -20,10 +20,11 @@ from ..errors import Conflict, EngineError, NotFound, SystemError_
 from ..runtime import cgroups, conmon, live_update
 from ..runtime.detect import RuntimeInfo
 from ..runtime.oci import OciRuntime
-from . import etcfiles, rootfs
-from .logdrivers import log_policy
+from .files import etcfiles, rootfs
+from .hooks import ContainerHook, run_prepare
 from .model import Container, Paths
-from .spec import SpecInput, build_spec
+from .oci.spec import SpecInput, build_spec
+from .stdio.logdrivers import log_policy
 
 log = logging.getLogger(__name__)
 
@@ -33,19 +34,11 @@ def cgroups_path(cid: str) -> str:
     return f"/portside/{cid}"
 
 
-async def call_hooks(hooks: list[Any], method: str, *args: Any) -> None:
-    """Await ``method`` on every hook that has it (networks, volumes...)."""
-    for h in hooks:
-        fn = getattr(h, method, None)
-        if fn is not None:
-            await fn(*args)
-
-
 class Runner:
     """Runtime-facing operations for containers of one engine."""
 
     def __init__(
-        self, config: DaemonConfig, info: RuntimeInfo, images: Any, hooks: list[Any]
+        self, config: DaemonConfig, info: RuntimeInfo, images: Any, hooks: list[ContainerHook]
     ) -> None:
         self.config = config
         self.info = info
@@ -159,7 +152,7 @@ class Runner:
                 extra_hosts=hc.get("ExtraHosts"),
             )
             spec = build_spec(self.spec_input(c))
-            await call_hooks(self.hooks, "prepare", c, spec)
+            await run_prepare(self.hooks, c, spec)
             (p.bundle / "config.json").write_text(json.dumps(spec))
             for stale in ("oom", "attach", "ctl", "winsz"):
                 (p.bundle / stale).unlink(missing_ok=True)

@@ -1,16 +1,12 @@
 """ContainerService: the containers API's one entry point.
 
-Lifecycle operations live in :mod:`.lifecycle` (mixed in), I/O streams (logs, attach,
-stats, top) in :mod:`.streams`, rename/update in :mod:`.edits`, live restore in
-:mod:`.restore`. This module holds the registry of containers, lookup, create,
-list/inspect, remove and prune.
+A facade over parts that share one :class:`.registry.ContainerRegistry`: lifecycle
+operations in :mod:`.lifecycle`, I/O streams (logs, attach, stats, top) in
+:mod:`.streams` and :mod:`.interactive`, rename/update in :mod:`.edits`, live restore
+in :mod:`.restore`. This module holds create, list/inspect, remove and prune.
 
-Hooks (networks, volumes) plug in through ``self.hooks``: a list of objects with any
-of these async methods, called in list order:
-``on_create(container)``, ``prepare(container, spec)`` (edit the OCI spec before the
-runtime creates the container), ``on_start(container)``, ``on_stop(container)``
-(after exit, rootfs unmounted), ``on_remove(container)`` (``container.extra
-["remove_volumes"]`` says whether ``docker rm -v`` was used), ``on_restore(container)``.
+Volumes, networks, exec sessions, healthchecks and log rotation take part through
+``self.hooks``, the ordered list of :class:`.hooks.ContainerHook` the engine builds.
 """
 
 from __future__ import annotations
@@ -19,23 +15,24 @@ import asyncio
 import contextlib
 import logging
 import shutil
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from ..config import DaemonConfig
+from ..conventions import check_filters, format_rfc3339
 from ..errors import Conflict, EngineError, InvalidParameter, NotFound
 from ..images.reference import parse_reference
 from ..images.service import ImageService
-from ..runtime import conmon
 from ..runtime.detect import RuntimeInfo
 from ..store.db import Database
 from ..system.events import EventBus
 from . import create as create_mod
 from . import filters as filt
-from . import rootfs, spec_resources, views
+from . import views
 from .edits import Edits
+from .files import rootfs
+from .hooks import ContainerHook, run_on_create, run_on_remove
 from .lifecycle import Lifecycle
-from .logdrivers import log_policy, validate_log_config
 from .model import (
     CREATED,
     DEAD,
@@ -45,18 +42,30 @@ from .model import (
     RESTARTING,
     RUNNING,
     Container,
-    now_rfc3339,
 )
+from .oci import spec_resources
+from .registry import ContainerRegistry
 from .restore import restore_all
-from .runner import Runner, call_hooks
+from .runner import Runner
+from .stdio.attach import AttachConn
+from .stdio.interactive import AttachOptions, AttachSession, open_attach
+from .stdio.logdrivers import log_policy, validate_log_config
+from .stdio.logs import Entry, LogOptions
 from .store import ContainerStore, name_conflict
 from .streams import Streams
 
 log = logging.getLogger(__name__)
 
 
-class ContainerService(Lifecycle, Streams, Edits):
-    """Containers: lifecycle, logs, stats, live restore."""
+class ContainerService:
+    """Containers: the facade the API and other services call.
+
+    Composed of parts that share one :class:`ContainerRegistry` (records, locks, exit
+    events): :class:`Lifecycle` (start/stop/kill/pause, exits, restart policies),
+    :class:`Streams` (logs, attach output, stats, top, changes) and :class:`Edits`
+    (rename, update); live restore (:mod:`.restore`) works on the same parts. This
+    class holds create, list/inspect, remove and prune, and forwards the rest.
+    """
 
     def __init__(
         self,
@@ -71,78 +80,145 @@ class ContainerService(Lifecycle, Streams, Edits):
         self.events = events
         self.images = images
         self.runtime = runtime
-        self.hooks: list[Any] = []
+        self.hooks: list[ContainerHook] = []
         self.store = ContainerStore(db)
+        self.registry = ContainerRegistry(self.store, events)
         self.runner = Runner(config, runtime, images, self.hooks)
         self.runner.lookup = self.find
-        self.shutting_down = False
-        self._containers: dict[str, Container] = {}
-        self._lock_table: dict[str, tuple[asyncio.Lock, asyncio.Lock]] = {}
-        self._watchers: dict[str, conmon.ExitWatcher] = {}
-        self._exit_events: dict[str, asyncio.Event] = {}
-        self._waiters: dict[str, list[tuple[str, asyncio.Future[int]]]] = {}
-        self._restart_tasks: dict[str, asyncio.Task[None]] = {}
-        self._backoff: dict[str, float] = {}
-        self._stats_prev: dict[str, Any] = {}
+        self.streams = Streams(self.registry, self.runner, images, self._prepare_attach)
+        self.lifecycle = Lifecycle(
+            self.registry, self.runner, self.hooks, self.streams.sample_stats, self.remove
+        )
+        self.edits = Edits(self.registry, self.runner)
         # set by the engine: the ExecIDs of a container (exec sessions live elsewhere)
         self.exec_ids: Callable[[str], list[str]] = lambda cid: []
-        self._bg: set[asyncio.Future[Any]] = set()
+
+    async def _prepare_attach(self, c: Container) -> None:
+        await self.lifecycle.prepare_attach(c)
 
     # -- service lifecycle ---------------------------------------------------------
     async def start(self) -> None:
         """Load containers and re-adopt the running ones (live restore)."""
         self.runner.root.mkdir(parents=True, exist_ok=True)
         self.runner.runtime_root.mkdir(parents=True, exist_ok=True)
-        if hasattr(self.images, "set_usage_checker"):
-            self.images.set_usage_checker(self.in_use)
+        self.images.set_usage_checker(self.in_use)
         # dockerd refuses to start with a default log driver it cannot use
         log_policy(validate_log_config(None, self.config.log_driver, self.config.log_opts))
         for c in self.store.load_all():
-            self._containers[c.id] = c
+            self.registry.add(c)
         await restore_all(self)
 
     async def shutdown(self) -> None:
         """Stop watching containers; they keep running under conmon."""
-        self.shutting_down = True
-        for task in list(self._restart_tasks.values()):
-            task.cancel()
-        for w in list(self._watchers.values()):
-            w.close()
-        self._watchers.clear()
+        self.lifecycle.shutdown()
 
     # -- lookup --------------------------------------------------------------------
     def find(self, ref: str) -> Container | None:
         """By full id, exact name, or unique id prefix (Docker's order)."""
-        if ref in self._containers:
-            return self._containers[ref]
-        name = ref.lstrip("/")
-        for c in self._containers.values():
-            if c.name == name:
-                return c
-        if not ref or len(ref) > 64:
-            return None
-        matches = [c for c in self._containers.values() if c.id.startswith(ref)]
-        if len(matches) > 1:
-            raise InvalidParameter(f"multiple IDs found with provided prefix: {ref}")
-        return matches[0] if matches else None
+        return self.registry.find(ref)
+
+    def exists(self, cid: str) -> bool:
+        """Whether the container with this full id is still there (not removed)."""
+        return self.registry.exists(cid)
 
     def get(self, ref: str) -> Container:
         """Like :meth:`find`, but 404 ``No such container: <ref>``."""
-        c = self.find(ref)
-        if c is None:
-            raise NotFound(f"No such container: {ref}")
-        return c
+        return self.registry.get(ref)
 
     def all(self) -> list[Container]:
         """Every container, newest first."""
-        return sorted(self._containers.values(), key=lambda c: c.created, reverse=True)
+        return sorted(self.registry.all(), key=lambda c: c.created, reverse=True)
+
+    def locks(self, cid: str) -> tuple[asyncio.Lock, asyncio.Lock]:
+        """The container's ``(operation, state)`` locks (:meth:`ContainerRegistry.locks`)."""
+        return self.registry.locks(cid)
+
+    def exit_event(self, cid: str) -> asyncio.Event:
+        """Set when the container stops running (replaced at each start)."""
+        return self.registry.exit_event(cid)
+
+    def emit_event(self, c: Container, action: str, **extra: str) -> None:
+        """Publish a ``container`` event with Docker's attributes."""
+        self.registry.emit_event(c, action, **extra)
+
+    # -- lifecycle (:mod:`.lifecycle`) ---------------------------------------------
+    async def start_container(self, ref: str) -> None:
+        """``POST /containers/{id}/start`` (304 when already running)."""
+        await self.lifecycle.start_container(ref)
+
+    async def prepare_attach(self, c: Container) -> None:
+        """Make sure conmon exists so an attach made before start sees every byte."""
+        await self.lifecycle.prepare_attach(c)
+
+    async def stop(self, ref: str, grace: int | None = None, sig: str | None = None) -> None:
+        """``POST /containers/{id}/stop``."""
+        await self.lifecycle.stop(ref, grace, sig)
+
+    async def restart(self, ref: str, grace: int | None = None, sig: str | None = None) -> None:
+        """``POST /containers/{id}/restart``."""
+        await self.lifecycle.restart(ref, grace, sig)
+
+    async def kill(self, ref: str, sig: str | None = None) -> None:
+        """``POST /containers/{id}/kill``."""
+        await self.lifecycle.kill(ref, sig)
+
+    async def pause(self, ref: str) -> None:
+        """``POST /containers/{id}/pause``."""
+        await self.lifecycle.pause(ref)
+
+    async def unpause(self, ref: str) -> None:
+        """``POST /containers/{id}/unpause``."""
+        await self.lifecycle.unpause(ref)
+
+    def wait_for(self, ref: str, condition: str = "not-running") -> asyncio.Future[int]:
+        """``POST /containers/{id}/wait``: a future for the exit code."""
+        return self.lifecycle.wait_for(ref, condition)
+
+    # -- streams (:mod:`.streams`, :mod:`.interactive`) ----------------------------
+    def logs(self, ref: str, opts: LogOptions) -> tuple[Container, AsyncIterator[Entry]]:
+        """The container and an iterator over its log entries."""
+        return self.streams.logs(ref, opts)
+
+    async def attach_output(self, c: Container) -> AttachConn | None:
+        """Connect to conmon's attach socket (None once the container has exited)."""
+        return await self.streams.attach_output(c)
+
+    async def open_attach(self, ref: str, opts: AttachOptions) -> AttachSession:
+        """A ``docker attach`` session, connected before the client's connection is
+        taken over (:mod:`.interactive`)."""
+        return await open_attach(self, ref, opts)
+
+    def resize(self, ref: str, height: int, width: int) -> None:
+        """``POST /containers/{id}/resize``."""
+        self.streams.resize(ref, height, width)
+
+    def sample_stats(self, c: Container) -> dict[str, Any]:
+        """One stats sample with ``precpu_stats`` from the previous one."""
+        return self.streams.sample_stats(c)
+
+    async def changes(self, ref: str) -> list[dict[str, Any]]:
+        """``GET /containers/{id}/changes``."""
+        return await self.streams.changes(ref)
+
+    async def top(self, ref: str, ps_args: str = "-ef") -> dict[str, Any]:
+        """``GET /containers/{id}/top``."""
+        return await self.streams.top(ref, ps_args)
+
+    # -- edits (:mod:`.edits`) -----------------------------------------------------
+    async def rename(self, ref: str, new_name: str) -> None:
+        """``POST /containers/{id}/rename``."""
+        await self.edits.rename(ref, new_name)
+
+    async def update(self, ref: str, body: dict[str, Any]) -> dict[str, Any]:
+        """``POST /containers/{id}/update``."""
+        return await self.edits.update(ref, body)
 
     # -- create --------------------------------------------------------------------
     async def create(self, body: dict[str, Any], name: str | None = None) -> dict[str, Any]:
         """``POST /containers/create``: returns ``{"Id", "Warnings"}``."""
         if name:
             name = create_mod.validate_name(name)
-            other = next((c for c in self._containers.values() if c.name == name), None)
+            other = self.registry.named(name)
             if other is not None:
                 raise name_conflict(name, other.id)
         ref = body.get("Image")
@@ -162,11 +238,11 @@ class ContainerService(Lifecycle, Streams, Edits):
         path, args = create_mod.command_of(config)
         cid = create_mod.new_id()
         if not name:
-            name = create_mod.random_name({c.name for c in self._containers.values()})
+            name = create_mod.random_name({c.name for c in self.registry.all()})
         c = Container(
             id=cid,
             name=name,
-            created=now_rfc3339(),
+            created=format_rfc3339(),
             image=ref,
             image_id=image.id,
             path=path,
@@ -182,16 +258,16 @@ class ContainerService(Lifecycle, Streams, Edits):
             # A full disk or a database error: a create that fails leaves no directory.
             shutil.rmtree(self.runner.paths(cid).root, ignore_errors=True)
             raise
-        self._containers[cid] = c
+        self.registry.add(c)
         try:
-            await call_hooks(self.hooks, "on_create", c)
+            await run_on_create(self.hooks, c)
         except BaseException:
             # A create that fails leaves nothing behind, anonymous volumes included (Docker).
             c.extra["remove_volumes"] = True
             await self._forget(c)
             raise
         self.store.save(c)
-        self._event(c, "create")
+        self.registry.emit_event(c, "create")
         return {"Id": cid, "Warnings": warnings + spec_resources.resource_warnings(hc)}
 
     def _runtime_for_create(self, wanted: Any) -> str:
@@ -223,7 +299,7 @@ class ContainerService(Lifecycle, Streams, Edits):
     ) -> list[dict[str, Any]]:
         """``GET /containers/json``."""
         filters = filters or {}
-        filt.check(filters, filt.LIST_FILTERS)
+        check_filters(filters, filt.LIST_FILTERS)
         ancestors: set[str] | None = None
         if filters.get("ancestor"):
             ancestors = set()
@@ -271,9 +347,9 @@ class ContainerService(Lifecycle, Streams, Edits):
     async def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
         """``DELETE /containers/{id}``."""
         c = self.get(ref)
-        op, _ = self._locks(c.id)
+        op, _ = self.registry.locks(c.id)
         async with op:
-            if c.id not in self._containers:
+            if not self.registry.exists(c.id):
                 return
             if c.state.status == REMOVING:
                 raise Conflict(f"removal of container {c.id[:12]} is already in progress")
@@ -288,40 +364,40 @@ class ContainerService(Lifecycle, Streams, Edits):
                     f'cannot remove container "/{c.name}": container is {c.state.status}: '
                     "stop the container before removing or force remove"
                 )
-            self._cancel_restart(c)
+            self.lifecycle.cancel_restart(c)
             if c.running:
                 c.manually_stopped = True
                 try:
-                    await self._signal(c, 9)
-                    self._event(c, "kill", signal="9")
+                    await self.lifecycle.signal(c, 9)
+                    self.emit_event(c, "kill", signal="9")
                 except EngineError as e:
                     # Its process may have exited on its own a moment ago (a restart loop):
                     # as dockerd, a kill that finds nothing to kill is no failure.
                     log.debug("kill of %s before removal: %s", c.id[:12], e.message)
-                if not await self._wait_exit(c, 30):
+                if not await self.lifecycle.wait_exit(c, 30):
                     raise EngineError(f"container {c.id[:12]} did not exit after SIGKILL")
             elif c.runtime_created:
                 # created (e.g. attached) but never started: conmon still waits
-                w = self._watchers.pop(c.id, None)
-                if w:
-                    w.close()
+                self.lifecycle.stop_watching(c)
                 await self.runner.cleanup(c)
             c.extra["remove_volumes"] = volumes
             # Recorded before any file goes, so that an engine killed mid-removal finishes
             # it at its next start instead of bringing back a half-deleted container.
-            c.state.status = REMOVING
+            c.state.move_to(REMOVING)
             self.store.save(c)
             try:
                 await self._forget(c)
             except BaseException:
                 # What is left can be removed again, never started (dockerd's "Dead").
-                c.state.status = DEAD
+                c.state.move_to(DEAD)
                 with contextlib.suppress(EngineError):
                     self.store.save(c)
                 raise
-        self._event(c, "destroy")
-        self._resolve_waiters(c.id, ("removed", "not-running", "next-exit"), c.state.exit_code)
-        self._waiters.pop(c.id, None)
+        self.emit_event(c, "destroy")
+        self.lifecycle.resolve_waiters(
+            c.id, ("removed", "not-running", "next-exit"), c.state.exit_code
+        )
+        self.lifecycle.drop_waiters(c.id)
 
     async def finish_removal(self, c: Container) -> None:
         """Complete a removal that an engine crash interrupted (found as REMOVING at start);
@@ -333,11 +409,11 @@ class ContainerService(Lifecycle, Streams, Edits):
             await self._forget(c)
         except Exception:
             log.exception("removing container %s failed; it is left Dead", c.id[:12])
-            c.state.status = DEAD
+            c.state.move_to(DEAD)
             with contextlib.suppress(EngineError):
                 self.store.save(c)
             return
-        self._event(c, "destroy")
+        self.emit_event(c, "destroy")
 
     async def _forget(self, c: Container) -> None:
         # Files before rows: on a full disk, deleting the container's own layer is what
@@ -346,20 +422,17 @@ class ContainerService(Lifecycle, Streams, Edits):
         rootfs.unmount(paths.rootfs)
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, lambda: shutil.rmtree(paths.root, ignore_errors=True))
-        await call_hooks(self.hooks, "on_remove", c)
+        await run_on_remove(self.hooks, c)
         self.store.delete(c.id)
-        self._containers.pop(c.id, None)
-        self._exit_events.pop(c.id, None)
-        self._backoff.pop(c.id, None)
-        self._stats_prev.pop(c.id, None)
-        self._lock_table.pop(c.id, None)
+        self.registry.discard(c.id)
+        self.lifecycle.forget(c)
 
     async def prune(self, filters: dict[str, list[str]]) -> dict[str, Any]:
         """``POST /containers/prune``: remove stopped containers."""
         accept = filt.prune_matcher(filters)
         deleted: list[str] = []
         reclaimed = 0
-        for c in list(self._containers.values()):
+        for c in self.registry.all():
             if c.state.status not in (CREATED, EXITED, "dead") or not accept(c):
                 continue
             rw, _ = await self._size(c)
@@ -375,7 +448,7 @@ class ContainerService(Lifecycle, Streams, Edits):
     # -- for other services --------------------------------------------------------
     def counts(self) -> dict[str, int]:
         """Container counts by state."""
-        cs = list(self._containers.values())
+        cs = self.registry.all()
         running = sum(1 for c in cs if c.state.status == RUNNING)
         paused = sum(1 for c in cs if c.state.status == PAUSED)
         return {
@@ -393,7 +466,7 @@ class ContainerService(Lifecycle, Streams, Edits):
         """Ids of containers created from ``image_id`` (running ones only if asked)."""
         return [
             c.id
-            for c in self._containers.values()
+            for c in self.registry.all()
             if c.image_id == image_id and (not running_only or c.running)
         ]
 

@@ -35,11 +35,3 @@ def parse_signal(value: str | int | None, default: int = signal.SIGKILL) -> int:
     if sig <= 0 or sig > int(signal.SIGRTMAX):
         raise InvalidParameter(f"Invalid signal: {value}")
     return sig
-
-
-def signal_name(sig: int) -> str:
-    """``SIGTERM`` for 15 (the number as text for real-time ones)."""
-    try:
-        return signal.Signals(sig).name
-    except ValueError:
-        return str(sig)

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..conventions import ZERO_TIME, format_rfc3339
+
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 PROC_ROOT = Path("/proc")
-ZERO_TIME = "0001-01-01T00:00:00Z"
 _NS = 1_000_000_000
 _BLKIO_KEYS = (
     "io_service_bytes_recursive",
@@ -33,18 +33,6 @@ _BLKIO_KEYS = (
     "io_time_recursive",
     "sectors_recursive",
 )
-
-
-def rfc3339_nano(ts: float) -> str:
-    """A Unix time as Go's RFC3339Nano in UTC (what Docker puts in ``read``)."""
-    whole = int(ts)
-    frac = round((ts - whole) * 1e9)
-    if frac >= _NS:
-        whole, frac = whole + 1, frac - _NS
-    base = datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    if frac:
-        return f"{base}.{frac:09d}".rstrip("0") + "Z"
-    return base + "Z"
 
 
 def _read(path: Path) -> str | None:
@@ -300,7 +288,7 @@ def _baseline_precpu(
     elapsed = max(0.0, uptime - start)
     pre["system_cpu_usage"] = max(0, now_system - int(elapsed * ncpu * _NS))
     pre["online_cpus"] = ncpu
-    return pre, rfc3339_nano(time.time() - elapsed)
+    return pre, format_rfc3339(time.time() - elapsed, fraction="trim")
 
 
 def read_stats(
@@ -331,7 +319,7 @@ def read_stats(
         sample = _sample_v1(cgroup_root, rel, machine)
     ncpu = online_cpus()
     now_system = system_cpu_usage(proc_root)
-    read = rfc3339_nano(time.time())
+    read = format_rfc3339(time.time(), fraction="trim")
 
     current_path, max_path = sample["pids"]
     pids_stats: dict[str, Any] = {}

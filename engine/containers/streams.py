@@ -9,67 +9,81 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from ..errors import Conflict, InvalidParameter
+from ..images.service import ImageService
 from . import stats as stats_mod
 from . import top as top_mod
-from . import upperdiff
-from .attach import AttachConn
-from .logdrivers import not_readable, readable
-from .logs import Entry, LogOptions, read_logs
+from .files import upperdiff
 from .model import Container
-from .runner import cgroups_path
-from .tty import resize_tty
+from .registry import ContainerRegistry
+from .runner import Runner, cgroups_path
+from .stdio.attach import AttachConn
+from .stdio.logdrivers import not_readable, readable
+from .stdio.logs import Entry, LogOptions, read_logs
+from .stdio.tty import resize_tty
 
 log = logging.getLogger(__name__)
 
 
 class Streams:
-    """Mixin of ContainerService for logs/attach/stats/top."""
+    """Container I/O (logs, attach output, resize, stats, changes, top): a part of
+    :class:`ContainerService`, sharing its registry."""
 
-    _stats_prev: dict[str, Any]
+    def __init__(
+        self,
+        registry: ContainerRegistry,
+        runner: Runner,
+        images: ImageService,
+        prepare_attach: Callable[[Container], Awaitable[None]],
+    ) -> None:
+        self.registry = registry
+        self.runner = runner
+        self.images = images
+        # the lifecycle's: creates the runtime container of one never started
+        self._prepare_attach = prepare_attach
 
     def logs(self, ref: str, opts: LogOptions) -> tuple[Container, AsyncIterator[Entry]]:
         """The container and an iterator over its log entries."""
-        c: Container = self.get(ref)  # type: ignore[attr-defined]
+        c = self.registry.get(ref)
         if not (opts.stdout or opts.stderr):
             raise InvalidParameter("Bad parameters: you must choose at least one stream")
         if not readable(c.host_config.get("LogConfig")):
             raise not_readable()
-        path = self.runner.paths(c.id).log  # type: ignore[attr-defined]
-        return c, read_logs(path, opts, lambda: c.running, self.exit_event(c.id))  # type: ignore[attr-defined]
+        path = self.runner.paths(c.id).log
+        return c, read_logs(path, opts, lambda: c.running, self.registry.exit_event(c.id))
 
     async def attach_output(self, c: Container) -> AttachConn | None:
         """Connect to conmon's attach socket (creating the runtime container first
         when it was never started, so nothing printed after start is missed).
         None when the container has already exited."""
-        await self.prepare_attach(c)  # type: ignore[attr-defined]
+        await self._prepare_attach(c)
         if not c.runtime_created:
             return None
         try:
-            return await AttachConn.open(self.runner.paths(c.id).bundle)  # type: ignore[attr-defined]
+            return await AttachConn.open(self.runner.paths(c.id).bundle)
         except OSError as e:
             log.debug("attach to %s failed: %s", c.id[:12], e)
             return None
 
     def resize(self, ref: str, height: int, width: int) -> None:
         """Resize the container's TTY through conmon's control fifo (``1 h w``)."""
-        c: Container = self.get(ref)  # type: ignore[attr-defined]
+        c = self.registry.get(ref)
         if not c.running:
             raise Conflict(f"Container {c.id} is not running")
         if not c.config.get("Tty"):
             return
-        resize_tty(c.state.pid, self.runner.paths(c.id).bundle, height, width)  # type: ignore[attr-defined]
-        self._event(c, "resize", height=str(height), width=str(width))  # type: ignore[attr-defined]
+        resize_tty(c.state.pid, self.runner.paths(c.id).bundle, height, width)
+        self.registry.emit_event(c, "resize", height=str(height), width=str(width))
 
     # -- stats -----------------------------------------------------------------------
     def sample_stats(self, c: Container) -> dict[str, Any]:
         """One stats sample with ``precpu_stats`` from the previous one we kept."""
         if not c.running:
             return stats_mod.zero_stats("/" + c.name, c.id)
-        prev = self._stats_prev.get(c.id)
+        prev = self.registry.stats_prev.get(c.id)
         own_netns = c.host_config.get("NetworkMode") != "host"
         s = stats_mod.read_stats(
             cgroups_path(c.id),
@@ -81,14 +95,14 @@ class Streams:
         )
         # The next sample needs only the CPU figures and the time of this one; keeping
         # the whole sample would cost every running container ~4 KiB of engine memory.
-        self._stats_prev[c.id] = {"cpu_stats": s["cpu_stats"], "read": s["read"]}
+        self.registry.stats_prev[c.id] = {"cpu_stats": s["cpu_stats"], "read": s["read"]}
         return s
 
     async def changes(self, ref: str) -> list[dict[str, Any]]:
         """``GET /containers/{id}/changes``: the container's filesystem changes."""
-        c: Container = self.get(ref)  # type: ignore[attr-defined]
-        runner = self.runner  # type: ignore[attr-defined]
-        image = await self.images.resolve(c.image_id)  # type: ignore[attr-defined]
+        c = self.registry.get(ref)
+        runner = self.runner
+        image = await self.images.resolve(c.image_id)
         lowers = runner.layer_dirs_of(image)
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
@@ -97,7 +111,7 @@ class Streams:
 
     async def top(self, ref: str, ps_args: str = "-ef") -> dict[str, Any]:
         """``GET /containers/{id}/top``."""
-        c: Container = self.get(ref)  # type: ignore[attr-defined]
+        c = self.registry.get(ref)
         if not c.running:
             raise Conflict(f"Container {c.id} is not running")
         pids = container_pids(c.id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from ..conventions import parse_rfc3339
 from .health_state import health_json, status_suffix
 from .model import (
     CREATED,
@@ -16,7 +17,6 @@ from .model import (
     RUNNING,
     Container,
     Paths,
-    parse_rfc3339,
 )
 
 HOST_CONFIG_DEFAULTS: dict[str, Any] = {

@@ -303,18 +303,6 @@ class Repository:
             raise DigestError(f"manifest verification failed for digest {ref}")
         return raw, detect_media_type(raw, resp.headers.get("content-type", "")), digest
 
-    async def head_manifest(self, ref: str) -> tuple[str, str, int] | None:
-        """HEAD a manifest: (digest, media type, size), or None when unknown."""
-        resp = await self.send("HEAD", self.url(f"manifests/{ref}"), headers={"Accept": ACCEPT})
-        if resp.status_code == 404:
-            return None
-        await self.check(resp, 200)
-        return (
-            resp.headers.get("docker-content-digest", ""),
-            resp.headers.get("content-type", ""),
-            int(resp.headers.get("content-length") or 0),
-        )
-
     async def put_manifest(self, ref: str, body: bytes, media_type: str) -> str:
         """PUT a manifest; returns its digest."""
         resp = await self.send(

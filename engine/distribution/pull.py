@@ -186,8 +186,9 @@ class Puller:
             # The first failure wins; the other downloads are cancelled (and clean up).
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
             for t in done:
-                if not t.cancelled() and t.exception() is not None:
-                    raise t.exception()  # type: ignore[misc]
+                failure = None if t.cancelled() else t.exception()
+                if failure is not None:
+                    raise failure
         finally:
             for t in tasks:
                 t.cancel()

@@ -84,8 +84,9 @@ class Pusher:
             while pending:
                 finished, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_EXCEPTION)
                 for t in finished:
-                    if not t.cancelled() and t.exception() is not None:
-                        raise t.exception()  # type: ignore[misc]
+                    failure = None if t.cancelled() else t.exception()
+                    if failure is not None:
+                        raise failure
         finally:
             for t in tasks.values():
                 t.cancel()
@@ -251,7 +252,7 @@ async def _gzip(tar: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
     try:
         from isal import isal_zlib as z
     except ImportError:  # pragma: no cover
-        import zlib as z  # type: ignore[no-redef]
+        import zlib as z  # type: ignore[no-redef]  # the stdlib module has the same API
     loop = asyncio.get_running_loop()
     comp = z.compressobj(2, z.DEFLATED, 31)
     async for data in tar:

@@ -83,10 +83,6 @@ class RegistryConfig:
             parts.netloc, parts.scheme, True, mirror=True, path_prefix=parts.path.rstrip("/")
         )
 
-    def registry_host(self, domain: str) -> str:
-        """The host actually contacted for a reference's domain."""
-        return DOCKER_REGISTRY if domain == DOCKER_IO else domain
-
     async def is_insecure(self, host: str) -> bool:
         """Whether ``host[:port]`` may be reached without TLS verification/over HTTP."""
         host = host.lower()

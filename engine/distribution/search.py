@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from ..conventions import check_filters, filter_bool
 from ..errors import InvalidParameter
 from ..images.reference import DEFAULT_DOMAIN, LEGACY_DOMAIN
 from .auth import AuthConfig, basic_header
@@ -21,19 +22,8 @@ from .registries import Endpoint
 _FILTERS = {"stars", "is-official", "is-automated"}
 
 
-def _parse_bool(key: str, value: str) -> bool:
-    low = value.lower()
-    if low in ("true", "1"):
-        return True
-    if low in ("false", "0"):
-        return False
-    raise InvalidParameter(f"invalid filter '{key}={value}'")
-
-
 def _check_filters(filters: dict[str, list[str]]) -> tuple[int, bool | None, bool | None]:
-    for key in filters:
-        if key not in _FILTERS:
-            raise InvalidParameter(f"invalid filter '{key}'")
+    check_filters(filters, _FILTERS)
     stars = 0
     for v in filters.get("stars", []):
         try:
@@ -42,10 +32,10 @@ def _check_filters(filters: dict[str, list[str]]) -> tuple[int, bool | None, boo
             raise InvalidParameter(f"invalid filter 'stars={v}'") from None
     official = None
     for v in filters.get("is-official", []):
-        official = _parse_bool("is-official", v)
+        official = filter_bool("is-official", v)
     automated = None
     for v in filters.get("is-automated", []):
-        automated = _parse_bool("is-automated", v)
+        automated = filter_bool("is-automated", v)
     return stars, official, automated
 
 

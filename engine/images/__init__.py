@@ -1,1 +1,8 @@
-"""Portside engine: images."""
+"""Portside engine: images.
+
+``api/`` may use the names below and :mod:`.service`; the rest is internal.
+"""
+
+from . import views
+
+__all__ = ["views"]

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
+from ..conventions import ZERO_TIME, format_rfc3339, parse_rfc3339
 from ..store.db import Database, dumps, loads
 from .reference import parse_reference
 
@@ -31,8 +31,6 @@ CREATE TABLE IF NOT EXISTS image_refs (
 );
 CREATE INDEX IF NOT EXISTS image_refs_by_image ON image_refs(image_id);
 """
-
-ZERO_TIME = "0001-01-01T00:00:00Z"
 
 
 @dataclass
@@ -68,33 +66,16 @@ class Image:
     @property
     def created_unix(self) -> int:
         """``created`` as Unix seconds (0 when absent or malformed)."""
-        return int(parse_time(self.created))
+        return int(unix_time(self.created))
 
 
-def parse_time(text: str | None) -> float:
-    """RFC 3339 (with nanoseconds) to Unix seconds; 0 when unparsable."""
-    if not text:
-        return 0.0
-    s = text.strip().replace("Z", "+00:00")
-    if "." in s:  # Python parses at most microseconds
-        head, _, rest = s.partition(".")
-        digits = "".join(c for c in rest if c.isdigit())
-        tz = rest[len(digits) :]
-        s = f"{head}.{digits[:6].ljust(6, '0')}{tz}"
+def unix_time(text: str | None) -> float:
+    """Unix seconds of an image's RFC 3339 ``created``; 0 when absent or malformed
+    (images from old or odd builders carry anything there)."""
     try:
-        dt = datetime.fromisoformat(s)
+        return parse_rfc3339(text or "")
     except ValueError:
         return 0.0
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
-    return dt.timestamp()
-
-
-def now_rfc3339() -> str:
-    """The current time in Docker's RFC 3339 nano format."""
-    ns = time.time_ns()
-    base = datetime.fromtimestamp(ns // 1_000_000_000, UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{base}.{ns % 1_000_000_000:09d}Z"
 
 
 class ImageCatalog:
@@ -179,7 +160,7 @@ class ImageCatalog:
         )
         self.refs[ref] = image_id
         if touch and not is_digest:
-            stamp = now_rfc3339()
+            stamp = format_rfc3339()
             self.rows[image_id]["last_tag_time"] = stamp
             self.db.execute("UPDATE image_images SET last_tag_time=? WHERE id=?", (stamp, image_id))
         return previous if previous != image_id else None

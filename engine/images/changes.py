@@ -12,8 +12,8 @@ import re
 import shlex
 from typing import Any
 
+from ..conventions import go_duration
 from ..errors import InvalidParameter
-from .views import _DURATION_PART, _DURATION_RE, _UNITS
 
 ALLOWED = {
     "CMD",
@@ -70,9 +70,10 @@ def _pairs(instr: str, rest: str) -> list[tuple[str, str]]:
 
 
 def _duration_ns(text: str, what: str) -> int:
-    if not _DURATION_RE.match(text):
-        raise InvalidParameter(f"invalid duration for {what}: {text!r}")
-    return int(sum(float(n) * _UNITS[u] for n, u in _DURATION_PART.findall(text)) * 1e9)
+    try:
+        return int(go_duration(text) * 1e9)
+    except ValueError:
+        raise InvalidParameter(f"invalid duration for {what}: {text!r}") from None
 
 
 def _healthcheck(rest: str) -> dict[str, Any]:

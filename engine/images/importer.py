@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from .. import __version__
+from ..conventions import format_rfc3339
 from ..errors import InvalidParameter
 from ..system import hostinfo
-from .catalog import Image, now_rfc3339
+from .catalog import Image
 from .changes import apply_changes
 from .reference import Reference, check_tag, parse_reference
 
@@ -58,7 +59,7 @@ async def import_rootfs(
     os_, arch, variant = parse_platform(platform)
     container_config: dict[str, Any] = apply_changes({}, changes)
     pending = await svc.layers.extract(chunks, compression="auto")
-    created = now_rfc3339()
+    created = format_rfc3339()
     comment = message or f"Imported from {src}"
     config: dict[str, Any] = {
         "architecture": arch,

@@ -24,11 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import EngineError, InvalidParameter, NotFound
+from ..fs.stream import ChunkChannel, DigestReader
+from ..fs.tarformat import TarStream
+from ..fs.tarsafe import LayerExtractor
 from ..store.blobs import ContentStore, DigestMismatch, check_digest, disk_error, run_settled
 from ..store.db import Database
-from .stream import ChunkChannel, DigestReader
-from .tarformat import TarStream
-from .tarsafe import LayerExtractor
 from .tarsplit import SplitReader, SplitWriter
 
 log = logging.getLogger(__name__)

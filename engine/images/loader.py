@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InvalidParameter
+from ..fs.stream import BytesReader, ChunkChannel
+from ..fs.tarformat import DIR, LINK, SYMLINK, TarStream
 from ..system import hostinfo
 from ..system.crashpoint import crash_point
 from .layers import PendingLayer, extract_sync, remove_tree, settle_worker
 from .reference import parse_reference
-from .stream import BytesReader, ChunkChannel
-from .tarformat import DIR, LINK, SYMLINK, TarStream
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator

@@ -15,10 +15,11 @@ import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..errors import Conflict, InvalidParameter
+from ..conventions import check_filters, labels_accept
+from ..errors import Conflict
 from ..system.crashpoint import crash_point
 from .reference import Reference, parse_reference
-from .views import labels_match, parse_bool_filter, parse_timestamp
+from .views import filter_time, parse_bool_filter
 
 if TYPE_CHECKING:
     from .service import ImageService
@@ -220,11 +221,9 @@ async def collect_hidden(svc: ImageService) -> int:
 
 async def prune_images(svc: ImageService, filters: dict[str, list[str]]) -> dict[str, Any]:
     """``POST /images/prune``: unused (by default only dangling) images."""
-    for key in filters:
-        if key not in PRUNE_FILTERS:
-            raise InvalidParameter(f"invalid filter '{key}'")
+    check_filters(filters, PRUNE_FILTERS)
     dangling = parse_bool_filter("dangling", filters["dangling"]) if "dangling" in filters else True
-    until = min(parse_timestamp(v) for v in filters["until"]) if "until" in filters else None
+    until = min(filter_time(v) for v in filters["until"]) if "until" in filters else None
     reclaimed = await collect_hidden(svc)
     records: list[dict[str, Any]] = []
     async with svc.lock:
@@ -238,9 +237,7 @@ async def prune_images(svc: ImageService, filters: dict[str, list[str]]) -> dict
                 continue
             if until is not None and img.created_unix >= until:
                 continue
-            if not labels_match(img.labels, filters.get("label", [])):
-                continue
-            if not labels_match(img.labels, filters.get("label!", []), negate=True):
+            if not labels_accept(filters, img.labels):
                 continue
             if svc.users(img.id):
                 continue

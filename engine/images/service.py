@@ -20,13 +20,16 @@ from pathlib import Path
 from typing import Any
 
 from ..config import DaemonConfig
+from ..conventions import ZERO_TIME
 from ..errors import InvalidParameter, NotFound
 from ..store.blobs import ContentStore
 from ..store.db import Database
 from ..system.crashpoint import crash_point
 from ..system.events import EventBus
-from .catalog import ZERO_TIME, Image, ImageCatalog
-from .layers import LayerStore
+from .catalog import Image, ImageCatalog
+from .changes import apply_changes
+from .importer import import_reference
+from .layers import LayerStore, PendingLayer
 from .reference import DEFAULT_TAG, Reference, check_tag, is_full_id, parse_reference
 
 log = logging.getLogger(__name__)
@@ -251,6 +254,29 @@ class ImageService:
             attrs.update((row["config"].get("config") or {}).get("Labels") or {})
         attrs["name"] = name or image_id
         self.events.publish("image", action, image_id, attrs)
+
+    # -- building images from a container or a builder ---------------------------------
+    @staticmethod
+    def target_reference(repo: str | None, tag: str | None) -> Reference | None:
+        """The name a committed or imported image gets from ``repo``/``tag`` (None:
+        untagged), with Docker's 400s."""
+        return import_reference(repo, tag)
+
+    @staticmethod
+    def apply_changes(config: dict[str, Any], changes: list[str]) -> dict[str, Any]:
+        """``config`` (an image's ``config`` object) with Dockerfile-style change lines
+        (``CMD``, ``ENV``, ``LABEL``...) applied, as ``commit``/``import --change``."""
+        return apply_changes(config, changes)
+
+    async def extract_layer(self, tar_chunks: AsyncIterator[bytes]) -> PendingLayer:
+        """Unpack an uncompressed layer tar into a pending layer (not yet visible):
+        :meth:`keep_layer` it, under :meth:`hold_layers`, before registering an image
+        that uses it."""
+        return await self.layers.extract(tar_chunks, compression="none")
+
+    def keep_layer(self, pending: PendingLayer) -> bool:
+        """Move a pending layer into the store; False when it was stored already."""
+        return self.layers.commit(pending)
 
     async def register_image(
         self,

@@ -23,7 +23,7 @@ import zlib
 from pathlib import Path
 
 from ..errors import SystemError_
-from . import pathsafe
+from ..fs import pathsafe
 
 _RAW = b"R"
 _FILE = b"F"

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
-import time
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+from ..conventions import check_filters, label_match, parse_timestamp
 from ..errors import InvalidParameter
-from .catalog import Image, parse_time
+from .catalog import Image, unix_time
 from .reference import familiar_match
 
 if TYPE_CHECKING:
@@ -36,26 +35,14 @@ _CONFIG_DEFAULTS: dict[str, Any] = {
     "Labels": None,
 }
 
-_DURATION_RE = re.compile(r"^(?:(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h))+$")
-_DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
-_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
 
-
-def parse_timestamp(value: str, now: float | None = None) -> float:
-    """Docker's filter timestamps: Unix seconds, RFC 3339 / date, or a Go duration
-    (``10m``, ``1h30m``) meaning that long before now."""
-    v = value.strip()
-    if re.match(r"^-?\d+(\.\d+)?$", v):
-        return float(v)
-    if _DURATION_RE.match(v):
-        seconds = sum(float(n) * _UNITS[u] for n, u in _DURATION_PART.findall(v))
-        return (time.time() if now is None else now) - seconds
-    if re.match(r"^\d{4}-\d{2}-\d{2}$", v):
-        v += "T00:00:00Z"
-    ts = parse_time(v)
-    if ts == 0.0:
-        raise InvalidParameter(f"failed to parse value {value!r} as a timestamp")
-    return ts
+def filter_time(value: str) -> float:
+    """An image filter's ``until`` (:func:`conventions.parse_timestamp`), with the 400
+    dockerd gives images."""
+    try:
+        return parse_timestamp(value)
+    except ValueError:
+        raise InvalidParameter(f"failed to parse value {value!r} as a timestamp") from None
 
 
 def parse_bool_filter(key: str, values: list[str]) -> bool:
@@ -73,16 +60,6 @@ def parse_bool_filter(key: str, values: list[str]) -> bool:
             raise InvalidParameter(f"Invalid filter '{key}': conflicting values")
         result = b
     return bool(result)
-
-
-def labels_match(labels: dict[str, str], wanted: list[str], negate: bool = False) -> bool:
-    """``label=k`` / ``label=k=v`` (all must match), or ``label!=`` (none may match)."""
-    for item in wanted:
-        key, eq, value = item.partition("=")
-        hit = key in labels and (not eq or labels[key] == value)
-        if hit == negate:
-            return False
-    return True
 
 
 def summaries(
@@ -137,9 +114,7 @@ async def list_images(
     api: tuple[int, ...] = (1, 47),
 ) -> list[dict[str, Any]]:
     """``GET /images/json``."""
-    for key in filters:
-        if key not in LIST_FILTERS:
-            raise InvalidParameter(f"invalid filter '{key}'")
+    check_filters(filters, LIST_FILTERS)
     dangling = parse_bool_filter("dangling", filters["dangling"]) if "dangling" in filters else None
     before = since = until = None
     if "before" in filters:
@@ -147,7 +122,7 @@ async def list_images(
     if "since" in filters:
         since = max([(await svc.resolve(r)).created_unix for r in filters["since"]])
     if "until" in filters:
-        until = min(parse_timestamp(v) for v in filters["until"])
+        until = min(filter_time(v) for v in filters["until"])
     patterns = filters.get("reference", [])
     chosen: list[Image] = []
     tags_of: dict[str, list[str]] = {}
@@ -162,7 +137,7 @@ async def list_images(
             continue
         if until is not None and img.created_unix > until:
             continue
-        if "label" in filters and not labels_match(img.labels, filters["label"]):
+        if "label" in filters and not label_match(img.labels, filters["label"]):
             continue
         tags = img.repo_tags
         if patterns:
@@ -243,7 +218,7 @@ def history(svc: ImageService, img: Image) -> list[dict[str, Any]]:
         out.append(
             {
                 "Comment": h.get("comment", ""),
-                "Created": int(parse_time(h.get("created"))),
+                "Created": int(unix_time(h.get("created"))),
                 "CreatedBy": h.get("created_by", ""),
                 "Id": "<missing>",
                 "Size": size,

@@ -1,9 +1,8 @@
 """What the networks code reads from a container object, and endpoint validation.
 
-The containers service hands hooks its own Container objects; the agreed attributes are
-``id``, ``name``, ``config``, ``host_config``, ``network_settings`` (see the hooks
-addendum). The few others are read defensively here so the two services can evolve
-separately: the container directory, the create request's NetworkingConfig.
+Hooks get the containers service's own :class:`Container` records; what the networks
+code keeps of its own lives in ``Container.extra`` (the create request's
+NetworkingConfig, the MAC addresses asked for).
 """
 
 from __future__ import annotations
@@ -17,41 +16,36 @@ from . import ipam
 from .model import Network
 
 if TYPE_CHECKING:
+    from ..containers.model import Container
     from .service import NetworkService
 
 
-def network_mode(c: Any) -> str:
+def network_mode(c: Container) -> str:
     """HostConfig.NetworkMode with Docker's default spelled out (``bridge``)."""
     mode = (c.host_config or {}).get("NetworkMode") or "default"
     return "bridge" if mode == "default" else mode
 
 
-def networking_config(c: Any) -> dict[str, Any]:
+def networking_config(c: Container) -> dict[str, Any]:
     """The create request's NetworkingConfig."""
-    nc = getattr(c, "networking_config", None)
-    if nc is None:
-        nc = (getattr(c, "extra", None) or {}).get("networking_config")
-    return nc or {}
+    nc: dict[str, Any] = c.extra.get("networking_config") or {}
+    return nc
 
 
-def hook_data(c: Any) -> dict[str, Any]:
+def hook_data(c: Container) -> dict[str, Any]:
     """The container's free-form ``extra`` slot, persisted with it, where the networks
-    code keeps what is not Docker's JSON (created when the object has none)."""
-    extra = getattr(c, "extra", None)
-    if extra is None:
-        extra = {}
-        c.extra = extra
-    return extra
+    code keeps what is not Docker's JSON."""
+    return c.extra
 
 
-def desired_macs(c: Any) -> dict[str, str]:
+def desired_macs(c: Container) -> dict[str, str]:
     """The MAC address the user asked for on each network (by network name), as given;
     kept apart from NetworkSettings, which shows the address in use while running."""
     macs: dict[str, str] = hook_data(c).setdefault("desired_macs", {})
     return macs
 
 
-def show_desired_mac(c: Any, primary: str) -> None:
+def show_desired_mac(c: Container, primary: str) -> None:
     """``Config.MacAddress`` as dockerd's inspect shows it: the MAC asked for on the
     container's primary network ``primary`` (every API version)."""
     mac = desired_macs(c).get(primary) if primary else None
@@ -122,10 +116,9 @@ def migrate_mac_address(body: dict[str, Any], version: tuple[int, ...]) -> str:
     return MAC_DEPRECATED
 
 
-def container_dir(svc: NetworkService, c: Any) -> Path:
+def container_dir(svc: NetworkService, c: Container) -> Path:
     """``<data-root>/containers/<id>`` (where hosts and resolv.conf live)."""
-    d = getattr(c, "dir", None)
-    return Path(d) if d else svc.config.data_root / "containers" / c.id
+    return svc.config.data_root / "containers" / c.id
 
 
 def validate_endpoint(n: Network | None, cfg: dict[str, Any]) -> None:

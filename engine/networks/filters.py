@@ -5,11 +5,19 @@ from __future__ import annotations
 import ipaddress
 import re
 import secrets
-import time
 from collections.abc import Callable
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from ..conventions import (
+    check_filters,
+    filter_bool,
+    filter_timestamp,
+    format_rfc3339,
+    label_match,
+    labels_accept,
+    parse_rfc3339,
+    string_map,
+)
 from ..errors import Forbidden, InvalidParameter, NotFound
 from . import ipam
 from .model import DEFAULT_MTU, OPT_BRIDGE_NAME, OPT_ENABLE_IPV6, OPT_MTU, PREDEFINED, Network
@@ -20,21 +28,6 @@ if TYPE_CHECKING:
 LIST_FILTERS = {"dangling", "driver", "id", "label", "name", "scope", "type"}
 PRUNE_FILTERS = {"until", "label", "label!"}
 IFNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,15}$")
-
-
-def now_rfc3339(ts: float | None = None) -> str:
-    """Docker's RFC3339Nano timestamp (UTC)."""
-    ns = time.time_ns() if ts is None else int(ts * 1e9)
-    secs, frac = divmod(ns, 1_000_000_000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{frac:09d}Z"
-
-
-def _str_map(v: Any, what: str) -> dict[str, str]:
-    if v is None:
-        return {}
-    if not isinstance(v, dict):
-        raise InvalidParameter(f"{what} must be an object of strings")
-    return {str(k): str(x) for k, x in v.items()}
 
 
 def network_from_request(body: dict[str, Any], svc: NetworkService) -> tuple[Network, str]:
@@ -62,8 +55,8 @@ def network_from_request(body: dict[str, Any], svc: NetworkService) -> tuple[Net
         raise InvalidParameter("config-only networks are not supported")
     if body.get("Scope") not in (None, "", "local"):
         raise InvalidParameter(f"scope {body.get('Scope')!r} is not supported (only local)")
-    options = _str_map(body.get("Options"), "Options")
-    labels = _str_map(body.get("Labels"), "Labels")
+    options = string_map(body.get("Options"), "Options")
+    labels = string_map(body.get("Labels"), "Labels")
     ipam_body = body.get("IPAM") or {}
     if not isinstance(ipam_body, dict):
         raise InvalidParameter("IPAM must be an object")
@@ -75,13 +68,13 @@ def network_from_request(body: dict[str, Any], svc: NetworkService) -> tuple[Net
         id=nid,
         name=name,
         driver="bridge",
-        created=now_rfc3339(),
+        created=format_rfc3339(),
         internal=bool(body.get("Internal")),
         attachable=bool(body.get("Attachable")),
         labels=labels,
         options=options,
         ipam_driver=ipam_driver,
-        ipam_options=_str_map(ipam_body.get("Options"), "IPAM.Options"),
+        ipam_options=string_map(ipam_body.get("Options"), "IPAM.Options"),
         enable_ipv6=bool(enable_ipv6),
     )
     options.pop(OPT_ENABLE_IPV6, None)
@@ -199,36 +192,13 @@ def _apply_ipam_config(n: Network, cfg: Any, svc: NetworkService) -> None:
     n.ipam_config = [shown] + [c for c in n.ipam_config if _family(c) == 6]
 
 
-def _check(filters: dict[str, list[str]], allowed: set[str]) -> None:
-    for key in filters:
-        if key not in allowed:
-            raise InvalidParameter(f"invalid filter '{key}'")
-
-
-def _bool(v: str, key: str) -> bool:
-    low = v.lower()
-    if low in ("1", "true"):
-        return True
-    if low in ("0", "false"):
-        return False
-    raise InvalidParameter(f"invalid filter '{key}={v}'")
-
-
-def _labels_match(labels: dict[str, str], wanted: list[str]) -> bool:
-    for w in wanted:
-        key, eq, value = w.partition("=")
-        if key not in labels or (eq and labels[key] != value):
-            return False
-    return True
-
-
 def list_matcher(filters: dict[str, list[str]], svc: NetworkService) -> Callable[[Network], bool]:
     """A predicate implementing ``GET /networks`` filters."""
-    _check(filters, LIST_FILTERS)
+    check_filters(filters, LIST_FILTERS)
     for t in filters.get("type", []):
         if t not in ("custom", "builtin"):
             raise InvalidParameter(f"invalid filter: 'type'='{t}'")
-    dangling = [_bool(v, "dangling") for v in filters.get("dangling", [])]
+    dangling = [filter_bool("dangling", v) for v in filters.get("dangling", [])]
 
     def accept(n: Network) -> bool:
         if filters.get("name") and not any(v in n.name for v in filters["name"]):
@@ -239,7 +209,7 @@ def list_matcher(filters: dict[str, list[str]], svc: NetworkService) -> Callable
             return False
         if filters.get("scope") and "local" not in filters["scope"]:
             return False
-        if filters.get("label") and not _labels_match(n.labels, filters["label"]):
+        if filters.get("label") and not label_match(n.labels, filters["label"]):
             return False
         if filters.get("type"):
             kind = "builtin" if n.predefined else "custom"
@@ -254,47 +224,15 @@ def list_matcher(filters: dict[str, list[str]], svc: NetworkService) -> Callable
     return accept
 
 
-def parse_rfc3339(value: str) -> float:
-    """Seconds since the epoch of an RFC3339(Nano) time (0 for Docker's zero time)."""
-    if not value or value.startswith("0001-"):
-        return 0.0
-    m = re.fullmatch(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)?", value)
-    if not m:
-        raise ValueError(value)
-    frac = ("." + m.group(2)[:6]) if m.group(2) else ""
-    tz = (m.group(3) or "Z").replace("Z", "+00:00")
-    text = m.group(1) + frac + tz
-    return datetime.fromisoformat(text).timestamp()
-
-
-def _until(value: str) -> float:
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)(ns|us|ms|s|m|h)", value)
-    if m:
-        mult = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}[m.group(2)]
-        return time.time() - float(m.group(1)) * mult
-    try:
-        return parse_rfc3339(value)
-    except ValueError:
-        raise InvalidParameter(f"invalid filter 'until={value}'") from None
-
-
 def prune_matcher(filters: dict[str, list[str]]) -> Callable[[Network], bool]:
     """A predicate implementing ``POST /networks/prune`` filters."""
-    _check(filters, PRUNE_FILTERS)
-    until = [_until(v) for v in filters.get("until", [])]
+    check_filters(filters, PRUNE_FILTERS)
+    until = [filter_timestamp("until", v) for v in filters.get("until", [])]
 
     def accept(n: Network) -> bool:
         if until:
             if parse_rfc3339(n.created) >= min(until):
                 return False
-        if filters.get("label") and not _labels_match(n.labels, filters["label"]):
-            return False
-        if filters.get("label!") and any(_labels_match(n.labels, [w]) for w in filters["label!"]):
-            return False
-        return True
+        return labels_accept(filters, n.labels)
 
     return accept

@@ -23,6 +23,7 @@ from .endpoints import hook_data, network_mode
 from .ports import parse_port_key
 
 if TYPE_CHECKING:
+    from ..containers.model import Container
     from .service import NetworkService
 
 EXTRA_KEY = "legacy_links"
@@ -111,7 +112,7 @@ class LegacyLinks:
         return containers.find(ref) if containers is not None else None
 
     # -- create ------------------------------------------------------------------------
-    def register(self, c: Any) -> None:
+    def register(self, c: Container) -> None:
         """Resolve ``HostConfig.Links`` at create (dockerd's registerLinks): each child
         must exist and not use the host's network. On a user-defined network they are
         the endpoint's business and nothing is registered."""
@@ -159,7 +160,7 @@ class LegacyLinks:
         hook_data(c)[EXTRA_KEY] = registered
         self.show(c)
 
-    def children(self, c: Any) -> list[tuple[str, Any]]:
+    def children(self, c: Container) -> list[tuple[str, Any]]:
         """(alias, child container) of each link of ``c`` whose child still exists."""
         out = []
         for link in hook_data(c).get(EXTRA_KEY) or []:
@@ -168,7 +169,7 @@ class LegacyLinks:
                 out.append((link["alias"], child))
         return out
 
-    def show(self, c: Any) -> None:
+    def show(self, c: Container) -> None:
         """``HostConfig.Links`` in dockerd's form, ``/<child>:/<parent>/<alias>``."""
         if EXTRA_KEY not in hook_data(c):
             return
@@ -195,7 +196,7 @@ class LegacyLinks:
                 return ep.ip
         return None
 
-    def check_running(self, c: Any) -> None:
+    def check_running(self, c: Container) -> None:
         """Every child runs (dockerd refuses the start otherwise)."""
         for alias, child in self.children(c):
             if not getattr(child, "running", False):
@@ -203,7 +204,7 @@ class LegacyLinks:
                     f"Cannot link to a non running container: /{child.name} AS /{c.name}/{alias}"
                 )
 
-    def check_on_default_bridge(self, c: Any) -> None:
+    def check_on_default_bridge(self, c: Container) -> None:
         """Every child is on the default bridge (dockerd refuses the start otherwise)."""
         for _alias, child in self.children(c):
             if self._bridge_ip(child) is None:
@@ -211,7 +212,7 @@ class LegacyLinks:
                     f"Cannot link to /{child.name}, as it does not belong to the default network"
                 )
 
-    def env(self, c: Any) -> list[str]:
+    def env(self, c: Container) -> list[str]:
         """The link variables of ``c`` (when it is on the default bridge)."""
         out: list[str] = []
         for alias, child in self.children(c):
@@ -226,7 +227,7 @@ class LegacyLinks:
             )
         return out
 
-    def hosts_entries(self, c: Any) -> list[tuple[str, list[str]]]:
+    def hosts_entries(self, c: Container) -> list[tuple[str, list[str]]]:
         """``/etc/hosts`` lines for the links of ``c``: (child address, names)."""
         out = []
         for alias, child in self.children(c):

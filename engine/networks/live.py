@@ -19,6 +19,7 @@ from .links import NsLinks
 from .model import Network, endpoint_settings
 
 if TYPE_CHECKING:
+    from ..containers.model import Container
     from .model import Endpoint, Sandbox
     from .service import NetworkService
 
@@ -33,11 +34,13 @@ class LiveOps:
 
         def lock(self, cid: str) -> asyncio.Lock: ...
 
-        async def teardown(self, cid: str, c: Any = None, forget: bool = False) -> None: ...
+        async def teardown(
+            self, cid: str, c: Container | None = None, forget: bool = False
+        ) -> None: ...
 
         async def _attach(
             self,
-            c: Any,
+            c: Container,
             ns: NsLinks | None,
             sb: Sandbox,
             n: Network,
@@ -46,15 +49,15 @@ class LiveOps:
             announce: bool = True,
         ) -> Endpoint: ...
 
-        def _announce_connect(self, n: Network, c: Any) -> None: ...
+        def _announce_connect(self, n: Network, c: Container) -> None: ...
 
         async def _drop(self, ep: Endpoint, cname: str | None = None) -> None: ...
 
-        def _write_etc(self, c: Any, dns: bool) -> None: ...
+        def _write_etc(self, c: Container, dns: bool) -> None: ...
 
         def publish_target(self, cid: str, version: int = 4) -> str | None: ...
 
-    async def restore(self, c: Any) -> None:
+    async def restore(self, c: Container) -> None:
         """Re-adopt a running container after an engine restart."""
         svc = self.svc
         async with self.lock(c.id):
@@ -106,7 +109,7 @@ class LiveOps:
                 await self._drop(ep)
 
     # -- connect / disconnect --------------------------------------------------------
-    async def connect(self, c: Any, n: Network, cfg: dict[str, Any]) -> None:
+    async def connect(self, c: Container, n: Network, cfg: dict[str, Any]) -> None:
         """Attach ``c`` to ``n`` (live when it runs)."""
         svc = self.svc
         mode = network_mode(c)
@@ -158,7 +161,7 @@ class LiveOps:
                 # does) must find the network in its settings.
                 self._announce_connect(n, c)
 
-    async def disconnect(self, c: Any, n: Network, force: bool = False) -> None:
+    async def disconnect(self, c: Container, n: Network, force: bool = False) -> None:
         """Detach ``c`` from ``n`` (live when it runs)."""
         svc = self.svc
         if n.name == "host" or network_mode(c) == "host":
@@ -190,7 +193,7 @@ class LiveOps:
             desired_macs(c).pop(key, None)
             show_desired_mac(c, _primary(svc, c))
 
-    async def _reroute(self, c: Any, path: Path, v4: bool, v6: bool) -> None:
+    async def _reroute(self, c: Container, path: Path, v4: bool, v6: bool) -> None:
         """The endpoint with the default route(s) left: route via another network."""
         svc = self.svc
         for e in svc.endpoints_of_container(c.id):
@@ -216,7 +219,7 @@ class LiveOps:
                 return
 
 
-def _primary(svc: NetworkService, c: Any) -> str:
+def _primary(svc: NetworkService, c: Container) -> str:
     """The name of the network ``HostConfig.NetworkMode`` names."""
     mode = network_mode(c)
     n = svc.find(mode) if not mode.startswith("container:") else None

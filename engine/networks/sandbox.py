@@ -41,6 +41,7 @@ from .model import Endpoint, Network, Sandbox, endpoint_settings
 from .ports import port_settings, wanted_ports
 
 if TYPE_CHECKING:
+    from ..containers.model import Container
     from .service import NetworkService
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,7 @@ class SandboxManager(LiveOps):
         return self._locks.setdefault(cid, asyncio.Lock())
 
     # -- create ----------------------------------------------------------------------
-    def validate_create(self, c: Any) -> None:
+    def validate_create(self, c: Container) -> None:
         """Check the container's networks and record them in NetworkSettings."""
         mode = network_mode(c)
         hc = c.host_config
@@ -120,7 +121,7 @@ class SandboxManager(LiveOps):
         c.network_settings["PortsSummary"] = []
 
     # -- start -----------------------------------------------------------------------
-    def _wanted(self, c: Any) -> list[tuple[Network, dict[str, Any]]]:
+    def _wanted(self, c: Container) -> list[tuple[Network, dict[str, Any]]]:
         """(network, EndpointSettings) in attach order: the NetworkMode network first."""
         nets = c.network_settings.get("Networks") or {}
         mode = network_mode(c)
@@ -139,7 +140,7 @@ class SandboxManager(LiveOps):
             out.append((n, {}))
         return out
 
-    async def prepare(self, c: Any, spec: dict[str, Any]) -> None:
+    async def prepare(self, c: Container, spec: dict[str, Any]) -> None:
         """Build the container's network before the runtime creates it."""
         async with self.lock(c.id):
             await self._teardown(c.id, c)  # leftovers of a crash or a failed start
@@ -149,7 +150,7 @@ class SandboxManager(LiveOps):
                 await self._teardown(c.id, c)
                 raise
 
-    async def _prepare(self, c: Any, spec: dict[str, Any]) -> None:
+    async def _prepare(self, c: Container, spec: dict[str, Any]) -> None:
         svc = self.svc
         mode = network_mode(c)
         namespaces = spec.setdefault("linux", {}).setdefault("namespaces", [])
@@ -192,7 +193,7 @@ class SandboxManager(LiveOps):
 
     async def _plumb(
         self,
-        c: Any,
+        c: Container,
         spec: dict[str, Any],
         wanted: list[tuple[Network, dict[str, Any]]],
         on_default_bridge: bool,
@@ -269,7 +270,7 @@ class SandboxManager(LiveOps):
 
     def _new_endpoint(
         self,
-        c: Any,
+        c: Container,
         n: Network,
         cfg: dict[str, Any],
         ifname: str,
@@ -334,7 +335,7 @@ class SandboxManager(LiveOps):
 
     async def _attach(
         self,
-        c: Any,
+        c: Container,
         ns: NsLinks | None,
         sb: Sandbox,
         n: Network,
@@ -374,7 +375,7 @@ class SandboxManager(LiveOps):
             raise
         return ep
 
-    def _register(self, ep: Endpoint, c: Any, announce: bool = True) -> None:
+    def _register(self, ep: Endpoint, c: Container, announce: bool = True) -> None:
         svc = self.svc
         svc.store.insert_endpoint(ep)
         svc.endpoints[ep.id] = ep
@@ -382,7 +383,7 @@ class SandboxManager(LiveOps):
         if announce:
             self._announce_connect(svc.networks[ep.network_id], c)
 
-    def _announce_connect(self, n: Network, c: Any) -> None:
+    def _announce_connect(self, n: Network, c: Container) -> None:
         self.svc.events.publish(
             "network", "connect", n.id, {"container": c.id, "name": n.name, "type": n.driver}
         )
@@ -426,11 +427,11 @@ class SandboxManager(LiveOps):
                 return pick(e)
         return None
 
-    def rewrite_hosts(self, c: Any) -> None:
+    def rewrite_hosts(self, c: Container) -> None:
         """Write a running container's /etc/hosts again (its links changed)."""
         self._write_etc(c, False)
 
-    def _write_etc(self, c: Any, dns: bool) -> None:
+    def _write_etc(self, c: Container, dns: bool) -> None:
         svc = self.svc
         d = container_dir(svc, c)
         hc = c.host_config
@@ -456,7 +457,7 @@ class SandboxManager(LiveOps):
 
     def _publish_settings(
         self,
-        c: Any,
+        c: Container,
         sb: Sandbox,
         attached: list[tuple[Network, dict[str, Any], Endpoint]],
         mappings: list[Any],
@@ -473,14 +474,14 @@ class SandboxManager(LiveOps):
             PortsSummary=summary,
         )
 
-    async def started(self, c: Any) -> None:
+    async def started(self, c: Container) -> None:
         """The container runs: its published ports enter the firewall table."""
         sb = self.svc.sandboxes.get(c.id)
         if sb is not None and sb.ports:
             await self.svc.bridges.sync_firewall()
 
     # -- stop / remove ---------------------------------------------------------------
-    async def teardown(self, cid: str, c: Any = None, forget: bool = False) -> None:
+    async def teardown(self, cid: str, c: Container | None = None, forget: bool = False) -> None:
         """Release everything of a container's network (idempotent); ``forget`` when the
         container is removed for good."""
         async with self.lock(cid):
@@ -488,7 +489,7 @@ class SandboxManager(LiveOps):
         if forget:
             self._locks.pop(cid, None)
 
-    async def _teardown(self, cid: str, c: Any) -> None:
+    async def _teardown(self, cid: str, c: Container | None) -> None:
         svc = self.svc
         sb = svc.sandboxes.pop(cid, None)
         svc.dns.stop(cid)  # its sockets would keep the namespace alive
@@ -537,7 +538,7 @@ def _share_etc_files(src: Path, dst: Path) -> None:
             pass
 
 
-def _clear_settings(c: Any, macs: dict[str, str]) -> None:
+def _clear_settings(c: Container, macs: dict[str, str]) -> None:
     """NetworkSettings of a stopped container: networks kept, addresses gone; the MAC
     shown is the one the user asked for, if any."""
     ns = c.network_settings

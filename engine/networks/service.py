@@ -15,9 +15,10 @@ import ipaddress
 import logging
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import DaemonConfig
+from ..conventions import format_rfc3339
 from ..errors import Conflict, EngineError, Forbidden, InvalidParameter, NoSpace, NotFound
 from ..store.db import Database
 from ..system.events import EventBus
@@ -48,6 +49,9 @@ from .nft import FirewallTable, Nft, NftNetwork, NftPort, table_name
 from .ports import PortReservations
 from .sandbox import SandboxManager
 from .store import NetworkStore
+
+if TYPE_CHECKING:
+    from ..containers.model import Container
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +148,7 @@ class NetworkService:
                 continue
             n = Network(id=secrets.token_hex(32), name=name, driver=DRIVER_OF_PREDEFINED[name])
             if name == "bridge":
-                n.created = filt.now_rfc3339()
+                n.created = format_rfc3339()
             self.networks[n.id] = n
             self.store.save_network(n)
         bridge = self.by_name("bridge")
@@ -314,7 +318,7 @@ class NetworkService:
             raise NotFound(f"No such container: {ref}")
         return self.containers.get(ref)
 
-    def save_container(self, c: Any) -> None:
+    def save_container(self, c: Container) -> None:
         """Persist a container's NetworkSettings after we changed them."""
         save = getattr(self.containers, "save", None) or self.containers.store.save
         save(c)

@@ -14,17 +14,36 @@ Protocol (conmon API version 1):
 - The attach socket (SOCK_SEQPACKET) is ``<bundle>/attach`` (``--full-attach``); every
   message carries a 1-byte stream prefix (2 stdout, 3 stderr); writes are stdin. The
   terminal control fifo ``<bundle>/ctl`` carries resizes.
+
+Exec sessions (``conmon --exec``): conmon runs ``<runtime> exec --process <spec> -d
+[--tty] <container>`` and monitors the new process as it monitors a container: stdio
+through ``<session dir>/attach``, resizes through ``<session dir>/ctl``, the exit code in
+``<exit dir>/<container id>`` (one exit dir per session, since conmon names the file
+after the container). Its pipes, as podman uses them:
+- ``_OCI_STARTPIPE``: conmon waits for a first write before forking; with
+  ``--exec-attach`` it waits for a second write before the runtime runs, so an
+  attached client is connected before the process prints its first byte.
+- ``_OCI_ATTACHPIPE`` (``--exec-attach`` only): conmon writes ``{"data": 0}`` once
+  the attach socket listens.
+- ``_OCI_SYNCPIPE``: ``{"data": <pid>}`` when the process runs, or a negative value
+  with the runtime's message when exec failed; then ``{"data": <exit code>}`` when the
+  process has exited. EOF means conmon is gone.
+
+Both kinds start through :func:`_spawn` with the argv of :func:`_argv`; the runtime's
+failures reach the client through :mod:`.messages` (one cleaner, one exit-code rule).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ..errors import SystemError_
 from . import messages
@@ -81,38 +100,71 @@ def conmon_env() -> dict[str, str]:
     }
 
 
-def _argv(conmon: str, c: ConmonLaunch) -> list[str]:
-    argv = [
+def _argv(
+    conmon: str,
+    *,
+    cid: str,
+    session: str,
+    name: str,
+    runtime_path: str,
+    runtime_root: Path,
+    bundle: Path,
+    pidfile: Path,
+    conmon_pidfile: Path,
+    exit_dir: Path,
+    log: str,
+    log_level: str,
+) -> list[str]:
+    """The arguments every conmon gets; ``session`` is the container id, or the exec id
+    of an exec session; ``bundle`` is also where the attach socket and ctl fifo go."""
+    return [
         conmon,
         "--api-version",
         "1",
         "-c",
-        c.cid,
+        cid,
         "-u",
-        c.cid,
+        session,
         "-n",
-        c.name,
+        name,
         "-r",
-        c.runtime_path,
+        runtime_path,
         "-b",
-        str(c.bundle),
+        str(bundle),
         "-p",
-        str(c.pidfile),
+        str(pidfile),
         "-P",
-        str(c.conmon_pidfile),
+        str(conmon_pidfile),
         "--exit-dir",
-        str(c.exit_dir),
+        str(exit_dir),
         "-l",
-        "none" if c.log_driver == "none" else f"k8s-file:{c.log_path}",
+        log,
         "--log-level",
-        "debug" if c.log_level == "debug" else "warn",
+        log_level,
         "--runtime-arg",
-        f"--root={c.runtime_root}",
+        f"--root={runtime_root}",
         "--full-attach",
         "--socket-dir-path",
-        str(c.bundle),
+        str(bundle),
         "--syslog",
     ]
+
+
+def _container_argv(conmon: str, c: ConmonLaunch) -> list[str]:
+    argv = _argv(
+        conmon,
+        cid=c.cid,
+        session=c.cid,
+        name=c.name,
+        runtime_path=c.runtime_path,
+        runtime_root=c.runtime_root,
+        bundle=c.bundle,
+        pidfile=c.pidfile,
+        conmon_pidfile=c.conmon_pidfile,
+        exit_dir=c.exit_dir,
+        log="none" if c.log_driver == "none" else f"k8s-file:{c.log_path}",
+        log_level="debug" if c.log_level == "debug" else "warn",
+    )
     if c.log_size_max > 0:
         argv += ["--log-size-max", str(c.log_size_max)]
     if c.terminal:
@@ -124,6 +176,50 @@ def _argv(conmon: str, c: ConmonLaunch) -> list[str]:
     return argv
 
 
+@dataclass
+class _Spawned:
+    """A started conmon and the engine's ends of its pipes."""
+
+    proc: asyncio.subprocess.Process
+    sync_r: int
+    start_w: int
+    attach_r: int  # -1 without an attach pipe
+
+
+async def _spawn(
+    argv: list[str], cwd: Path, *, attach_pipe: bool = False, env: dict[str, str] | None = None
+) -> _Spawned:
+    """Start conmon with its sync and start pipes (and the attach pipe of
+    ``--exec-attach``); conmon waits on the start pipe until the caller writes to it."""
+    sync_r, sync_w = os.pipe2(os.O_CLOEXEC)
+    start_r, start_w = os.pipe2(os.O_CLOEXEC)
+    attach_r, attach_w = os.pipe2(os.O_CLOEXEC) if attach_pipe else (-1, -1)
+    child_fds = [sync_w, start_r] + ([attach_w] if attach_pipe else [])
+    full_env = {**conmon_env(), "_OCI_SYNCPIPE": str(sync_w), "_OCI_STARTPIPE": str(start_r)}
+    if attach_pipe:
+        full_env["_OCI_ATTACHPIPE"] = str(attach_w)
+    full_env.update(env or {})
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            env=full_env,
+            cwd=str(cwd),  # conmon writes its "oom" marker file into its cwd
+            pass_fds=child_fds,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
+        )
+    except BaseException:
+        for fd in (sync_r, start_w, attach_r, *child_fds):
+            if fd >= 0:
+                os.close(fd)
+        raise
+    for fd in child_fds:
+        os.close(fd)
+    return _Spawned(proc, sync_r, start_w, attach_r)
+
+
 async def launch(conmon: str, c: ConmonLaunch, limit: float = 60) -> tuple[int, int]:
     """Start conmon, which creates the container; return ``(container_pid, conmon_pid)``.
 
@@ -131,33 +227,13 @@ async def launch(conmon: str, c: ConmonLaunch, limit: float = 60) -> tuple[int, 
     """
     for p in (c.pidfile, c.conmon_pidfile, c.exit_dir / c.cid):
         p.unlink(missing_ok=True)
-    sync_r, sync_w = os.pipe()
-    start_r, start_w = os.pipe()
-    env = {
-        **conmon_env(),
-        "_OCI_SYNCPIPE": str(sync_w),
-        "_OCI_STARTPIPE": str(start_r),
-        **c.extra_env,
-    }
-    try:
-        proc = await asyncio.create_subprocess_exec(
-            *_argv(conmon, c),
-            env=env,
-            cwd=str(c.bundle),  # conmon writes its "oom" marker file into its cwd
-            pass_fds=(sync_w, start_r),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.PIPE,
-            start_new_session=True,
-        )
-    finally:
-        os.close(sync_w)
-        os.close(start_r)
+    spawned = await _spawn(_container_argv(conmon, c), c.bundle, env=c.extra_env)
+    proc, sync_r = spawned.proc, spawned.sync_r
     try:
         # Nothing to do before conmon proceeds (no cgroup move): release it at once.
-        os.write(start_w, b"0")
+        os.write(spawned.start_w, b"0")
     finally:
-        os.close(start_w)
+        os.close(spawned.start_w)
     try:
         line = await asyncio.wait_for(_read_line(sync_r), limit)
     except TimeoutError:
@@ -175,8 +251,7 @@ async def launch(conmon: str, c: ConmonLaunch, limit: float = 60) -> tuple[int, 
         raise SystemError_(f"conmon sent an unreadable reply: {line!r}") from None
     pid = int(msg.get("data", -1))
     if pid <= 0:
-        text = messages.error_text(str(msg.get("message") or "")) or "container create failed"
-        raise SystemError_(f"OCI runtime create failed: {messages.docker_wording(text, c.command)}")
+        raise SystemError_(messages.create_failure(str(msg.get("message") or ""), c.command))
     conmon_pid = read_pidfile(c.conmon_pidfile)
     if conmon_pid is None:
         raise SystemError_("conmon did not write its pid file")
@@ -266,3 +341,214 @@ class ExitWatcher:
             self._loop.remove_reader(self._fd)
             os.close(self._fd)
             self._fd = None
+
+
+@dataclass
+class ExecLaunch:
+    """Everything one ``conmon --exec`` invocation needs."""
+
+    cid: str  # the container (runtime name)
+    exec_id: str
+    name: str
+    session_dir: Path  # conmon's bundle/socket dir for this session: attach, ctl
+    process_spec: Path
+    runtime_path: str
+    runtime_root: Path
+    terminal: bool = False
+    stdin: bool = False
+    attach: bool = True
+    command: str = ""  # the process's argv[0], for the runtime's errors in Docker's wording
+
+    @property
+    def exit_dir(self) -> Path:
+        """Where conmon writes ``<cid>`` with the exit code."""
+        return self.session_dir / "exit"
+
+    @property
+    def pidfile(self) -> Path:
+        """The exec'd process's host pid (written by the runtime)."""
+        return self.session_dir / "pid"
+
+    @property
+    def conmon_pidfile(self) -> Path:
+        """The monitoring conmon's pid."""
+        return self.session_dir / "conmon.pid"
+
+
+def _exec_argv(conmon: str, x: ExecLaunch) -> list[str]:
+    argv = _argv(
+        conmon,
+        cid=x.cid,
+        session=x.exec_id,
+        name=x.name,
+        runtime_path=x.runtime_path,
+        runtime_root=x.runtime_root,
+        bundle=x.session_dir,
+        pidfile=x.pidfile,
+        conmon_pidfile=x.conmon_pidfile,
+        exit_dir=x.exit_dir,
+        # Output goes to the attached client only (as Docker's exec): no log file.
+        log="none",
+        # conmon's own messages must never reach the process's stderr stream.
+        log_level="warn",
+    )
+    argv += ["-e", "--exec-process-spec", str(x.process_spec)]
+    if x.attach:
+        argv.append("--exec-attach")
+    if x.terminal:
+        # conmon would close the pty master when the client goes away (a detach):
+        # the process must keep its terminal, as with Docker.
+        argv += ["-t", "--leave-stdin-open"]
+    if x.stdin:
+        argv.append("-i")
+    return argv
+
+
+class ExecProcess:
+    """One ``conmon --exec`` and its pipes.
+
+    Call :meth:`wait_attachable` then :meth:`release` (attach mode only), then
+    :meth:`started` for the pid; :meth:`exited` resolves with the exit code.
+    """
+
+    def __init__(self, launch: ExecLaunch) -> None:
+        self.launch = launch
+        self._proc: asyncio.subprocess.Process | None = None
+        self._sync: asyncio.StreamReader | None = None
+        self._attach: asyncio.StreamReader | None = None
+        self._start_w: int | None = None
+        self._transports: list[asyncio.BaseTransport] = []
+        self._stderr = b""
+        self._reaper: asyncio.Future[str] | None = None
+        self.pid: int | None = None
+
+    async def spawn(self, conmon: str) -> None:
+        """Start conmon (it waits for :meth:`release` in attach mode)."""
+        x = self.launch
+        x.exit_dir.mkdir(parents=True, exist_ok=True)
+        for p in (x.pidfile, x.conmon_pidfile, x.exit_dir / x.cid):
+            p.unlink(missing_ok=True)
+        spawned = await _spawn(_exec_argv(conmon, x), x.session_dir, attach_pipe=x.attach)
+        self._proc = spawned.proc
+        self._start_w = spawned.start_w
+        self._sync = await self._reader(spawned.sync_r)
+        if x.attach:
+            self._attach = await self._reader(spawned.attach_r)
+        # Nothing to do before conmon forks (no cgroup move): first start message.
+        self._write_start()
+
+    async def _reader(self, fd: int) -> asyncio.StreamReader:
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=1 << 20)
+        transport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(fd, "rb", buffering=0)
+        )
+        self._transports.append(transport)
+        return reader
+
+    def _write_start(self) -> None:
+        if self._start_w is None:
+            return
+        try:
+            os.write(self._start_w, b"0")
+        except OSError as e:  # conmon died early; the sync pipe tells why
+            log.debug("exec start pipe: %s", e)
+
+    async def _first_conmon_exit(self) -> str:
+        """Reap the first conmon process (it exits after forking the monitor)."""
+        if self._proc is None:
+            return ""
+        _, err = await self._proc.communicate()
+        self._stderr = err or b""
+        return self._stderr.decode(errors="replace").strip()
+
+    async def wait_attachable(self, limit: float = 30) -> None:
+        """Wait until conmon's attach socket listens (attach mode)."""
+        assert self._attach is not None
+        try:
+            line = await asyncio.wait_for(self._attach.readline(), limit)
+        except TimeoutError:
+            raise SystemError_("conmon did not open the exec attach socket") from None
+        if not line:
+            detail = await self._first_conmon_exit()
+            raise SystemError_(f"conmon failed to start the exec session: {detail or 'no reply'}")
+
+    def release(self) -> None:
+        """Let the runtime start the process (attach mode: the client is connected)."""
+        self._write_start()
+        if self._start_w is not None:
+            os.close(self._start_w)
+            self._start_w = None
+
+    async def started(self, limit: float = 60) -> int:
+        """The process's host pid; raises :class:`ExecFailed` when the runtime refused."""
+        assert self._sync is not None
+        if not self.launch.attach and self._start_w is not None:
+            # Without --exec-attach conmon reads the start pipe only once.
+            os.close(self._start_w)
+            self._start_w = None
+        try:
+            msg = await asyncio.wait_for(self._read_sync(), limit)
+        except TimeoutError:
+            raise SystemError_("conmon did not report the exec process started") from None
+        if msg is None:
+            detail = await self._first_conmon_exit()
+            raise SystemError_(f"conmon failed to run the exec process: {detail or 'no reply'}")
+        value = int(msg.get("data", -1))
+        if value <= 0:
+            raise ExecFailed(
+                messages.exec_failure(str(msg.get("message") or ""), self.launch.command)
+            )
+        self.pid = value
+        # Reap the intermediate conmon in the background (it has exited by now).
+        self._reaper = asyncio.ensure_future(self._first_conmon_exit())
+        return value
+
+    async def exited(self) -> int:
+        """The exit code from conmon's exit file (its sync message says when it is
+        there, as does the pipe closing); -1 if conmon died without one."""
+        assert self._sync is not None
+        msg = await self._read_sync()
+        self.close()
+        x = self.launch
+        try:
+            return int((x.exit_dir / x.cid).read_text().strip())
+        except (OSError, ValueError):
+            pass
+        if msg is not None and "data" in msg:
+            return int(msg["data"])
+        return -1
+
+    async def _read_sync(self) -> dict[str, Any] | None:
+        assert self._sync is not None
+        while True:
+            line = await self._sync.readline()
+            if not line:
+                return None
+            try:
+                msg = json.loads(line)
+            except json.JSONDecodeError:
+                log.debug("unreadable conmon sync message %r", line)
+                continue
+            if isinstance(msg, dict):
+                return msg
+
+    def close(self) -> None:
+        """Release the pipes (idempotent)."""
+        for t in self._transports:
+            t.close()
+        self._transports.clear()
+        if self._start_w is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._start_w)
+            self._start_w = None
+
+
+class ExecFailed(SystemError_):
+    """The runtime could not start the process (a missing binary, a bad cwd...)."""
+
+    @property
+    def exit_code(self) -> int:
+        """Docker's code for the failure (:func:`messages.process_exit_code`); 126 when
+        the process could not be run for another reason."""
+        return messages.process_exit_code(self.message) or 126

@@ -58,3 +58,28 @@ def docker_wording(text: str, command: str = "", exec_: bool = False) -> str:
             f"{m.group(2).lower()}"
         )
     return text
+
+
+def create_failure(message: str, command: str) -> str:
+    """Docker's "OCI runtime create failed: …" for what conmon relayed from the runtime."""
+    text = error_text(message) or "container create failed"
+    return f"OCI runtime create failed: {docker_wording(text, command)}"
+
+
+def exec_failure(message: str, command: str) -> str:
+    """Docker's "OCI runtime exec failed: …: unknown" around the runtime's error."""
+    text = error_text(message) or "exec failed"
+    text = docker_wording(text.removeprefix("runc exec failed: "), command, exec_=True)
+    return f"OCI runtime exec failed: {text}: unknown"
+
+
+def process_exit_code(message: str) -> int | None:
+    """Docker's exit code for a process that could not be started: 127 for a missing
+    command, 126 for one that cannot be run, None when ``message`` says neither (the
+    docker CLI picks the same codes from the same words)."""
+    low = message.lower()
+    if "executable file not found" in low or "no such file or directory" in low:
+        return 127
+    if "permission denied" in low:
+        return 126
+    return None

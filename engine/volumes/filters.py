@@ -4,17 +4,11 @@ from __future__ import annotations
 
 import re
 
+from ..conventions import go_bool
 from ..errors import InvalidParameter
 
 LIST_FILTERS = {"dangling", "name", "driver", "label"}
 PRUNE_FILTERS = {"label", "label!", "all"}
-
-
-def validate(filters: dict[str, list[str]], accepted: set[str]) -> None:
-    """Reject unknown filter keys with Docker's wording."""
-    for key in filters:
-        if key not in accepted:
-            raise InvalidParameter(f"invalid filter '{key}'")
 
 
 def match_pattern(values: list[str], source: str) -> bool:
@@ -33,17 +27,6 @@ def match_pattern(values: list[str], source: str) -> bool:
     return False
 
 
-def match_kv_list(values: list[str], labels: dict[str, str]) -> bool:
-    """Every ``key`` / ``key=value`` in ``values`` holds for ``labels`` (vacuously true)."""
-    for v in values:
-        key, sep, want = v.partition("=")
-        if key not in labels:
-            return False
-        if sep and labels[key] != want:
-            return False
-    return True
-
-
 def get_bool(filters: dict[str, list[str]], key: str) -> bool | None:
     """A boolean filter (``1``/``true``/``0``/``false``), None when absent."""
     values = filters.get(key)
@@ -56,10 +39,6 @@ def get_bool(filters: dict[str, list[str]], key: str) -> bool | None:
     return is_true
 
 
-_GO_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
-_GO_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
-
-
 def prune_all(filters: dict[str, list[str]]) -> bool:
     """The prune ``all`` filter, parsed like Go's ``strconv.ParseBool``."""
     values = filters.get("all", [])
@@ -69,11 +48,7 @@ def prune_all(filters: dict[str, list[str]]) -> bool:
         )
     if not values:
         return False
-    v = values[0]
-    if v in _GO_TRUE:
-        return True
-    if v in _GO_FALSE:
-        return False
-    raise InvalidParameter(
-        f"invalid filter 'all': strconv.ParseBool: parsing \"{v}\": invalid syntax"
-    )
+    try:
+        return go_bool(values[0])
+    except ValueError as e:
+        raise InvalidParameter(f"invalid filter 'all': {e}") from None

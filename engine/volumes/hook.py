@@ -1,4 +1,4 @@
-"""The volumes hook: plugs mounts into the container lifecycle (see the Hooks addendum).
+"""The volumes side of the container hook contract (:mod:`..containers.hooks`).
 
 - ``on_create(c)``: resolve and validate every mount (400 with Docker's messages),
   create named volumes on first use and anonymous ones, reference them for ``c``,
@@ -7,9 +7,9 @@
   the image (copy-up, first start only), create missing ``-v`` host directories, and
   add the OCI mounts to ``spec``.
 - ``on_stop(c)``: unmount (matters for volumes with mount options, and sub-paths).
-- ``on_remove(c, remove_volumes=False)``: drop ``c``'s references; with ``v=1`` also
+- ``on_remove(c)``: drop ``c``'s references; with ``v=1`` also
   remove its anonymous volumes (named ones stay, volumes still in use stay).
-- ``restore(c)``: a live-restored running container counts as mounting its volumes.
+- ``on_restore(c)``: a live-restored running container counts as mounting its volumes.
 """
 
 from __future__ import annotations
@@ -19,8 +19,10 @@ import logging
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ..containers.hooks import ContainerHook
+from ..containers.model import Container
 from ..errors import Conflict, EngineError, InvalidParameter, NotFound
 from . import subpath as subpaths
 from .copyup import resolve_in_root
@@ -28,20 +30,13 @@ from .mounts import PlannedMount, parse_volumes_from, plan_mounts
 from .service import VolumeService
 from .spec_mounts import apply_mounts, check_propagation
 
+if TYPE_CHECKING:
+    from ..containers.service import ContainerService
+
 log = logging.getLogger(__name__)
 
 
-def image_volumes(c: Any) -> list[str]:
-    """Paths the container's image declares as ``Volumes``."""
-    image = getattr(c, "image", None)
-    cfg = getattr(image, "config", None) if image is not None else None
-    if not isinstance(cfg, dict):
-        return []
-    inner = cfg.get("config") or cfg.get("Config") or {}
-    return list((inner.get("Volumes") or {}).keys()) if isinstance(inner, dict) else []
-
-
-class VolumesHook:
+class VolumesHook(ContainerHook):
     """Container hook of the volumes area.
 
     ``resolve_container`` (optional) maps a ``--volumes-from`` reference (name, id or
@@ -83,15 +78,8 @@ class VolumesHook:
         out.sort(key=lambda m: str(m["Destination"]).count("/"), reverse=True)
         return out
 
-    def _save(self, c: Any, plan: list[PlannedMount]) -> None:
-        self.store.save_plan(c.id, getattr(c, "name", "") or "", [p.to_json() for p in plan])
-
-    def _rootfs(self, c: Any) -> Path:
-        """The container's mounted rootfs (``c.rootfs``, else Docker's layout)."""
-        rootfs = getattr(c, "rootfs", None)
-        if rootfs:
-            return Path(rootfs)
-        return self.volumes.config.data_root / "containers" / c.id / "rootfs"
+    def _save(self, c: Container, plan: list[PlannedMount]) -> None:
+        self.store.save_plan(c.id, c.name, [p.to_json() for p in plan])
 
     def _resolve(self, ref: str) -> str:
         cid = None
@@ -107,7 +95,7 @@ class VolumesHook:
         return cid
 
     # -- create -------------------------------------------------------------------------
-    async def on_create(self, c: Any) -> None:
+    async def on_create(self, c: Container) -> None:
         """Validate mounts, create/reference volumes, persist the plan, fill ``c.mounts``."""
         host_config = c.host_config or {}
         volumes_from = []
@@ -115,7 +103,7 @@ class VolumesHook:
             ref, mode = parse_volumes_from(spec)
             other = self.plan_of(self._resolve(ref)) or []
             volumes_from.append((other, mode))
-        plan = plan_mounts(c.config or {}, host_config, image_volumes(c), volumes_from)
+        plan = plan_mounts(c.config or {}, host_config, (), volumes_from)
         referenced: list[str] = []
         created_anonymous: list[str] = []
         try:
@@ -150,12 +138,13 @@ class VolumesHook:
                 log.warning("could not remove anonymous volume %s: %s", name, e.message)
 
     # -- start --------------------------------------------------------------------------
-    async def prepare(self, c: Any, spec: dict[str, Any]) -> None:
+    async def prepare(self, c: Container, spec: dict[str, Any]) -> None:
         """Mount volumes, copy-up into new empty ones, add every mount to ``spec``."""
         plan = self.plan_of(c.id)
         if plan is None:  # created before this hook existed: plan it now
             await self.on_create(c)
             plan = self.plan_of(c.id) or []
+        rootfs = Path(spec["root"]["path"])  # the mounted overlay the runtime will use
         rendered: list[tuple[PlannedMount, str]] = []
         mounted: list[str] = []
         changed = False
@@ -165,7 +154,7 @@ class VolumesHook:
                     data = await self.volumes.mount(pm.name, c.id)
                     mounted.append(pm.name)
                     if pm.copy_data and not pm.populated and not pm.subpath:
-                        source = resolve_in_root(self._rootfs(c), pm.destination)
+                        source = resolve_in_root(rootfs, pm.destination)
                         await self.volumes.populate(pm.name, source)
                     if not pm.populated:
                         pm.populated, changed = True, True
@@ -220,7 +209,7 @@ class VolumesHook:
             ) from e
 
     # -- stop / remove / restore ----------------------------------------------------------
-    async def on_stop(self, c: Any) -> None:
+    async def on_stop(self, c: Container) -> None:
         """Release this container's mounts (idempotent)."""
         for pm in self.plan_of(c.id) or []:
             if pm.type != "volume" or c.id not in self.volumes.mounted_by(pm.name):
@@ -233,16 +222,10 @@ class VolumesHook:
             None, subpaths.unstage_all, self.exec_root, c.id
         )
 
-    async def on_remove(self, c: Any, remove_volumes: bool | None = None) -> None:
-        """Drop the container's references; with ``remove_volumes`` (``docker rm -v``)
-        also remove the anonymous volumes it created. ``remove_volumes`` defaults to
-        ``c.remove_volumes`` or ``c.extra["remove_volumes"]``."""
-        if remove_volumes is None:
-            extra = getattr(c, "extra", None)
-            remove_volumes = bool(
-                getattr(c, "remove_volumes", False)
-                or (isinstance(extra, dict) and extra.get("remove_volumes"))
-            )
+    async def on_remove(self, c: Container) -> None:
+        """Drop the container's references; with ``c.extra["remove_volumes"]``
+        (``docker rm -v``) also remove the anonymous volumes it created."""
+        remove_volumes = bool(c.extra.get("remove_volumes"))
         await self.on_stop(c)
         plan = self.plan_of(c.id) or []
         for name in self.volumes.volumes_of(c.id):
@@ -259,43 +242,20 @@ class VolumesHook:
                     log.warning("removing volume %s of %s: %s", pm.name, c.id, e.message)
         self.store.delete_plan(c.id)
 
-    async def restore(self, c: Any) -> None:
+    async def on_restore(self, c: Container) -> None:
         """A running container was re-adopted at engine start: count its mounts."""
         for pm in self.plan_of(c.id) or []:
             if pm.type == "volume":
                 self.volumes.restore_mount(pm.name, c.id)
 
-    # The containers service names these two seams ``on_restore`` and ``on_start``.
-    on_restore = restore
 
-    async def on_start(self, c: Any) -> None:
-        """Nothing to do once the container runs: mounts were made in :meth:`prepare`."""
-
-    on_started = on_start
-
-
-def attach_volumes_hook(containers: Any, volumes: VolumeService) -> VolumesHook | None:
-    """Register the hook first in ``containers.hooks`` (volumes before networks), with
-    ``containers.find`` resolving ``--volumes-from`` references. Does nothing (None)
-    when the containers service has no hook list."""
-    hooks = getattr(containers, "hooks", None)
-    if hooks is None:
-        return None
-    find = getattr(containers, "find", None)
+def volumes_hook(containers: ContainerService, volumes: VolumeService) -> VolumesHook:
+    """The hook, resolving ``--volumes-from`` references through ``containers``, and
+    the volume service told how to check that a referencing container still exists."""
 
     def resolve(ref: str) -> str | None:
-        c = find(ref) if find is not None else None
-        return str(c.id) if c is not None else None
+        c = containers.find(ref)
+        return c.id if c is not None else None
 
-    def exists(cid: str) -> bool:
-        try:
-            c = find(cid) if find is not None else None
-        except EngineError:
-            return True  # ambiguous is not absent: keep the reference
-        return c is not None and c.id == cid
-
-    hook = VolumesHook(volumes, resolve_container=resolve)
-    hooks.insert(0, hook)
-    if find is not None:
-        volumes.set_container_checker(exists)
-    return hook
+    volumes.set_container_checker(containers.exists)
+    return VolumesHook(volumes, resolve_container=resolve)

@@ -86,15 +86,6 @@ def tree_size(path: Path) -> int:
     return total
 
 
-def is_empty_dir(path: Path) -> bool:
-    """True when ``path`` is a directory with no entries."""
-    try:
-        with os.scandir(path) as it:
-            return next(it, None) is None
-    except (FileNotFoundError, NotADirectoryError):
-        return False
-
-
 def _hide_password(text: str, o: str) -> str:
     for part in o.split(","):
         if part.startswith("password="):

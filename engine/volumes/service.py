@@ -13,13 +13,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import time
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ..config import DaemonConfig
+from ..conventions import check_filters, format_rfc3339, label_match
 from ..errors import Conflict, EngineError, NotFound, os_error_text
 from ..store.db import Database
 from ..system.events import EventBus
@@ -28,10 +28,8 @@ from .filters import (
     LIST_FILTERS,
     PRUNE_FILTERS,
     get_bool,
-    match_kv_list,
     match_pattern,
     prune_all,
-    validate,
 )
 from .local import LocalDriver, tree_size
 from .names import (
@@ -49,10 +47,6 @@ SEEDING = "seeding"
 log = logging.getLogger(__name__)
 
 DEFAULT_DRIVER = "local"
-
-
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def driver_not_found(name: str, driver: str) -> NotFound:
@@ -98,7 +92,7 @@ class VolumeService:
                     ctime = os.stat(self.driver.volume_dir(name)).st_ctime
                 except OSError:
                     continue
-                created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ctime))
+                created = format_rfc3339(ctime, fraction="none")
                 self.driver.create(name)
                 self.store.insert(VolumeRecord(name, DEFAULT_DRIVER, created))
         for name, rec in known.items():
@@ -163,7 +157,7 @@ class VolumeService:
                 return existing, False
             validate_name(name)
             validate_options(name, opts)
-            rec = VolumeRecord(name, driver, _now(), labels, opts)
+            rec = VolumeRecord(name, driver, format_rfc3339(fraction="none"), labels, opts)
             try:
                 self.driver.create(name)
             except OSError as e:
@@ -193,7 +187,7 @@ class VolumeService:
     def list_volumes(self, filters: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
         """``GET /volumes``: volumes matching Docker's list filters."""
         filters = filters or {}
-        validate(filters, LIST_FILTERS)
+        check_filters(filters, LIST_FILTERS)
         dangling = get_bool(filters, "dangling")
         if dangling is not None:
             self.drop_stale_refs()
@@ -204,7 +198,7 @@ class VolumeService:
                 continue
             if "name" in filters and not match_pattern(filters["name"], rec.name):
                 continue
-            if not match_kv_list(filters.get("label", []), rec.labels):
+            if not label_match(rec.labels, filters.get("label", [])):
                 continue
             if dangling is not None and (counts.get(rec.name, 0) == 0) != dangling:
                 continue
@@ -267,7 +261,7 @@ class VolumeService:
         ``all_volumes`` None means: decide from the ``all`` filter (API >= 1.42, where
         only anonymous volumes are pruned by default); older clients pass True.
         """
-        validate(filters, PRUNE_FILTERS)
+        check_filters(filters, PRUNE_FILTERS)
         everything = prune_all(filters) if all_volumes is None else all_volumes
         if self._pruning:
             raise Conflict("a prune operation is already running")
@@ -281,9 +275,10 @@ class VolumeService:
                     continue
                 if not everything and ANONYMOUS_LABEL not in rec.labels:
                     continue
-                if not match_kv_list(filters.get("label", []), rec.labels):
+                if not label_match(rec.labels, filters.get("label", [])):
                     continue
-                if filters.get("label!") and match_kv_list(filters["label!"], rec.labels):
+                # moby's volume prune: excluded only when every ``label!`` holds
+                if filters.get("label!") and label_match(rec.labels, filters["label!"]):
                     continue
                 victims.append(rec.name)
             deleted: list[str] = []

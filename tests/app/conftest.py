@@ -429,19 +429,6 @@ def any_gui(request, aloop, qtbot, qapp, tmp_path):  # type: ignore[no-untyped-d
 
 
 @pytest.fixture
-def engine_lacks():  # type: ignore[no-untyped-def]
-    """``engine_lacks(engine, method, path)``: True when the engine has no route at all
-    for ``method path`` (not merely a 404 for a missing object); skips GUI tests of
-    engine features still being built, with the route named in the reason."""
-
-    def lacks(engine, method: str, path: str) -> bool:  # type: ignore[no-untyped-def]
-        r = engine.api(method, path)
-        return r.status_code == 404 and "page not found" in r.text
-
-    return lacks
-
-
-@pytest.fixture
 def gui_factory(aloop, qtbot, qapp, tmp_path):  # type: ignore[no-untyped-def]
     """``gui_factory(engine)``: the app against any engine the test made itself."""
     made = []

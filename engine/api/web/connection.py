@@ -10,8 +10,9 @@ Two paths, one connection at a time on either:
   cost, and a request's wait is one turn of the loop instead of two. A handler that does
   wait continues in a task of its own, and the connection reads nothing more until it is
   done. (Until its first wait a handler runs outside any task, so ``current_task()`` is
-  None there and ``asyncio.timeout``/``TaskGroup`` need an ``await`` before them; Python
-  3.12's eager tasks would lift that.)
+  None there and ``asyncio.timeout``, ``TaskGroup`` and anyio fail: only routes marked
+  ``at_once`` (see :class:`.routing.Route`) step that far; the API app moves every other
+  handler into its task first. Python 3.12's eager tasks would lift that.)
 - Everything else (bodies, uploads, upgrades, HTTP/1.0, a head split across reads, bad
   input) goes through h11 in one task that reads requests and runs the handler for each
   in turn. Reading is pulled by that task — the request head, then the body as the

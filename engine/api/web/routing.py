@@ -33,12 +33,18 @@ def compile_template(template: str) -> re.Pattern[str]:
 
 @dataclass(frozen=True)
 class Route:
-    """One method + template → handler."""
+    """One method + template → handler.
+
+    ``at_once``: the handler may run its first step outside any task (see
+    :mod:`.connection`'s simple path) — it uses no ``asyncio.timeout``, ``TaskGroup``,
+    ``current_task()`` or anyio (httpx) before its first wait.
+    """
 
     method: str
     template: str
     pattern: re.Pattern[str]
     handler: Handler
+    at_once: bool = False
 
 
 def _first_segment(path: str) -> str:
@@ -61,9 +67,11 @@ class RouteTable:
         # were added: a request tries a handful of patterns instead of every route.
         self._by_segment: dict[str, list[Route]] = {}
 
-    def add(self, method: str, template: str, handler: Handler) -> None:
+    def add(self, method: str, template: str, handler: Handler, *, at_once: bool = False) -> None:
         """Register ``handler`` for ``method template``."""
-        self.routes.append(Route(method.upper(), template, compile_template(template), handler))
+        self.routes.append(
+            Route(method.upper(), template, compile_template(template), handler, at_once)
+        )
         self._by_segment.clear()
 
     def _candidates(self, path: str) -> list[Route]:
@@ -79,7 +87,12 @@ class RouteTable:
 
     def resolve(self, method: str, path: str) -> tuple[Handler, dict[str, str]]:
         """The handler and path parameters for a request; NotFound / MethodNotAllowed."""
-        fallback: tuple[Handler, dict[str, str]] | None = None
+        route, params = self.match(method, path)
+        return route.handler, params
+
+    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]]:
+        """The route and path parameters for a request; NotFound / MethodNotAllowed."""
+        fallback: tuple[Route, dict[str, str]] | None = None
         path_matched = False
         for route in self._candidates(path):
             m = route.pattern.match(path)
@@ -87,9 +100,9 @@ class RouteTable:
                 continue
             path_matched = True
             if route.method == method:
-                return route.handler, m.groupdict()
+                return route, m.groupdict()
             if method == "HEAD" and route.method == "GET" and fallback is None:
-                fallback = route.handler, m.groupdict()
+                fallback = route, m.groupdict()
         if fallback is not None:
             return fallback
         if path_matched:

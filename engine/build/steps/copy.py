@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from ...containers.upperdiff import LowerView
+from ...containers.files.upperdiff import LowerView
 from ...errors import InvalidParameter
+from ...fs.stream import detect_compression
 from ...images.layers import PendingLayer
-from ...images.stream import detect_compression
 from ..dockerfile import Instruction
 from ..dockerfile.shell_lex import ShellLex
 from ..sources import DIR, FILE, SYMLINK, DirSource, Info, Source, resolve
@@ -284,7 +284,7 @@ def _digest(p: CopyPlan) -> tuple[str, str]:
 
 def write_tar(p: CopyPlan, emit: Callable[[bytes], None]) -> None:
     """Write the layer tar (blocking; runs in the stream's thread)."""
-    from ...containers.tarwrite import TreeTar
+    from ...fs.tarwrite import TreeTar
 
     tree = TreeTar(emit)
     tar = tree.tar
@@ -405,7 +405,7 @@ async def plan_async(*args: Any) -> CopyPlan:
 
 def layer_source(p: CopyPlan) -> Any:
     """The tar stream of the plan's layer."""
-    from ...containers.tarwrite import stream_from_thread
+    from ...fs.tarwrite import stream_from_thread
 
     return stream_from_thread(lambda emit: write_tar(p, emit))
 

@@ -11,9 +11,9 @@ import logging
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
-from ...containers.tarwrite import TreeTar, stream_from_thread
-from ...containers.upperdiff import write_layer
+from ...containers.files.upperdiff import write_layer
 from ...errors import EngineError
+from ...fs.tarwrite import TreeTar, stream_from_thread
 from ...images.layers import PendingLayer
 from ...system.crashpoint import crash_point
 from ..dockerfile import Instruction

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 
-import pytest
 from portside.app.panels.details import files as files_module
 
 
@@ -95,10 +94,8 @@ def test_details_header_actions_follow_state(gui, qtbot):
     assert details.buttons["start"].isEnabled() and not details.buttons["stop"].isEnabled()
 
 
-def test_exec_terminal_runs_a_shell_and_resizes(any_gui, engine_lacks):
+def test_exec_terminal_runs_a_shell_and_resizes(any_gui):
     gui = any_gui
-    if engine_lacks(gui.engine, "POST", "/containers/x/exec"):
-        pytest.skip("this portsided has no exec routes yet (POST /containers/{id}/exec)")
     cid = gui.create_container(["sleep", "300"], name=f"sh-{uuid.uuid4().hex[:6]}")
     details = _open(gui, cid)
     term = details.show_tab("Exec")
@@ -116,10 +113,8 @@ def test_exec_terminal_runs_a_shell_and_resizes(any_gui, engine_lacks):
     gui.wait(lambda: term.session is None and "exited" in term.status.text())
 
 
-def test_files_browse_and_download(any_gui, tmp_path, monkeypatch, engine_lacks):
+def test_files_browse_and_download(any_gui, tmp_path, monkeypatch):
     gui = any_gui
-    if engine_lacks(gui.engine, "GET", "/containers/x/archive?path=/"):
-        pytest.skip("this portsided has no archive routes yet (GET /containers/{id}/archive)")
     cid = gui.create_container(["sleep", "300"], name=f"fs-{uuid.uuid4().hex[:6]}")
     details = _open(gui, cid)
     tab = details.show_tab("Files")

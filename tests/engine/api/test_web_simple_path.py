@@ -273,3 +273,30 @@ async def test_waiting_requests_give_the_loop_back_once_their_budget_is_spent(
     await asyncio.wait_for(done.wait(), 5)
     await asyncio.sleep(0)
     assert "".join(order) == expected
+
+
+async def test_the_api_runs_handlers_not_marked_at_once_in_a_task(serve: Serve) -> None:
+    """httpx (anyio), asyncio.timeout and TaskGroup need a task from their first step:
+    the API app moves every handler into one unless its route is marked ``at_once``."""
+    from portside.engine.api.server import ApiApp
+    from portside.engine.engine import Engine
+
+    app = ApiApp(cast(Engine, None))
+    seen: dict[str, bool] = {}
+
+    async def needs_a_task(request: Request) -> StreamResponse:
+        seen[request.path] = asyncio.current_task() is not None
+        async with asyncio.timeout(1):
+            await asyncio.sleep(0)
+        return Response(body=b"ok")
+
+    app.routes.add("GET", "/needs-a-task", needs_a_task)
+    app.routes.add("GET", "/at-once", needs_a_task, at_once=True)
+    sock = await serve(app.handle)
+    tail = b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    data = await exchange(sock, b"GET /needs-a-task" + tail)
+    assert data.startswith(b"HTTP/1.1 200 ") and data.endswith(b"ok")
+    data = await exchange(sock, b"GET /at-once" + tail)
+    assert seen == {"/needs-a-task": True, "/at-once": False}
+    # asyncio.timeout outside any task is what a route marked at_once must not use.
+    assert data.startswith(b"HTTP/1.1 500 ")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from portside.engine.build.dockerignore import DockerIgnore, DockerIgnoreError, go_clean
+from portside.engine.dockerignore import DockerIgnore, DockerIgnoreError, go_clean
 
 IGNORE = b"""# comment
 *.pyc

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from portside.engine.build.dockerignore import DockerIgnore
+from portside.engine.dockerignore import DockerIgnore
 
 FILES = [
     "a.txt",

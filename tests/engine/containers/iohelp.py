@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import socket
 import struct
 import time
@@ -18,11 +17,6 @@ __all__ = ["wait_for"]
 def uniq(prefix: str) -> str:
     """A container name unique to this test."""
     return f"{prefix}{uuid.uuid4().hex[:6]}"
-
-
-def inspect(engine: Any, ref: str) -> dict:
-    """``docker inspect`` of one object."""
-    return json.loads(engine.docker("inspect", ref).stdout)[0]
 
 
 def events(engine: Any, ref: str, since: str = "120s") -> list[str]:

@@ -13,7 +13,8 @@ import uuid
 from pathlib import Path
 
 import pytest
-from iohelp import inspect, uniq, wait_for
+from iohelp import uniq, wait_for
+from support.inspect import inspect
 
 
 @pytest.fixture

@@ -11,9 +11,10 @@ import uuid
 from pathlib import Path
 
 import pytest
-from iohelp import inspect, uniq, wait_for
-from portside.engine.containers.pathresolve import MountSource, RootView
-from portside.engine.containers.tarwrite import TreeTar
+from iohelp import uniq, wait_for
+from portside.engine.fs.pathresolve import MountSource, RootView
+from portside.engine.fs.tarwrite import TreeTar
+from support.inspect import inspect
 
 
 def _tar(files: dict[str, bytes], dirs: tuple[str, ...] = ()) -> bytes:

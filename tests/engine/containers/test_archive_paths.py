@@ -10,10 +10,10 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from portside.engine.containers.archive import go_base, go_file_mode, normalize
-from portside.engine.containers.pathresolve import MountSource, RootView
-from portside.engine.containers.tarwrite import TreeTar
+from portside.engine.containers.files.archive import go_base, go_file_mode, normalize
 from portside.engine.errors import InvalidParameter, NotFound
+from portside.engine.fs.pathresolve import MountSource, RootView
+from portside.engine.fs.tarwrite import TreeTar
 
 
 @pytest.fixture

@@ -8,7 +8,8 @@ import time
 
 import pexpect
 import pytest
-from iohelp import demux, events, inspect, raw_request, read_all, spawn, uniq, wait_for
+from iohelp import demux, events, raw_request, read_all, spawn, uniq, wait_for
+from support.inspect import inspect
 
 pytestmark = pytest.mark.runtime_matrix
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from portside.engine.containers.tty import (
+from portside.engine.containers.stdio.tty import (
     DetachScanner,
     console_size,
     parse_detach_keys,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from portside.engine.containers import caps
+from portside.engine.containers.oci import caps
 from portside.engine.errors import InvalidParameter
 
 pytestmark = pytest.mark.runtime_matrix

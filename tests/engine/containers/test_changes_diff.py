@@ -11,7 +11,7 @@ import tarfile
 from pathlib import Path
 
 from iohelp import uniq
-from portside.engine.containers.upperdiff import ADDED, DELETED, MODIFIED, compute_changes
+from portside.engine.containers.files.upperdiff import ADDED, DELETED, MODIFIED, compute_changes
 
 
 def test_docker_diff(shared_engine):

@@ -8,7 +8,8 @@ import json
 import time
 
 import pytest
-from iohelp import events, inspect, uniq
+from iohelp import events, uniq
+from support.inspect import inspect
 
 pytestmark = pytest.mark.runtime_matrix
 

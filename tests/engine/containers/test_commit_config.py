@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from portside.engine.containers.commit import merge_config
+from portside.engine.containers.files.commit import merge_config
 from portside.engine.images.changes import apply_changes
 
 BASE = {

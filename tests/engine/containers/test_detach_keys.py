@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pexpect
-from iohelp import inspect, uniq
+from iohelp import uniq
+from support.inspect import inspect
 
 
 def _spawn(engine: Any, config_dir: Path | None, *args: str) -> pexpect.spawn:

@@ -7,7 +7,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from iohelp import events, inspect, uniq, wait_for
+from iohelp import events, uniq, wait_for
+from support.inspect import inspect
 
 pytestmark = pytest.mark.runtime_matrix
 

@@ -10,14 +10,11 @@ import time
 from pathlib import Path
 
 import pytest
-from portside.engine.containers import spec_resources
+from portside.engine.containers.oci import spec_resources
+from support.inspect import inspect as _inspect
 from support.waiting import wait_for as _wait_for
 
 pytestmark = pytest.mark.runtime_matrix
-
-
-def _inspect(engine, ref: str) -> dict:  # type: ignore[no-untyped-def]
-    return json.loads(engine.docker("inspect", ref).stdout)[0]
 
 
 def test_run_rm_prints_output(shared_engine):

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
-from portside.engine.containers import etcfiles, rootfs
+from portside.engine.containers.files import etcfiles, rootfs
 from portside.engine.errors import SystemError_
 
 pytestmark = pytest.mark.runtime_matrix

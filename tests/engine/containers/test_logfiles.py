@@ -8,14 +8,14 @@ import gzip
 import os
 from pathlib import Path
 
-from portside.engine.containers.logdrivers import LogPolicy
-from portside.engine.containers.logfiles import (
+from portside.engine.containers.stdio.logdrivers import LogPolicy
+from portside.engine.containers.stdio.logfiles import (
     files_to_read,
     prepare_start,
     read_log_file,
     rotate_step,
 )
-from portside.engine.containers.logs import LogOptions, read_logs
+from portside.engine.containers.stdio.logs import LogOptions, read_logs
 
 
 def _conmon_rotates(log: Path) -> None:

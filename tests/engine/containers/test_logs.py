@@ -9,15 +9,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from portside.engine.containers.logs import LogOptions, Parser, parse_stamp, read_logs
-from portside.engine.containers.model import parse_rfc3339
-
-
-def test_parse_stamp_exact_and_offsets():
-    assert parse_stamp(b"2024-01-02T03:04:05.123456789+00:00") == (1704164645, 123456789)
-    # a local offset is folded into UTC
-    assert parse_stamp(b"2024-01-02T05:04:05.5+02:00") == (1704164645, 500000000)
-    assert parse_stamp(b"2024-01-02T03:04:05Z") == (1704164645, 0)
+from portside.engine.containers.stdio.logs import LogOptions, Parser, read_logs
+from portside.engine.conventions import parse_rfc3339
 
 
 def test_parser_joins_partials_per_stream_and_across_chunks():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from portside.engine.containers import seccomp
-from portside.engine.containers.caps import DEFAULT_CAPS
+from portside.engine.containers.oci import seccomp
+from portside.engine.containers.oci.caps import DEFAULT_CAPS
 from portside.engine.errors import InvalidParameter
 
 pytestmark = pytest.mark.runtime_matrix

@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from portside.engine.containers import spec_resources
-from portside.engine.containers.caps import DEFAULT_CAPS, available_caps
-from portside.engine.containers.spec import (
+from portside.engine.containers.oci import spec_resources
+from portside.engine.containers.oci.caps import DEFAULT_CAPS, available_caps
+from portside.engine.containers.oci.spec import (
     DEFAULT_MASKED_PATHS,
     DEFAULT_READONLY_PATHS,
     INIT_PATH_IN_CONTAINER,
@@ -405,7 +405,7 @@ def test_security_opts_and_oom_score(rootfs: Path) -> None:
 
 
 def test_oom_score_adj_is_not_lowered_below_what_the_engine_may_set(rootfs: Path) -> None:
-    from portside.engine.containers.caps import engine_has_cap
+    from portside.engine.containers.oci.caps import engine_has_cap
 
     own = int(Path("/proc/self/oom_score_adj").read_text())
     got = make(rootfs, host_config={"OomScoreAdj": -900})["process"]["oomScoreAdj"]

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from portside.engine.containers import spec_resources
-from portside.engine.containers.caps import DEFAULT_CAPS, KNOWN_CAPS, available_caps
-from portside.engine.containers.spec import SpecInput, build_spec, find_init_binary
+from portside.engine.containers.oci import spec_resources
+from portside.engine.containers.oci.caps import DEFAULT_CAPS, KNOWN_CAPS, available_caps
+from portside.engine.containers.oci.spec import SpecInput, build_spec, find_init_binary
 from support.images import busybox_rootfs_tar
 
 CGROUP_PARENT = f"portside-spectest-{os.getpid()}"

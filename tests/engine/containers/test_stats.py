@@ -265,9 +265,3 @@ def test_zero_stats_shape() -> None:
     assert z["cpu_stats"]["cpu_usage"]["total_usage"] == 0
     assert z["memory_stats"] == {} and z["pids_stats"] == {}
     assert (z["name"], z["id"]) == ("/c", "id1")
-
-
-def test_rfc3339_nano() -> None:
-    assert stats.rfc3339_nano(0) == "1970-01-01T00:00:00Z"
-    assert stats.rfc3339_nano(1.5) == "1970-01-01T00:00:01.5Z"
-    assert stats.rfc3339_nano(1.000000001) == "1970-01-01T00:00:01.000000001Z"

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from portside.engine.containers.usermap import resolve_user, secure_join
+from portside.engine.containers.oci.usermap import resolve_user, secure_join
 from portside.engine.errors import InvalidParameter
 
 pytestmark = pytest.mark.runtime_matrix

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from support.debian_image import debian_archive
 from support.images import busybox_rootfs_tar, image_config
+from support.inspect import inspect
 from support.registry import (
     Registry,
     api_pull,
@@ -81,7 +82,7 @@ def images(shared_registry: Registry) -> Iterator[dict[str, Any]]:
 
 
 def _inspect(engine: Any, ref: str) -> dict[str, Any]:
-    return json.loads(engine.docker("image", "inspect", ref).stdout)[0]
+    return inspect(engine, ref, "image")
 
 
 def test_pull_debian_then_up_to_date(engine, shared_registry, images):

@@ -3,16 +3,16 @@ mounts, chunked uploads of big layers and docker-py's push stream."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
 from support.debian_image import debian_archive
+from support.inspect import inspect
 from support.registry import store_state
 
 
 def _inspect(engine: Any, ref: str) -> dict[str, Any]:
-    return json.loads(engine.docker("image", "inspect", ref).stdout)[0]
+    return inspect(engine, ref, "image")
 
 
 def test_tag_push_rmi_pull_back_same_image(engine_with_busybox, registry):

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from support.images import busybox_rootfs_tar
+from support.inspect import inspect as support_inspect
 from tarkit import archive, d, f, tar
 
 
@@ -31,8 +32,8 @@ def layer_dirs(engine) -> list[str]:
     return sorted(p.name for p in root.iterdir() if p.name != "tmp")
 
 
-def inspect(engine, name: str) -> dict:
-    return json.loads(engine.docker("image", "inspect", name).stdout)[0]
+def inspect(engine, name: str) -> dict:  # type: ignore[no-untyped-def]
+    return support_inspect(engine, name, "image")
 
 
 def test_load_list_inspect_history(engine, busybox_tar):

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 from portside.engine.errors import InvalidParameter, SystemError_
+from portside.engine.fs.stream import BytesReader
 from portside.engine.images.layers import PendingLayer, extract_sync
-from portside.engine.images.stream import BytesReader
 from portside.engine.images.tarsplit import SplitReader
 from tarkit import d, dev, f, fifo, hard, snapshot, sym, tar, xattrs
 from tarkit import digest as sha

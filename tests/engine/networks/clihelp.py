@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import socket
 import subprocess
 import time
@@ -52,20 +51,6 @@ def wget_in(
     return engine.docker(
         "run", "--rm", "--network", network, "busybox", "sh", "-c", script, check=check
     )
-
-
-def inspect(engine, what: str) -> dict:
-    return json.loads(engine.docker("inspect", what).stdout)[0]
-
-
-def wait_until(cond, wait: float = 5.0) -> bool:  # type: ignore[no-untyped-def]
-    """Poll ``cond`` until true or ``wait`` seconds passed; its last value."""
-    deadline = time.monotonic() + wait
-    while not cond():
-        if time.monotonic() > deadline:
-            return bool(cond())
-        time.sleep(0.05)
-    return True
 
 
 def read_text(path: str) -> str:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import subprocess
 
-from clihelp import free_subnet, inspect, uniq
+from clihelp import free_subnet, uniq
+from support.inspect import inspect
 
 
 def _addrs(key: str, family: str = "-4") -> str:

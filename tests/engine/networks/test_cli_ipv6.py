@@ -18,9 +18,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from clihelp import HTTPD, free_port, free_subnet, http_get, inspect, our_links, our_table, uniq
+from clihelp import HTTPD, free_port, free_subnet, http_get, our_links, our_table, uniq
 from portside.engine.networks import hostnets
 from support.engine import PortsideEngine
+from support.inspect import inspect
 
 
 def free_subnet6() -> str:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from clihelp import HTTPD, inspect, uniq
+from clihelp import HTTPD, uniq
+from support.inspect import inspect
 
 
 def _hosts_line(e, ctr: str, name: str) -> str:  # type: ignore[no-untyped-def]

@@ -5,14 +5,9 @@ from __future__ import annotations
 import json
 import subprocess
 
-from clihelp import (
-    HTTPD,
-    inspect,
-    our_links_named,
-    uniq,
-    wait_until,
-    wget_in,
-)
+from clihelp import HTTPD, our_links_named, uniq, wget_in
+from support.inspect import inspect
+from support.waiting import wait_for
 
 
 def test_names_and_aliases_resolve_on_a_user_network(shared_engine):
@@ -147,7 +142,7 @@ def test_inspect_shapes_and_static_addresses(shared_engine):
         e.docker("rm", "-f", c)
         e.docker("network", "rm", net)
     # after the container went, its veth goes too
-    assert wait_until(lambda: not our_links_named(e, "veth"))
+    wait_for(lambda: not our_links_named(e, "veth"), timeout=5.0)
 
 
 def test_network_rm_in_use_and_predefined(shared_engine):

@@ -11,19 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
-from clihelp import (
-    HTTPD,
-    free_port,
-    http_get,
-    inspect,
-    our_links,
-    our_table,
-    read_text,
-    uniq,
-    wait_until,
-    wget_in,
-)
+from clihelp import HTTPD, free_port, http_get, our_links, our_table, read_text, uniq, wget_in
 from portside.engine.networks import nsutil
+from support.inspect import inspect
+from support.waiting import wait_for
 
 
 def test_published_ports_localhost_any_and_docker_port(shared_engine):
@@ -159,7 +150,7 @@ def test_everything_is_removed_with_its_networks_and_containers(engine_with_busy
     e.docker("rm", "-f", a, b)
     # stopped: namespaces are unmounted at once; the kernel destroys the veths with them
     assert f"{e.exec_root}/netns" not in read_text("/proc/self/mountinfo")
-    assert wait_until(lambda: not [x for x in our_links(e) if x.startswith("veth")])
+    wait_for(lambda: not [x for x in our_links(e) if x.startswith("veth")], timeout=5.0)
     e.docker("network", "rm", net)
     assert bridge not in our_links(e)
     e.stop()
@@ -184,7 +175,7 @@ def test_container_that_died_while_the_engine_was_down_is_released(engine_with_b
         time.sleep(0.2)
     assert not inspect(e, c)["State"]["Running"]
     assert key not in read_text("/proc/self/mountinfo")
-    assert wait_until(lambda: not [x for x in our_links(e) if x.startswith("veth")])
+    wait_for(lambda: not [x for x in our_links(e) if x.startswith("veth")], timeout=5.0)
     assert f"dport {port} " not in our_table(e)
     assert json.loads(e.docker("network", "inspect", net).stdout)[0]["Containers"] == {}
     # the address was released: the network can go

@@ -76,3 +76,13 @@ def test_error_text_of_crun_is_its_last_line_without_the_prefix() -> None:
         "open executable: Permission denied"
     )
     assert error_text("") == ""
+
+
+def test_one_exit_code_rule_for_processes_that_cannot_start():
+    from portside.engine.runtime.messages import process_exit_code
+
+    not_found = 'exec: "nope": executable file not found in $PATH'
+    assert process_exit_code(not_found) == 127
+    assert process_exit_code('exec: "/x": stat /x: no such file or directory') == 127
+    assert process_exit_code('exec: "/etc": permission denied') == 126
+    assert process_exit_code("cgroup setup failed") is None

@@ -72,8 +72,10 @@ async def w(tmp_path: Path, unmount_after: None) -> AsyncIterator[World]:
         world.db.close()
 
 
-def spec() -> dict:
+def spec(c: Any) -> dict:
+    """The part of the OCI spec the hook reads and edits."""
     return {
+        "root": {"path": str(c.rootfs)},
         "mounts": [
             {"destination": "/proc", "type": "proc", "source": "proc"},
             {"destination": "/etc/hosts", "type": "bind", "source": "/x/hosts"},
@@ -136,7 +138,7 @@ async def test_prepare_renders_spec(w, tmp_path):
         },
     )
     await w.hook.on_create(c)
-    sp = spec()
+    sp = spec(c)
     await w.hook.prepare(c, sp)
     m = by_dest(sp)
     assert list(m) == ["/proc", "/data", "/run", "/etc/hosts"]
@@ -189,7 +191,7 @@ async def test_copy_up_seeds_new_volume_preserving_everything(w):
     c = w.container({}, {"Binds": ["seeded:/app/data"]})
     src = _make_image_content(c.rootfs)
     await w.hook.on_create(c)
-    await w.hook.prepare(c, spec())
+    await w.hook.prepare(c, spec(c))
     data = w.svc.data_path("seeded")
     assert (data / "hello.txt").read_text() == "from the image"
     assert (data / "sub" / "deep.bin").read_bytes() == (src / "sub" / "deep.bin").read_bytes()
@@ -211,7 +213,7 @@ async def test_copy_up_only_first_start_and_only_into_empty_volumes(w):
     c = w.container({}, {"Binds": ["once:/app/data"]})
     _make_image_content(c.rootfs)
     await w.hook.on_create(c)
-    await w.hook.prepare(c, spec())
+    await w.hook.prepare(c, spec(c))
     data = w.svc.data_path("once")
     for p in data.iterdir():
         if p.is_dir() and not p.is_symlink():
@@ -219,7 +221,7 @@ async def test_copy_up_only_first_start_and_only_into_empty_volumes(w):
         else:
             p.unlink()
     await w.hook.on_stop(c)
-    await w.hook.prepare(c, spec())  # second start: the user's emptied volume stays empty
+    await w.hook.prepare(c, spec(c))  # second start: the user's emptied volume stays empty
     assert list(data.iterdir()) == []
     # a volume that already has content is never overwritten
     await w.svc.create("full")
@@ -227,7 +229,7 @@ async def test_copy_up_only_first_start_and_only_into_empty_volumes(w):
     c2 = w.container({}, {"Binds": ["full:/app/data"]})
     _make_image_content(c2.rootfs)
     await w.hook.on_create(c2)
-    await w.hook.prepare(c2, spec())
+    await w.hook.prepare(c2, spec(c2))
     assert [p.name for p in w.svc.data_path("full").iterdir()] == ["mine"]
 
 
@@ -242,7 +244,7 @@ async def test_copy_up_anonymous_from_image_volume_but_not_nocopy_or_binds(w, tm
     (c.rootfs / "other").mkdir()
     (c.rootfs / "other" / "x").write_text("x")
     await w.hook.on_create(c)
-    await w.hook.prepare(c, spec())
+    await w.hook.prepare(c, spec(c))
     anon = next(m for m in c.mounts if m["Destination"] == "/app/data")["Name"]
     assert (w.svc.data_path(anon) / "hello.txt").read_text() == "from the image"
     assert list(host_dir.iterdir()) == []  # binds are never seeded
@@ -256,7 +258,7 @@ async def test_copy_up_never_escapes_rootfs_through_symlinks(w):
     c = w.container({}, {"Binds": ["esc:/data"]})
     os.symlink("../../../../../../../../etc", c.rootfs / "data")
     await w.hook.on_create(c)
-    await w.hook.prepare(c, spec())
+    await w.hook.prepare(c, spec(c))
     assert list(w.svc.data_path("esc").iterdir()) == []
 
 
@@ -276,7 +278,8 @@ async def test_rm_v_removes_only_anonymous_unused_volumes(w):
     await w.hook.on_remove(c1)
     # still used by c2: kept, no error
     assert w.svc.exists(anon["/anon"]) and w.svc.exists(anon["/anon2"])
-    await w.hook.on_remove(c2, remove_volumes=True)
+    c2.extra["remove_volumes"] = True
+    await w.hook.on_remove(c2)
     assert not w.svc.exists(anon["/anon"]) and not w.svc.exists(anon["/anon2"])
     assert w.svc.exists("named") and w.svc.refs("named") == []
     assert not w.svc.data_path(anon["/anon"]).exists()
@@ -319,7 +322,7 @@ async def test_legacy_bind_creates_missing_host_dir_mount_bind_does_not(w, tmp_p
     c = w.container({}, {"Binds": [f"{missing}:/x"]})
     await w.hook.on_create(c)
     assert not missing.exists()
-    await w.hook.prepare(c, spec())
+    await w.hook.prepare(c, spec(c))
     assert missing.is_dir() and stat.S_IMODE(os.stat(missing).st_mode) == 0o755
     src = tmp_path / "vanishing"
     src.mkdir()
@@ -327,7 +330,7 @@ async def test_legacy_bind_creates_missing_host_dir_mount_bind_does_not(w, tmp_p
     await w.hook.on_create(c2)
     src.rmdir()
     with pytest.raises(InvalidParameter) as e:
-        await w.hook.prepare(c2, spec())
+        await w.hook.prepare(c2, spec(c2))
     assert "bind source path does not exist" in e.value.message
 
 
@@ -338,7 +341,7 @@ async def test_tmpfs_volume_is_mounted_while_used(w):
     c2 = w.container({}, {"Binds": ["tmpv:/t"]})
     for c in (c1, c2):
         await w.hook.on_create(c)
-        await w.hook.prepare(c, spec())
+        await w.hook.prepare(c, spec(c))
     assert is_mount_point(data)
     (data / "shared").write_text("both see me")
     await w.hook.on_stop(c1)
@@ -357,7 +360,7 @@ async def test_bind_style_volume_removal_never_touches_device(w, tmp_path):
     await w.svc.create("bound", driver_opts={"type": "none", "o": "bind", "device": str(device)})
     c = w.container({}, {"Binds": ["bound:/b"]})
     await w.hook.on_create(c)
-    await w.hook.prepare(c, spec())
+    await w.hook.prepare(c, spec(c))
     assert (w.svc.data_path("bound") / "keep.txt").read_text() == "do not delete"
     # even a removal behind the service's back while mounted must not delete the device
     await w.svc.driver.remove("bound")
@@ -371,7 +374,7 @@ async def test_bind_style_volume_missing_device_fails_at_mount(w, tmp_path):
     c = w.container({}, {"Binds": ["nodev:/b"]})
     await w.hook.on_create(c)
     with pytest.raises(Exception) as e:
-        await w.hook.prepare(c, spec())
+        await w.hook.prepare(c, spec(c))
     assert "failed to mount local volume" in e.value.message
     assert w.svc.mounted_by("nodev") == set()
 
@@ -395,7 +398,7 @@ async def test_subpath_is_staged_and_cannot_escape(w):
         },
     )
     await w.hook.on_create(c)
-    sp = spec()
+    sp = spec(c)
     await w.hook.prepare(c, sp)
     src = Path(by_dest(sp)["/s"]["source"])
     assert is_mount_point(src) and (src / "f").read_text() == "sub"
@@ -417,14 +420,14 @@ async def test_subpath_is_staged_and_cannot_escape(w):
     )
     await w.hook.on_create(c2)
     with pytest.raises(InvalidParameter):
-        await w.hook.prepare(c2, spec())
+        await w.hook.prepare(c2, spec(c2))
 
 
 async def test_restore_counts_running_containers(w):
     await w.svc.create("rv", driver_opts={"type": "tmpfs", "device": "tmpfs"})
     c = w.container({}, {"Binds": ["rv:/t"]})
     await w.hook.on_create(c)
-    await w.hook.prepare(c, spec())
+    await w.hook.prepare(c, spec(c))
     # the engine restarts: a new service/hook on the same store re-adopts the container
     svc2 = VolumeService(w.config, w.db, w.events)
     await svc2.start()

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 from support.engine import PortsideEngine
+from support.inspect import inspect as support_inspect
 
 ANON = "com.docker.volume.anonymous"
 
@@ -33,7 +34,7 @@ def uniq(prefix: str = "v") -> str:
 
 
 def inspect(e: PortsideEngine, name: str) -> dict:
-    return json.loads(e.docker("volume", "inspect", name).stdout)[0]
+    return support_inspect(e, name, "volume")
 
 
 def names(e: PortsideEngine, *filters: str) -> set[str]:

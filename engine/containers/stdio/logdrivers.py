@@ -16,7 +16,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import InvalidParameter, NotSupported
+from ...conventions import go_bool
+from ...errors import InvalidParameter, NotSupported
 
 JSON_FILE, LOCAL, NONE = "json-file", "local", "none"
 
@@ -153,7 +154,7 @@ def _json_file_policy(opts: dict[str, str]) -> LogPolicy:
             raise ValueError("max-file cannot be less than 1")
     compress = False
     if "compress" in opts:
-        compress = parse_bool(opts["compress"])
+        compress = go_bool(opts["compress"])
         if compress and (max_file == 1 or max_size == 0):
             raise ValueError(
                 "compress cannot be true when max-file is less than 2 or max-size is not set"
@@ -175,7 +176,7 @@ def _local_policy(opts: dict[str, str]) -> LogPolicy:
             raise ValueError(f"invalid value for max-file: {opts['max-file']}: {e}") from None
     if "compress" in opts:
         try:
-            compress = parse_bool(opts["compress"])
+            compress = go_bool(opts["compress"])
         except ValueError as e:
             raise ValueError(f"invalid boolean value for compress: {e}") from None
     if max_size < 0:
@@ -211,16 +212,3 @@ def _atoi(text: str) -> int:
         return int(text, 10)
     except ValueError:
         raise ValueError(f'strconv.Atoi: parsing "{text}": invalid syntax') from None
-
-
-_TRUE = {"1", "t", "T", "TRUE", "true", "True"}
-_FALSE = {"0", "f", "F", "FALSE", "false", "False"}
-
-
-def parse_bool(text: str) -> bool:
-    """Go's ``strconv.ParseBool``."""
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise ValueError(f'strconv.ParseBool: parsing "{text}": invalid syntax')

@@ -17,7 +17,7 @@ import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from ..runtime.conmon import ATTACH_STDERR, ATTACH_STDOUT
+from ...runtime.conmon import ATTACH_STDERR, ATTACH_STDOUT
 
 BUF = 8192 + 1
 STDOUT, STDERR = 1, 2

@@ -16,18 +16,16 @@ import json
 import logging
 from typing import TYPE_CHECKING, Any
 
-from .. import __version__
-from ..errors import Conflict, EngineError
-from ..images.catalog import now_rfc3339
-from ..images.changes import apply_changes
-from ..images.importer import import_reference
-from ..system.crashpoint import crash_point
-from .model import DEAD, PAUSED, REMOVING, RUNNING
-from .tarwrite import TreeTar, stream_from_thread
+from ... import __version__
+from ...conventions import format_rfc3339
+from ...errors import Conflict, EngineError
+from ...fs.tarwrite import TreeTar, stream_from_thread
+from ...system.crashpoint import crash_point
+from ..model import DEAD, PAUSED, REMOVING, RUNNING
 from .upperdiff import write_layer
 
 if TYPE_CHECKING:
-    from .service import ContainerService
+    from ..service import ContainerService
 
 log = logging.getLogger(__name__)
 
@@ -114,13 +112,13 @@ async def commit_container(
         raise Conflict(f"You cannot commit container {c.name} which is Dead")
     if c.state.status == REMOVING:
         raise Conflict(f"You cannot commit container {c.name} which is being removed")
-    target = import_reference(repo or None, tag or None)
+    target = svc.images.target_reference(repo or None, tag or None)
     images = svc.images
     parent = await images.resolve(c.image_id)
     # The image config is settled before any work: a bad change fails fast.
     base = dict(c.config)
     user_cfg = dict(config) if config else dict(base)
-    new_cfg = merge_config(apply_changes(user_cfg, list(changes or [])), base)
+    new_cfg = merge_config(images.apply_changes(user_cfg, list(changes or [])), base)
     paths = svc.runner.paths(c.id)
     layers = images.layer_dirs(parent)
 
@@ -145,7 +143,7 @@ async def commit_container(
             if not await _exited(svc, c.id):
                 raise
     try:
-        pending = await images.layers.extract(stream_from_thread(work), compression="none")
+        pending = await images.extract_layer(stream_from_thread(work))
     finally:
         if paused_here and c.state.status == PAUSED:
             try:
@@ -153,7 +151,7 @@ async def commit_container(
             except EngineError as e:
                 log.warning("unpausing %s after commit failed: %s", c.id[:12], e.message)
         marker.unlink(missing_ok=True)
-    created = now_rfc3339()
+    created = format_rfc3339()
     pcfg = parent.config
     history = list(pcfg.get("history") or [])
     entry: dict[str, Any] = {
@@ -184,7 +182,7 @@ async def commit_container(
         del image_cfg["author"]
     config_bytes = json.dumps(image_cfg, separators=(",", ":")).encode()
     with images.hold_layers([*parent.diff_ids, pending.diff_id]):
-        images.layers.commit(pending)
+        images.keep_layer(pending)
         crash_point("commit-layer")
         image, _ = await images.register(
             config_bytes, [target.string()] if target else [], touch=True
@@ -193,5 +191,5 @@ async def commit_container(
     if target:
         attrs["imageRef"] = target.familiar()
         images.publish("tag", image.id, target.familiar())
-    svc._event(c, "commit", **attrs)
+    svc.emit_event(c, "commit", **attrs)
     return image.id

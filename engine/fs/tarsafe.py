@@ -32,6 +32,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..images.tarsplit import SplitWriter
 from . import pathsafe
 from .pathsafe import UnsafePath, shown
 from .tarformat import (
@@ -44,7 +45,6 @@ from .tarformat import (
     Entry,
     TarStream,
 )
-from .tarsplit import SplitWriter
 
 log = logging.getLogger(__name__)
 

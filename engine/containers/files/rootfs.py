@@ -17,7 +17,7 @@ import os
 import shutil
 from pathlib import Path
 
-from ..errors import SystemError_
+from ...errors import SystemError_
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 _libc.mount.argtypes = [

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import InvalidParameter
+from ...errors import InvalidParameter
 from . import spec_resources as res
 from .caps import available_caps, engine_has_cap, resolve_caps
 from .seccomp import from_security_opts, parse_security_opts

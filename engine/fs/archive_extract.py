@@ -23,11 +23,11 @@ import stat
 from pathlib import Path
 
 from ..errors import Forbidden, InvalidParameter, NotFound
-from ..images import pathsafe
-from ..images.pathsafe import UnsafePath, shown
-from ..images.tarformat import BLOCKDEV, CHAR, DIR, SYMLINK, Entry, TarStream
-from ..images.tarsafe import WHITEOUT, LayerExtractor, write_payload
+from . import pathsafe
 from .pathresolve import MountSource, RootView
+from .pathsafe import UnsafePath, shown
+from .tarformat import BLOCKDEV, CHAR, DIR, SYMLINK, Entry, TarStream
+from .tarsafe import WHITEOUT, LayerExtractor, write_payload
 
 _CHUNK = 1 << 20
 

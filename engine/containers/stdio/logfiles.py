@@ -31,6 +31,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..hooks import ContainerHook
+from ..model import Container
 from .inotify import IN_MOVED_TO, Watch
 from .logdrivers import LogPolicy, log_policy
 
@@ -191,7 +193,7 @@ def prepare_start(log_path: Path, policy: LogPolicy) -> None:
     rotate_step(log_path, policy)
 
 
-class LogRotation:
+class LogRotation(ContainerHook):
     """Container hook keeping the generations of logs that rotate (``max-file`` > 1)."""
 
     def __init__(self, log_path_of: Callable[[str], Path]) -> None:
@@ -199,29 +201,29 @@ class LogRotation:
         self._tasks: dict[str, asyncio.Task[None]] = {}
 
     @staticmethod
-    def _policy(c: Any) -> LogPolicy | None:
+    def _policy(c: Container) -> LogPolicy | None:
         try:
             policy = log_policy(c.host_config.get("LogConfig"))
         except Exception:  # a stored config that no longer parses keeps nothing extra
             return None
         return policy if policy.rotates else None
 
-    async def prepare(self, c: Any, spec: dict[str, Any]) -> None:
+    async def prepare(self, c: Container, spec: dict[str, Any]) -> None:
         """Before conmon starts (every start): settle the files and hold the link."""
         policy = self._policy(c)
         if policy is not None:
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(None, prepare_start, self._log_path_of(c.id), policy)
 
-    async def on_start(self, c: Any) -> None:
+    async def on_start(self, c: Container) -> None:
         """Follow conmon's rotations while the container runs."""
         self._follow(c)
 
-    async def on_restore(self, c: Any) -> None:
+    async def on_restore(self, c: Container) -> None:
         """A live-restored container: catch up with what conmon did meanwhile."""
         self._follow(c)
 
-    async def on_stop(self, c: Any) -> None:
+    async def on_stop(self, c: Container) -> None:
         """Stop following; a rotation just before the exit is settled still."""
         await self._cancel(c.id)
         policy = self._policy(c)
@@ -229,7 +231,7 @@ class LogRotation:
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(None, rotate_step, self._log_path_of(c.id), policy)
 
-    async def on_remove(self, c: Any) -> None:
+    async def on_remove(self, c: Container) -> None:
         """Stop following (the files go with the container's directory)."""
         await self._cancel(c.id)
 
@@ -238,7 +240,7 @@ class LogRotation:
         for cid in list(self._tasks):
             await self._cancel(cid)
 
-    def _follow(self, c: Any) -> None:
+    def _follow(self, c: Container) -> None:
         policy = self._policy(c)
         if policy is None or c.id in self._tasks:
             return

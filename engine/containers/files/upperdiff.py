@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .tarwrite import TreeTar
+from ...fs.tarwrite import TreeTar
 
 MODIFIED, ADDED, DELETED = 0, 1, 2
 OPAQUE_XATTR = "trusted.overlay.opaque"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InvalidParameter
+from ...errors import InvalidParameter
 from . import spec_resources as res
 
 if TYPE_CHECKING:

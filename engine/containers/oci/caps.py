@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
-from ..errors import InvalidParameter
+from ...errors import InvalidParameter
 
 # moby's oci/caps.DefaultCapabilities, in its order.
 DEFAULT_CAPS: tuple[str, ...] = (

@@ -14,7 +14,7 @@ import platform
 from collections.abc import Iterable
 from typing import Any
 
-from ..errors import InvalidParameter
+from ...errors import InvalidParameter
 from .seccomp_syscalls import default_docker_profile
 
 # Go/Docker architecture names → libseccomp's native architecture.

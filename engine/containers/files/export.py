@@ -11,7 +11,7 @@ import os
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from .tarwrite import TreeTar, stream_from_thread
+from ...fs.tarwrite import TreeTar, stream_from_thread
 
 if TYPE_CHECKING:
     from .archive import Archives
@@ -28,7 +28,7 @@ async def export_rootfs(archives: Archives, ref: str) -> AsyncIterator[bytes]:
     except BaseException as e:
         await cm.__aexit__(type(e), e, e.__traceback__)
         raise
-    archives.containers._event(c, "export")
+    archives.containers.emit_event(c, "export")
 
     def work(emit: Any) -> None:
         tar = TreeTar(emit)

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import InvalidParameter
+from ...errors import InvalidParameter
 
 MIN_ID = 0
 MAX_ID = 2**31 - 1

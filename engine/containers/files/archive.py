@@ -20,24 +20,24 @@ import json
 import logging
 import os
 import stat
-import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import EngineError, Forbidden, InvalidParameter, NotFound, SystemError_
-from ..images.stream import ChunkChannel, DigestReader
-from ..images.tarformat import TarStream
+from ...conventions import format_rfc3339
+from ...errors import EngineError, Forbidden, InvalidParameter, NotFound, SystemError_
+from ...fs.archive_extract import CopyExtractor
+from ...fs.pathresolve import MountSource, Resolved, RootView, split_path
+from ...fs.stream import ChunkChannel, DigestReader
+from ...fs.tarformat import TarStream
+from ...fs.tarwrite import TreeTar, stream_from_thread
+from ..model import Container
+from ..oci.usermap import resolve_user
 from . import rootfs as rootfs_mod
-from .archive_extract import CopyExtractor
-from .model import Container
-from .pathresolve import MountSource, Resolved, RootView, split_path
-from .tarwrite import TreeTar, stream_from_thread
-from .usermap import resolve_user
 
 if TYPE_CHECKING:
-    from .service import ContainerService
+    from ..service import ContainerService
 
 log = logging.getLogger(__name__)
 
@@ -69,15 +69,6 @@ def go_file_mode(mode: int) -> int:
     elif stat.S_ISSOCK(mode):
         out |= GO_SOCKET
     return out
-
-
-def _rfc3339(ts: float) -> str:
-    secs = int(ts)
-    frac = round((ts - secs) * 1e9)
-    if frac >= 1_000_000_000:
-        secs, frac = secs + 1, frac - 1_000_000_000
-    base = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs))
-    return base + (f".{frac:09d}".rstrip("0") if frac else "") + "Z"
 
 
 def go_base(path: str) -> str:
@@ -118,8 +109,14 @@ def stat_header(info: dict[str, Any]) -> str:
 class Archives:
     """Copying files into and out of containers."""
 
-    def __init__(self, containers: ContainerService) -> None:
+    def __init__(
+        self,
+        containers: ContainerService,
+        host_paths: Callable[[str], list[dict[str, Any]]] = lambda cid: [],
+    ) -> None:
         self.containers = containers
+        # a container's volumes and binds with their host sources (the volumes hook's)
+        self._host_paths = host_paths
 
     # -- the view ------------------------------------------------------------------
     def mounts_of(self, c: Container) -> list[MountSource]:
@@ -131,14 +128,10 @@ class Archives:
         fallback for a container whose spec was never written.
         """
         out: list[MountSource] = []
-        for hook in self.containers.hooks:
-            host_paths = getattr(hook, "host_paths", None)
-            if host_paths is None:
-                continue
-            for m in host_paths(c.id):
-                dest = tuple(split_path(str(m.get("Destination") or "")))
-                if dest and m.get("Source"):
-                    out.append(_source(dest, str(m["Source"]), bool(m.get("RW", True))))
+        for m in self._host_paths(c.id):
+            dest = tuple(split_path(str(m.get("Destination") or "")))
+            if dest and m.get("Source"):
+                out.append(_source(dest, str(m["Source"]), bool(m.get("RW", True))))
         paths = self.containers.runner.paths(c.id)
         taken = {m.destination for m in out}
         for dest, src, rw in _spec_binds(paths.bundle / "config.json"):
@@ -163,7 +156,7 @@ class Archives:
         if rootfs_mod.is_mounted(root):
             yield c, RootView(root, self.mounts_of(c))
             return
-        op, _ = svc._locks(c.id)
+        op, _ = svc.locks(c.id)
         async with op:
             mounted_here = False
             if not rootfs_mod.is_mounted(root):
@@ -219,7 +212,7 @@ class Archives:
             "name": go_base(abs_path),
             "size": st.st_size,
             "mode": go_file_mode(st.st_mode),
-            "mtime": _rfc3339(st.st_mtime),
+            "mtime": format_rfc3339(st.st_mtime, fraction="trim"),
             "linkTarget": link_target,
         }
 

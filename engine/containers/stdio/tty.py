@@ -18,8 +18,11 @@ import os
 import struct
 import termios
 from pathlib import Path
+from typing import Any
 
-from ..errors import InvalidParameter
+from ...errors import InvalidParameter
+from ..hooks import ContainerHook
+from ..model import Container
 
 log = logging.getLogger(__name__)
 
@@ -169,10 +172,10 @@ def set_console_size(process: dict, size: tuple[int, int] | None) -> None:
         process["consoleSize"] = {"height": size[0], "width": size[1]}
 
 
-class ConsoleSizeHook:
+class ConsoleSizeHook(ContainerHook):
     """Container hook: ``HostConfig.ConsoleSize`` becomes the pty's initial size."""
 
-    async def prepare(self, c: object, spec: dict) -> None:
+    async def prepare(self, c: Container, spec: dict[str, Any]) -> None:
         """Set ``process.consoleSize`` for TTY containers."""
-        host_config = getattr(c, "host_config", None) or {}
+        host_config = c.host_config or {}
         set_console_size(spec.get("process") or {}, console_size(host_config.get("ConsoleSize")))

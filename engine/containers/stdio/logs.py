@@ -9,7 +9,6 @@ output as P) that is joined with what follows on the same stream.
 from __future__ import annotations
 
 import asyncio
-import calendar
 import os
 import time
 from collections.abc import AsyncIterator, Callable
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ...conventions import format_rfc3339, parse_rfc3339_exact
 from .inotify import IN_CLOSE_WRITE, IN_CREATE, IN_MODIFY, IN_MOVED_TO, Watch
 from .logfiles import files_to_read, read_log_file, spare_path
 
@@ -40,30 +40,7 @@ class Entry:
 
     def stamp(self) -> bytes:
         """Docker's timestamp prefix (RFC3339Nano, UTC)."""
-        t = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(self.secs))
-        return f"{t}.{self.nanos:09d}Z".encode()
-
-
-def parse_stamp(raw: bytes) -> tuple[int, int]:
-    """``(utc seconds, nanoseconds)`` of conmon's timestamp, exactly (no float)."""
-    s = raw.decode()
-    main, frac_tz = s[:19], s[19:]
-    nanos = 0
-    if frac_tz.startswith("."):
-        i = 1
-        while i < len(frac_tz) and frac_tz[i].isdigit():
-            i += 1
-        digits = frac_tz[1:i]
-        nanos = int((digits + "000000000")[:9]) if digits else 0
-        tz = frac_tz[i:]
-    else:
-        tz = frac_tz
-    secs = calendar.timegm(time.strptime(main, "%Y-%m-%dT%H:%M:%S"))
-    if tz and tz not in ("Z", "z"):
-        sign = 1 if tz[0] == "+" else -1
-        hh, _, mm = tz[1:].partition(":")
-        secs -= sign * (int(hh) * 3600 + int(mm or 0) * 60)
-    return secs, nanos
+        return format_rfc3339(ns=self.secs * 1_000_000_000 + self.nanos).encode()
 
 
 class Parser:
@@ -86,7 +63,7 @@ class Parser:
             stream = _STREAMS[parts[1]]
             text = parts[3] if len(parts) > 3 else b""
             try:
-                secs, nanos = parse_stamp(parts[0])
+                secs, nanos = parse_rfc3339_exact(parts[0].decode())
             except (ValueError, UnicodeDecodeError):
                 continue
             prev = self._partial.pop(stream, None)

@@ -1,0 +1,1 @@
+"""Portside engine: the OCI runtime spec of a container (moby's defaults)."""

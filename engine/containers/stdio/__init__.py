@@ -1,0 +1,1 @@
+"""Portside engine: a container's stdio (attach, exec sessions' streams, TTY, logs)."""

@@ -204,6 +204,18 @@ def filter_bool(key: str, value: str) -> bool:
     raise InvalidParameter(f"invalid filter '{key}={value}'")
 
 
+def bool_filter(filters: dict[str, list[str]], key: str) -> bool | None:
+    """A true/false filter (moby's ``GetBoolOrDefault``): None when absent; values that
+    disagree, or one that is not a boolean, are dockerd's 400."""
+    values = filters.get(key)
+    if not values:
+        return None
+    parsed = {filter_bool(key, v) for v in values}
+    if len(parsed) > 1:
+        raise InvalidParameter(f"invalid filter '{key}={','.join(values)}'")
+    return parsed.pop()
+
+
 _GO_TRUE = frozenset({"1", "t", "T", "TRUE", "true", "True"})
 _GO_FALSE = frozenset({"0", "f", "F", "FALSE", "false", "False"})
 

@@ -15,11 +15,11 @@ import hashlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..conventions import check_filters, labels_accept
+from ..conventions import bool_filter, check_filters, labels_accept
 from ..errors import Conflict
 from ..system.crashpoint import crash_point
 from .reference import Reference, parse_reference
-from .views import filter_time, parse_bool_filter
+from .views import filter_time
 
 if TYPE_CHECKING:
     from .service import ImageService
@@ -222,7 +222,7 @@ async def collect_hidden(svc: ImageService) -> int:
 async def prune_images(svc: ImageService, filters: dict[str, list[str]]) -> dict[str, Any]:
     """``POST /images/prune``: unused (by default only dangling) images."""
     check_filters(filters, PRUNE_FILTERS)
-    dangling = parse_bool_filter("dangling", filters["dangling"]) if "dangling" in filters else True
+    dangling = bool_filter(filters, "dangling") is not False
     until = min(filter_time(v) for v in filters["until"]) if "until" in filters else None
     reclaimed = await collect_hidden(svc)
     records: list[dict[str, Any]] = []

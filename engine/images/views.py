@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from ..conventions import check_filters, label_match, parse_timestamp
+from ..conventions import bool_filter, check_filters, label_match, parse_timestamp
 from ..errors import InvalidParameter
 from .catalog import Image, unix_time
 from .reference import familiar_match
@@ -43,23 +43,6 @@ def filter_time(value: str) -> float:
         return parse_timestamp(value)
     except ValueError:
         raise InvalidParameter(f"failed to parse value {value!r} as a timestamp") from None
-
-
-def parse_bool_filter(key: str, values: list[str]) -> bool:
-    """A filter that takes true/false (``dangling``)."""
-    result = None
-    for v in values:
-        low = v.lower()
-        if low in ("true", "1"):
-            b = True
-        elif low in ("false", "0"):
-            b = False
-        else:
-            raise InvalidParameter(f"Invalid filter '{key}={v}'")
-        if result is not None and result != b:
-            raise InvalidParameter(f"Invalid filter '{key}': conflicting values")
-        result = b
-    return bool(result)
 
 
 def summaries(
@@ -115,7 +98,7 @@ async def list_images(
 ) -> list[dict[str, Any]]:
     """``GET /images/json``."""
     check_filters(filters, LIST_FILTERS)
-    dangling = parse_bool_filter("dangling", filters["dangling"]) if "dangling" in filters else None
+    dangling = bool_filter(filters, "dangling")
     before = since = until = None
     if "before" in filters:
         before = min([(await svc.resolve(r)).created_unix for r in filters["before"]])

@@ -27,18 +27,6 @@ def match_pattern(values: list[str], source: str) -> bool:
     return False
 
 
-def get_bool(filters: dict[str, list[str]], key: str) -> bool | None:
-    """A boolean filter (``1``/``true``/``0``/``false``), None when absent."""
-    values = filters.get(key)
-    if not values:
-        return None
-    is_true = any(v in ("1", "true") for v in values)
-    is_false = any(v in ("0", "false") for v in values)
-    if is_true == is_false:  # conflicting, or nothing recognisable
-        raise InvalidParameter(f"invalid filter '{key}={','.join(values)}'")
-    return is_true
-
-
 def prune_all(filters: dict[str, list[str]]) -> bool:
     """The prune ``all`` filter, parsed like Go's ``strconv.ParseBool``."""
     values = filters.get("all", [])

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import DaemonConfig
-from ..conventions import check_filters, format_rfc3339, label_match
+from ..conventions import bool_filter, check_filters, format_rfc3339, label_match
 from ..errors import Conflict, EngineError, NotFound, os_error_text
 from ..store.db import Database
 from ..system.events import EventBus
@@ -27,7 +27,6 @@ from . import copyup
 from .filters import (
     LIST_FILTERS,
     PRUNE_FILTERS,
-    get_bool,
     match_pattern,
     prune_all,
 )
@@ -188,7 +187,7 @@ class VolumeService:
         """``GET /volumes``: volumes matching Docker's list filters."""
         filters = filters or {}
         check_filters(filters, LIST_FILTERS)
-        dangling = get_bool(filters, "dangling")
+        dangling = bool_filter(filters, "dangling")
         if dangling is not None:
             self.drop_stale_refs()
         counts = self.store.ref_counts()

@@ -96,3 +96,11 @@ def test_bodies():
     assert cv.string_map({"a": 1}, "Labels") == {"a": "1"}
     with pytest.raises(InvalidParameter, match="Labels must be an object"):
         cv.string_map([1], "Labels")
+
+
+def test_a_bool_filter_is_absent_one_value_or_a_400() -> None:
+    assert cv.bool_filter({}, "dangling") is None
+    assert cv.bool_filter({"dangling": ["1", "TRUE"]}, "dangling") is True
+    assert cv.bool_filter({"dangling": ["false"]}, "dangling") is False
+    with pytest.raises(InvalidParameter, match="invalid filter 'dangling=true,0'"):
+        cv.bool_filter({"dangling": ["true", "0"]}, "dangling")

@@ -8,16 +8,14 @@ never hides ``GET /images/{name:.+}/json``.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
 from collections.abc import AsyncIterator
 
 from ..conventions import TAR
 from ..distribution import progress
-from ..errors import EngineError, InvalidParameter, NotSupported
+from ..errors import EngineError, InvalidParameter
 from ..images import views
-from . import web
+from . import routes_distribution, web
 from .context import engine_of
 from .http import ndjson_response, ok_json, qbool, qfilters, qstr, write_json_line
 from .router import Router, api_version
@@ -155,11 +153,7 @@ async def create_image(request: web.Request) -> web.StreamResponse:
         return resp
     if not from_image:
         raise InvalidParameter("fromImage or fromSrc is required")
-    module = f"{__package__}.routes_distribution"
-    if importlib.util.find_spec(module) is None:
-        raise NotSupported("pulling from registries is not available yet")
-    distribution = importlib.import_module(module)
-    return await distribution.pull(request)
+    return await routes_distribution.pull(request)
 
 
 def register(r: Router) -> None:

@@ -44,7 +44,9 @@ log = logging.getLogger(__name__)
 
 COMMON_HEADERS = {
     "Api-Version": API_VERSION,
-    "Docker-Experimental": "false",
+    # The classic builder's --squash is an experimental feature to the docker CLI: it
+    # offers the flag only to a daemon that says so (dockerd with "experimental": true).
+    "Docker-Experimental": "true",
     "Ostype": "linux",
     "Server": f"Portside/{__version__} (linux)",
 }

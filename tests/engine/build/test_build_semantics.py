@@ -276,6 +276,16 @@ def test_squash_merges_the_build_layers(shared_engine: PortsideEngine) -> None:
     assert info["ExperimentalBuild"] is True
 
 
+def test_the_cli_offers_squash(shared_engine: PortsideEngine, tmp_path: Path) -> None:
+    """The docker CLI accepts ``--squash`` only from a daemon whose ``/_ping`` says
+    ``Docker-Experimental: true``, as dockerd's does with experimental features on."""
+    e = shared_engine
+    ctx = write_context(tmp_path, {"Dockerfile": "FROM busybox\nRUN echo s > /s\n"})
+    _ok(docker_build(e, "--squash", "-t", "cli-squashed:1", str(ctx)))
+    history = json.loads(e.api("GET", "/images/cli-squashed:1/history").text)
+    assert history[0]["Comment"].startswith("merge sha256:")
+
+
 def test_run_on_a_user_network(shared_engine: PortsideEngine, tmp_path: Path) -> None:
     e = shared_engine
     e.docker("network", "create", "--subnet", "10.213.7.0/24", "buildnet")

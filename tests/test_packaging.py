@@ -164,3 +164,12 @@ def test_every_module_imports():
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
     )
     assert out.stdout.strip() == ""
+
+
+def test_no_test_module_shadows_the_standard_library():
+    """tests/support is on sys.path of helper processes too (the stand-in guest): a
+    ``support/inspect.py`` there once hid the stdlib's ``inspect`` from ``dataclasses``."""
+    import sys
+
+    for path in (ROOT / "tests").rglob("*.py"):
+        assert path.stem not in sys.stdlib_module_names, path

@@ -273,6 +273,9 @@ class Lifecycle:
                 delay = 0.0
             delay = BACKOFF_START if delay == 0.0 else min(delay * 2, BACKOFF_MAX)
             self._backoff[c.id] = delay
+            # Counted when the restart is decided, as dockerd does: inspect shows it
+            # while the container waits out its back-off.
+            c.restart_count += 1
             c.state.move_to(RESTARTING)
             self.registry.save(c)
             self._restart_tasks[c.id] = asyncio.ensure_future(self._restart_later(c, delay))
@@ -289,7 +292,6 @@ class Lifecycle:
             self._restart_tasks.pop(c.id, None)
             if c.state.status != RESTARTING or c.id not in self.registry.records:
                 return
-            c.restart_count += 1
             try:
                 await self._start_locked(c)
             except EngineError as e:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from iohelp import uniq, wait_for
-from support.inspect import inspect
+from support.docker_inspect import inspect
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import pytest
 from iohelp import uniq, wait_for
 from portside.engine.fs.pathresolve import MountSource, RootView
 from portside.engine.fs.tarwrite import TreeTar
-from support.inspect import inspect
+from support.docker_inspect import inspect
 
 
 def _tar(files: dict[str, bytes], dirs: tuple[str, ...] = ()) -> bytes:

@@ -9,7 +9,7 @@ import time
 import pexpect
 import pytest
 from iohelp import demux, events, raw_request, read_all, spawn, uniq, wait_for
-from support.inspect import inspect
+from support.docker_inspect import inspect
 
 pytestmark = pytest.mark.runtime_matrix
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 from iohelp import events, uniq
-from support.inspect import inspect
+from support.docker_inspect import inspect
 
 pytestmark = pytest.mark.runtime_matrix
 

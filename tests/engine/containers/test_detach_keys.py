@@ -12,7 +12,7 @@ from typing import Any
 
 import pexpect
 from iohelp import uniq
-from support.inspect import inspect
+from support.docker_inspect import inspect
 
 
 def _spawn(engine: Any, config_dir: Path | None, *args: str) -> pexpect.spawn:

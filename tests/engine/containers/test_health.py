@@ -8,7 +8,7 @@ import time
 
 import pytest
 from iohelp import events, uniq, wait_for
-from support.inspect import inspect
+from support.docker_inspect import inspect
 
 pytestmark = pytest.mark.runtime_matrix
 

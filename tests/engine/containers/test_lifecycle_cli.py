@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from portside.engine.containers.oci import spec_resources
-from support.inspect import inspect as _inspect
+from support.docker_inspect import inspect as _inspect
 from support.waiting import wait_for as _wait_for
 
 pytestmark = pytest.mark.runtime_matrix

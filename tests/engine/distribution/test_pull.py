@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 from support.debian_image import debian_archive
+from support.docker_inspect import inspect
 from support.images import busybox_rootfs_tar, image_config
-from support.inspect import inspect
 from support.registry import (
     Registry,
     api_pull,

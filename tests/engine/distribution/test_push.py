@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 from support.debian_image import debian_archive
-from support.inspect import inspect
+from support.docker_inspect import inspect
 from support.registry import store_state
 
 

@@ -12,8 +12,8 @@ import tarfile
 import time
 from pathlib import Path
 
+from support.docker_inspect import inspect as support_inspect
 from support.images import busybox_rootfs_tar
-from support.inspect import inspect as support_inspect
 from tarkit import archive, d, f, tar
 
 

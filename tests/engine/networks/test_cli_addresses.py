@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 
 from clihelp import free_subnet, uniq
-from support.inspect import inspect
+from support.docker_inspect import inspect
 
 
 def _addrs(key: str, family: str = "-4") -> str:

@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 from clihelp import HTTPD, free_port, free_subnet, http_get, our_links, our_table, uniq
 from portside.engine.networks import hostnets
+from support.docker_inspect import inspect
 from support.engine import PortsideEngine
-from support.inspect import inspect
 
 
 def free_subnet6() -> str:

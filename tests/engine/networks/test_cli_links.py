@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from clihelp import HTTPD, uniq
-from support.inspect import inspect
+from support.docker_inspect import inspect
 
 
 def _hosts_line(e, ctr: str, name: str) -> str:  # type: ignore[no-untyped-def]

@@ -6,7 +6,7 @@ import json
 import subprocess
 
 from clihelp import HTTPD, our_links_named, uniq, wget_in
-from support.inspect import inspect
+from support.docker_inspect import inspect
 from support.waiting import wait_for
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from clihelp import HTTPD, free_port, http_get, our_links, our_table, read_text, uniq, wget_in
 from portside.engine.networks import nsutil
-from support.inspect import inspect
+from support.docker_inspect import inspect
 from support.waiting import wait_for
 
 

@@ -10,8 +10,8 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from support.docker_inspect import inspect as support_inspect
 from support.engine import PortsideEngine
-from support.inspect import inspect as support_inspect
 
 ANON = "com.docker.volume.anonymous"
 

@@ -180,7 +180,9 @@ class BuildService:
                 while chain:
                     keep.add(chain)
                     chain = self.cache.parents.get(chain, "")
-        candidates = [i for i in list(self.cache.parents) if i not in keep]
+        # Children first: an image with a child cannot be deleted (a hard conflict);
+        # links are recorded as steps commit, so the newest come last.
+        candidates = [i for i in reversed(list(self.cache.parents)) if i not in keep]
         for image_id in candidates:
             if not self._exists(image_id):
                 continue

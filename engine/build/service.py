@@ -25,6 +25,7 @@ from ..images.reference import parse_reference
 from ..store.db import Database
 from ..system.crashpoint import crash_point
 from . import context as ctx
+from . import remote
 from .cache import BuildCache
 from .executor import BuildRun
 from .options import BuildOptions
@@ -107,8 +108,16 @@ class BuildService:
         )
         loop = asyncio.get_running_loop()
         try:
-            run.context = await ctx.receive(chunks, workdir)
-            name, data = ctx.read_dockerfile(run.context, options.dockerfile)
+            if options.remote:
+                fetched = await remote.fetch(options.remote, workdir)
+                run.context = fetched.context
+                if fetched.dockerfile is not None:
+                    name, data = "Dockerfile", fetched.dockerfile
+                else:
+                    name, data = ctx.read_dockerfile(run.context, options.dockerfile)
+            else:
+                run.context = await ctx.receive(chunks, workdir)
+                name, data = ctx.read_dockerfile(run.context, options.dockerfile)
             dockerfile = ctx.parse_dockerfile(data)
             ctx.apply_dockerignore(run.context, name)
             crash_point("build-context")

@@ -225,6 +225,8 @@ class BuildRun:
                 created_by=created_by,
                 config=state.image_config.get("config"),
                 author=state.image_config.get("author"),
+                # WORKDIR's images once had no directory: links made then must not match.
+                **({"makes": "directory"} if kw == "workdir" else {}),
             )
             if await self._cached(state, key, progress, created_by):
                 return

@@ -100,11 +100,8 @@ def parse_options(request: web.Request) -> BuildOptions:
     if o.platform:
         check_platform(o.platform)
     o.outputs = qstr(request, "outputs") or ""
+    # A URL or git context the engine fetches itself (the body is then not read).
     o.remote = qstr(request, "remote") or ""
-    if o.remote:
-        raise InvalidParameter(
-            "remote build contexts are not supported: send the context as the request body"
-        )
     return o
 
 

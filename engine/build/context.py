@@ -46,11 +46,12 @@ class _Prefixed:
         return self._src.read(n)
 
 
-def _store_sync(src: ChunkChannel, path: Path) -> int:
+def _store_sync(src: ChunkChannel, path: Path, limit: int | None = None) -> int:
     """Store the uncompressed tar; returns its size as received. Zeros are appended up
     to the next block and a trailer: the docker CLI's stream for a Dockerfile from outside
     the context (spliced into the tar) can end inside the last entry's padding, which
-    dockerd's reader accepts; payloads cut short are still caught by the index."""
+    dockerd's reader accepts; payloads cut short are still caught by the index. Past
+    ``limit`` uncompressed bytes the context is refused (contexts the engine fetches)."""
     first = src.read(_CHUNK)
     while 0 < len(first) < 16 and (more := src.read(_CHUNK)):
         first += more
@@ -62,6 +63,10 @@ def _store_sync(src: ChunkChannel, path: Path) -> int:
         while chunk := reader.read(_CHUNK):
             f.write(chunk)
             size += len(chunk)
+            if limit is not None and size > limit:
+                raise InvalidParameter(
+                    f"the build context is larger than the limit of {limit >> 20} MiB"
+                )
         if size:
             f.write(b"\0" * (-size % 512 + 1024))
     return size
@@ -141,7 +146,9 @@ def _add(tree: TarSource, m: tarfile.TarInfo, size: int) -> None:
         tree.put(rel, Node(info))
 
 
-async def receive(chunks: AsyncIterator[bytes], workdir: Path) -> TarSource:
+async def receive(
+    chunks: AsyncIterator[bytes], workdir: Path, limit: int | None = None
+) -> TarSource:
     """Store the uploaded context under ``workdir`` while it arrives; index it."""
     loop = asyncio.get_running_loop()
     channel = ChunkChannel()
@@ -149,7 +156,7 @@ async def receive(chunks: AsyncIterator[bytes], workdir: Path) -> TarSource:
 
     def work() -> int:
         try:
-            return _store_sync(channel, path)
+            return _store_sync(channel, path, limit)
         finally:
             channel.reader_done()
 

@@ -3,6 +3,7 @@ before each step until a miss busts the rest of the stage."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import dataclasses
 import hashlib
@@ -29,6 +30,7 @@ from .state import StageState, base_config, child_config
 from .steps import config as config_steps
 from .steps import copy as copy_step
 from .steps import run as run_step
+from .steps import workdir as workdir_step
 
 if TYPE_CHECKING:
     from ..containers.service import ContainerService
@@ -223,10 +225,13 @@ class BuildRun:
                 created_by=created_by,
                 config=state.image_config.get("config"),
                 author=state.image_config.get("author"),
+                # WORKDIR's images once had no directory: links made then must not match.
+                **({"makes": "directory"} if kw == "workdir" else {}),
             )
             if await self._cached(state, key, progress, created_by):
                 return
-            await self._commit(state, created_by, None, key)
+            layer = await self._workdir_layer(state) if kw == "workdir" else None
+            await self._commit(state, created_by, layer, key)
             return
         if kw == "run":
             created_by = run_step.created_by(ins, state)
@@ -246,6 +251,15 @@ class BuildRun:
         if kw == "from":
             raise InvalidParameter("FROM is only allowed at the start of a stage")
         raise InvalidParameter(f"unknown instruction: {kw.upper()}")
+
+    async def _workdir_layer(self, state: StageState) -> PendingLayer | None:
+        """WORKDIR's new directories as a layer (None when the directory exists)."""
+        root = await self._mount_image(state.image_id) if state.image_id else None
+        loop = asyncio.get_running_loop()
+        entries = await loop.run_in_executor(
+            None, workdir_step.plan, root, state.config.get("WorkingDir") or "/"
+        )
+        return await workdir_step.write_layer(self.images, entries) if entries else None
 
     async def _copy(
         self, ins: df.Instruction, state: StageState, lex: ShellLex, progress: Progress

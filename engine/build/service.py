@@ -25,6 +25,7 @@ from ..images.reference import parse_reference
 from ..store.db import Database
 from ..system.crashpoint import crash_point
 from . import context as ctx
+from . import remote
 from .cache import BuildCache
 from .executor import BuildRun
 from .options import BuildOptions
@@ -107,8 +108,16 @@ class BuildService:
         )
         loop = asyncio.get_running_loop()
         try:
-            run.context = await ctx.receive(chunks, workdir)
-            name, data = ctx.read_dockerfile(run.context, options.dockerfile)
+            if options.remote:
+                fetched = await remote.fetch(options.remote, workdir)
+                run.context = fetched.context
+                if fetched.dockerfile is not None:
+                    name, data = "Dockerfile", fetched.dockerfile
+                else:
+                    name, data = ctx.read_dockerfile(run.context, options.dockerfile)
+            else:
+                run.context = await ctx.receive(chunks, workdir)
+                name, data = ctx.read_dockerfile(run.context, options.dockerfile)
             dockerfile = ctx.parse_dockerfile(data)
             ctx.apply_dockerignore(run.context, name)
             crash_point("build-context")
@@ -180,7 +189,9 @@ class BuildService:
                 while chain:
                     keep.add(chain)
                     chain = self.cache.parents.get(chain, "")
-        candidates = [i for i in list(self.cache.parents) if i not in keep]
+        # Children first: an image with a child cannot be deleted (a hard conflict);
+        # links are recorded as steps commit, so the newest come last.
+        candidates = [i for i in reversed(list(self.cache.parents)) if i not in keep]
         for image_id in candidates:
             if not self._exists(image_id):
                 continue

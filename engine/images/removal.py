@@ -2,8 +2,9 @@
 
 Deleting by name removes that reference first and deletes the image only when no
 reference is left. Deleting by id removes all references when they belong to one
-repository. Conflicts: a running container is a hard conflict (even ``force`` fails);
-a stopped container or other references are soft (``force`` overrides). A forced
+repository. Conflicts, checked in moby's order: images built on this one and a running
+container are hard (even ``force`` fails); other references and a stopped container
+are soft (``force`` overrides). Deleting by name only untags an image with children. A forced
 delete of an image a stopped container still uses hides the image instead of freeing
 its layers, because the container's root filesystem is built on them; the layers
 are freed by :func:`collect_hidden` once no container uses the image.
@@ -56,6 +57,8 @@ def _is_single_reference(refs: list[Reference]) -> bool:
 
 
 def _check(svc: ImageService, image_id: str, hard: bool, soft_refs: bool, soft_stopped: bool):
+    if hard and image_id in svc.has_children():
+        return _Conflict("image has dependent child images", True, False)
     if hard:
         running = svc.users(image_id, running_only=True)
         if running:
@@ -150,7 +153,8 @@ async def _delete_helper(
 ) -> int:
     c = _check(svc, image_id, hard=True, soft_refs=not force, soft_stopped=not force)
     if c:
-        if quiet and (svc.catalog.refs_of(image_id) or c.used):
+        dangling = not svc.catalog.refs_of(image_id) and image_id not in svc.has_children()
+        if quiet and (not dangling or c.used):
             return 0  # the untag already happened; the image stays, like Docker
         _raise(image_id, c)
     img = svc.image(image_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import posixpath
 import re
 from typing import Any
 
@@ -121,7 +122,9 @@ def apply(
         if not path:
             raise InvalidParameter("WORKDIR requires exactly one argument")
         if not path.startswith("/"):
-            path = (cfg.get("WorkingDir") or "/").rstrip("/") + "/" + path
+            # dockerd's normalizeWorkdir: a relative path is joined (and so cleaned);
+            # an absolute one is kept as written.
+            path = posixpath.normpath(posixpath.join("/", cfg.get("WorkingDir") or "/", path))
         cfg["WorkingDir"] = path
         return nop(state, f"WORKDIR {path}", single=True)
     if kw == "stopsignal":

@@ -56,8 +56,10 @@ def _meta(dst: Path, st: os.stat_result) -> None:
 def apply_layer(layer: Path, root: Path) -> None:
     """Apply one layer directory (overlay format) onto the mounted ``root`` (blocking).
     Parents are handled before children and every existing non-directory in a
-    directory's place is replaced first, so no write goes through a symlink."""
+    directory's place is replaced first, so no write goes through a symlink. Files
+    hard-linked inside the layer stay linked (a tar's hard links never leave their layer)."""
     dirs_meta: list[tuple[Path, os.stat_result]] = []
+    linked: dict[tuple[int, int], Path] = {}
     for top, dirs, files in os.walk(layer):
         rel = os.path.relpath(top, layer)
         for name in [*dirs, *files]:
@@ -85,8 +87,14 @@ def apply_layer(layer: Path, root: Path) -> None:
                 _meta(dst, st)
             elif stat.S_ISREG(mode):
                 _remove(dst)
+                first = linked.get((st.st_dev, st.st_ino)) if st.st_nlink > 1 else None
+                if first is not None:
+                    os.link(first, dst)
+                    continue
                 shutil.copyfile(src, dst, follow_symlinks=False)
                 _meta(dst, st)
+                if st.st_nlink > 1:
+                    linked[(st.st_dev, st.st_ino)] = dst
             elif stat.S_ISFIFO(mode):
                 _remove(dst)
                 os.mkfifo(dst)

@@ -276,6 +276,18 @@ def test_squash_merges_the_build_layers(shared_engine: PortsideEngine) -> None:
     assert info["ExperimentalBuild"] is True
 
 
+def test_squash_keeps_hard_links(shared_engine: PortsideEngine) -> None:
+    files = {
+        "Dockerfile": "FROM busybox\nRUN echo h > /h1 && ln /h1 /h2 && mkdir /d && ln /h1 /d/h3\n"
+    }
+    status, lines = build_api(shared_engine, tar_of(files), "squash=1&t=squashed-links:1")
+    assert status == 200, lines
+    out = shared_engine.docker(
+        "run", "--rm", "squashed-links:1", "sh", "-c", "stat -c '%i %h' /h1 /h2 /d/h3"
+    ).stdout.splitlines()
+    assert len(set(out)) == 1 and out[0].endswith(" 3"), out
+
+
 def test_the_cli_offers_squash(shared_engine: PortsideEngine, tmp_path: Path) -> None:
     """The docker CLI accepts ``--squash`` only from a daemon whose ``/_ping`` says
     ``Docker-Experimental: true``, as dockerd's does with experimental features on."""

@@ -264,20 +264,24 @@ def _unmount_under(base: Path) -> None:
 
 
 def _remove_cgroups(data_root: Path) -> None:
-    ids = set()
+    """Remove the cgroups named after this engine's containers. Other engines create and
+    remove cgroups meanwhile, so the walk ignores directories that vanish under it."""
     containers = data_root / "containers"
-    if containers.is_dir():
-        ids = {p.name for p in containers.iterdir()}
+    ids = {p.name for p in containers.iterdir()} if containers.is_dir() else set()
     if not ids:
         return
-    root = Path("/sys/fs/cgroup")
-    for cg in root.rglob("*"):
-        if cg.is_dir() and cg.name in ids:
+    found = []
+    for top, dirs, _files in os.walk("/sys/fs/cgroup", onerror=lambda _e: None):
+        for name in dirs:
+            if name in ids:
+                found.append(Path(top, name))
+    for cg in found:
+        # Children before parents: a cgroup directory goes only once it is empty.
+        for top, _dirs, _files in sorted(
+            os.walk(cg, onerror=lambda _e: None), key=lambda w: len(w[0]), reverse=True
+        ):
             try:
-                for sub in sorted(cg.rglob("*"), key=lambda p: len(str(p)), reverse=True):
-                    if sub.is_dir():
-                        sub.rmdir()
-                cg.rmdir()
+                os.rmdir(top)
             except OSError:
                 pass
 

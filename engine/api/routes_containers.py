@@ -5,9 +5,6 @@ Streams (logs, attach, stats, top, wait) are in routes_containers_io.py.
 
 from __future__ import annotations
 
-import math
-from typing import Any
-
 from ..conventions import json_object
 from ..errors import InvalidParameter
 from . import cached, gotypes, routes_containers_io, web
@@ -57,8 +54,7 @@ async def inspect(request: web.Request) -> web.Response:
         return ok_json(await svc.inspect(_ref(request), size=True))
 
     async def build(now: float) -> cached.Built:
-        out: dict[str, Any] = await svc.inspect(_ref(request))
-        return out, math.inf
+        return cached.timeless(await svc.inspect(_ref(request)))
 
     return await cached.answer(answers_of(request), request, build)
 

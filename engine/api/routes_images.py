@@ -41,7 +41,7 @@ async def list_images(request: web.Request) -> web.Response:
 
     async def build(now: float) -> cached.Built:
         svc = engine_of(request).images
-        return await cached.fixed(
+        return cached.timeless(
             await views.list_images(svc, filters, all_=all_, shared_size=shared_size, api=api)
         )
 

@@ -15,7 +15,7 @@ async def list_networks(request: web.Request) -> web.Response:
     filters = qfilters(request)
 
     async def build(now: float) -> cached.Built:
-        return await cached.fixed(engine_of(request).networks.list_networks(filters))
+        return cached.timeless(engine_of(request).networks.list_networks(filters))
 
     return await cached.answer(answers_of(request), request, build)
 
@@ -24,7 +24,7 @@ async def inspect_network(request: web.Request) -> web.Response:
     """GET /networks/{id} (kept between changes)."""
 
     async def build(now: float) -> cached.Built:
-        return await cached.fixed(engine_of(request).networks.inspect(request.match_info["id"]))
+        return cached.timeless(engine_of(request).networks.inspect(request.match_info["id"]))
 
     return await cached.answer(answers_of(request), request, build)
 

@@ -42,7 +42,7 @@ async def list_(request: web.Request) -> web.Response:
 
     async def build(now: float) -> cached.Built:
         vols = engine_of(request).volumes.list_volumes(filters)
-        return await cached.fixed({"Volumes": vols, "Warnings": []})
+        return cached.timeless({"Volumes": vols, "Warnings": []})
 
     return await cached.answer(answers_of(request), request, build)
 
@@ -51,7 +51,7 @@ async def inspect(request: web.Request) -> web.Response:
     """``GET /volumes/{name}`` (kept between changes)."""
 
     async def build(now: float) -> cached.Built:
-        return await cached.fixed(engine_of(request).volumes.get(request.match_info["name"]))
+        return cached.timeless(engine_of(request).volumes.get(request.match_info["name"]))
 
     return await cached.answer(answers_of(request), request, build)
 

@@ -1,7 +1,7 @@
 """API under load: N concurrent clients on kept-alive connections, K running containers.
 
 Usage (root): .venv/bin/python bench/bench_api_load.py [--clients 200] [--containers 30]
-              [--seconds 15] [--engines portside,dockerd]
+              [--seconds 15] [--engines portside,dockerd] [--engine-cpus 0.4]
 
 Every client is one kept-alive HTTP/1.1 connection over the engine's unix socket that sends
 a request, reads the whole answer and sends the next, cycling through a fixed mix of
@@ -9,17 +9,23 @@ a request, reads the whole answer and sends the next, cycling through a fixed mi
 The client is a small asyncio one of its own (no load tool), bounded in connections and in
 time. Prints requests per second, p50/p99 latency (all requests, and ``/_ping`` alone), the
 engine's CPU use and the load average for each engine, measured in this run, and the ratio.
+
+``--engine-cpus N`` holds each engine's main process to N cores (a CFS quota over 10 ms
+periods, in a cgroup of its own) while it is measured: what a busy shared machine leaves an
+engine, reproduced without loading the machine for everyone else.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import statistics
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -152,8 +158,55 @@ async def load(
     return stats, window, cpu
 
 
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+PERIOD_US = 10_000
+
+
+@contextlib.contextmanager
+def cpu_limited(pids: list[int], cpus: float | None) -> Iterator[None]:
+    """``pids`` held to ``cpus`` cores inside the block (cgroup v2 ``cpu.max``, or v1's
+    ``cpu`` controller), then back in the cgroups they came from."""
+    if cpus is None:
+        yield
+        return
+    v2 = (CGROUP_ROOT / "cgroup.controllers").exists()
+    base = CGROUP_ROOT if v2 else CGROUP_ROOT / "cpu"
+    group = base / f"bench-api-load-{os.getpid()}"
+    group.mkdir()
+    quota = max(1000, int(cpus * PERIOD_US))
+    if v2:
+        (group / "cpu.max").write_text(f"{quota} {PERIOD_US}")
+    else:
+        (group / "cpu.cfs_period_us").write_text(str(PERIOD_US))
+        (group / "cpu.cfs_quota_us").write_text(str(quota))
+    origins = {pid: _cgroup_of(pid, v2) for pid in pids}
+    try:
+        for pid in pids:
+            (group / "cgroup.procs").write_text(str(pid))
+        yield
+    finally:
+        for pid, origin in origins.items():
+            with contextlib.suppress(OSError):
+                (base / origin.lstrip("/") / "cgroup.procs").write_text(str(pid))
+        with contextlib.suppress(OSError):
+            group.rmdir()
+
+
+def _cgroup_of(pid: int, v2: bool) -> str:
+    for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        if (v2 and controllers == "") or (not v2 and "cpu" in controllers.split(",")):
+            return path
+    return "/"
+
+
 def measure(
-    peer: Peer, archive: Path, containers: int, clients: int, seconds: float
+    peer: Peer,
+    archive: Path,
+    containers: int,
+    clients: int,
+    seconds: float,
+    engine_cpus: float | None = None,
 ) -> dict[str, float]:
     """Start ``containers`` busybox containers on ``peer`` and put it under load."""
     peer.load(archive)
@@ -165,9 +218,10 @@ def measure(
     assert sock is not None
     time.sleep(1)
     own0 = time.process_time()
-    stats, window, cpu_seconds = asyncio.run(
-        load(str(sock), ids, clients, 2.0, seconds, "/v1.41", peer.engine_pids())
-    )
+    with cpu_limited(peer.engine_pids(), engine_cpus):
+        stats, window, cpu_seconds = asyncio.run(
+            load(str(sock), ids, clients, 2.0, seconds, "/v1.41", peer.engine_pids())
+        )
     own = (time.process_time() - own0) / (window + 2.5)
     load1 = os.getloadavg()[0]
     every = [x for samples in stats.latencies.values() for x in samples]
@@ -204,6 +258,7 @@ def main() -> int:
     ap.add_argument("--containers", type=int, default=30)
     ap.add_argument("--seconds", type=float, default=15.0)
     ap.add_argument("--engines", default="portside,dockerd")
+    ap.add_argument("--engine-cpus", type=float, default=None)
     args = ap.parse_args()
     archive = busybox_archive()
     wanted = args.engines.split(",")
@@ -214,7 +269,7 @@ def main() -> int:
         try:
             print(f"measuring {peer.name} …", file=sys.stderr, flush=True)
             for metric, value in measure(
-                peer, archive, args.containers, args.clients, args.seconds
+                peer, archive, args.containers, args.clients, args.seconds, args.engine_cpus
             ).items():
                 results.setdefault(metric, {})[peer.name] = value
         except Exception as e:  # a peer that fails is reported, the others still measured
@@ -222,8 +277,11 @@ def main() -> int:
         finally:
             peer.stop()
     units = {m: UNITS.get(m, "ms") for m in results}
+    limit = f", engines held to {args.engine_cpus:g} cores" if args.engine_cpus else ""
     print_table(
-        f"API under load ({args.clients} clients, {args.containers} running)", results, units
+        f"API under load ({args.clients} clients, {args.containers} running{limit})",
+        results,
+        units,
     )
     return 0
 

@@ -8,7 +8,7 @@ from .web import Request
 
 if TYPE_CHECKING:
     from ..engine import Engine
-    from .http import EncodedAnswers
+    from .cached import CachedAnswers
 
 
 def engine_of(request: Request) -> Engine:
@@ -17,7 +17,7 @@ def engine_of(request: Request) -> Engine:
     return engine
 
 
-def answers_of(request: Request) -> EncodedAnswers:
-    """The API application's memo of recently encoded answers."""
-    answers: EncodedAnswers = request.app.answers
+def answers_of(request: Request) -> CachedAnswers:
+    """The API application's kept answers (lists, inspections)."""
+    answers: CachedAnswers = request.app.answers
     return answers

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 import struct
-from collections import OrderedDict
 from typing import Any
 
 from ..conventions import (
@@ -68,41 +67,8 @@ def ok_json(data: Any, status: int = 200) -> web.Response:
     )
 
 
-class EncodedAnswers:
-    """The last JSON encoding of each of a few answers, reused while the answer is equal.
-
-    Lists and inspections are rebuilt for every request, but under many polling clients
-    they rarely change, and comparing two documents costs a fraction of encoding one.
-    What is kept to compare with is the decoded encoding, never the caller's objects,
-    so a container record changed in place later cannot make a stale answer look
-    current: a document that does not survive the JSON round trip unchanged just misses.
-    """
-
-    def __init__(self, size: int = 256) -> None:
-        self._size = size
-        self._entries: OrderedDict[str, tuple[Any, bytes]] = OrderedDict()
-
-    def encode(self, key: str, data: Any) -> bytes:
-        """``data`` as :func:`ok_json` encodes it."""
-        hit = self._entries.get(key)
-        if hit is not None and hit[0] == data:
-            self._entries.move_to_end(key)
-            return hit[1]
-        body = _encode(data)
-        self._entries[key] = (json.loads(body), body)
-        self._entries.move_to_end(key)
-        if len(self._entries) > self._size:
-            self._entries.popitem(last=False)
-        return body
-
-
 def _encode(data: Any) -> bytes:
     return json.dumps(data, separators=(",", ":")).encode() + b"\n"
-
-
-def ok_json_from(answers: EncodedAnswers, key: str, data: Any) -> web.Response:
-    """:func:`ok_json` (status 200) through ``answers``."""
-    return web.Response(body=answers.encode(key, data), status=200, content_type=JSON)
 
 
 def frame(stream: int, payload: bytes) -> bytes:

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from ..conventions import json_object
 from ..errors import InvalidParameter
-from . import gotypes, routes_containers_io, web
+from . import cached, gotypes, routes_containers_io, web
 from .context import answers_of, engine_of
-from .http import json_body, ok_json, ok_json_from, qbool, qfilters, qint, qstr
+from .http import json_body, ok_json, qbool, qfilters, qint, qstr
 from .router import Router, api_version
 
 
@@ -32,22 +32,31 @@ async def create(request: web.Request) -> web.Response:
 
 
 async def list_(request: web.Request) -> web.Response:
-    """``GET /containers/json``."""
+    """``GET /containers/json`` (kept between changes, see :mod:`.cached`; sizes are
+    measured on disk every time)."""
     svc = engine_of(request).containers
-    out = await svc.list_containers(
-        all_=qbool(request, "all"),
-        limit=qint(request, "limit"),
-        size=qbool(request, "size"),
-        filters=qfilters(request),
-    )
-    return ok_json_from(answers_of(request), "containers/json", out)
+    all_, limit, filters = qbool(request, "all"), qint(request, "limit"), qfilters(request)
+    if qbool(request, "size"):
+        return ok_json(await svc.list_containers(all_, limit, True, filters))
+
+    async def build(now: float) -> cached.Built:
+        out = await svc.list_containers(all_, limit, False, filters)
+        # "Up 3 seconds" reads otherwise a second later: kept until the first such moment.
+        return out, svc.statuses_valid_until(now)
+
+    return await cached.answer(answers_of(request), request, build)
 
 
 async def inspect(request: web.Request) -> web.Response:
-    """``GET /containers/{id}/json``."""
+    """``GET /containers/{id}/json`` (kept between changes unless sizes are asked for)."""
     svc = engine_of(request).containers
-    out = await svc.inspect(_ref(request), size=qbool(request, "size"))
-    return ok_json_from(answers_of(request), f"containers/{out['Id']}/json", out)
+    if qbool(request, "size"):
+        return ok_json(await svc.inspect(_ref(request), size=True))
+
+    async def build(now: float) -> cached.Built:
+        return cached.timeless(await svc.inspect(_ref(request)))
+
+    return await cached.answer(answers_of(request), request, build)
 
 
 async def start(request: web.Request) -> web.Response:

@@ -15,8 +15,8 @@ from ..conventions import TAR
 from ..distribution import progress
 from ..errors import EngineError, InvalidParameter
 from ..images import views
-from . import routes_distribution, web
-from .context import engine_of
+from . import cached, routes_distribution, web
+from .context import answers_of, engine_of
 from .http import ndjson_response, ok_json, qbool, qfilters, qstr, write_json_line
 from .router import Router, api_version
 
@@ -30,19 +30,22 @@ async def request_chunks(request: web.Request) -> AsyncIterator[bytes]:
 
 
 async def list_images(request: web.Request) -> web.Response:
-    """``GET /images/json``."""
+    """``GET /images/json`` (kept between changes, see :mod:`.cached`)."""
     filters = qfilters(request)
     legacy = qstr(request, "filter")  # API < 1.41 spelled the reference filter this way
     if legacy:
         filters.setdefault("reference", []).append(legacy)
-    result = await views.list_images(
-        engine_of(request).images,
-        filters,
-        all_=qbool(request, "all"),
-        shared_size=qbool(request, "shared-size"),
-        api=api_version(request),
-    )
-    return ok_json(result)
+    all_ = qbool(request, "all")
+    shared_size = qbool(request, "shared-size")
+    api = api_version(request)
+
+    async def build(now: float) -> cached.Built:
+        svc = engine_of(request).images
+        return cached.timeless(
+            await views.list_images(svc, filters, all_=all_, shared_size=shared_size, api=api)
+        )
+
+    return await cached.answer(answers_of(request), request, build)
 
 
 async def inspect_image(request: web.Request) -> web.Response:

@@ -4,20 +4,29 @@ from __future__ import annotations
 
 from ..conventions import json_object
 from ..errors import InvalidParameter
-from . import web
-from .context import engine_of
+from . import cached, web
+from .context import answers_of, engine_of
 from .http import json_body, ok_json, qfilters
 from .router import Router
 
 
 async def list_networks(request: web.Request) -> web.Response:
-    """GET /networks."""
-    return ok_json(engine_of(request).networks.list_networks(qfilters(request)))
+    """GET /networks (kept between changes, see :mod:`.cached`)."""
+    filters = qfilters(request)
+
+    async def build(now: float) -> cached.Built:
+        return cached.timeless(engine_of(request).networks.list_networks(filters))
+
+    return await cached.answer(answers_of(request), request, build)
 
 
 async def inspect_network(request: web.Request) -> web.Response:
-    """GET /networks/{id}."""
-    return ok_json(engine_of(request).networks.inspect(request.match_info["id"]))
+    """GET /networks/{id} (kept between changes)."""
+
+    async def build(now: float) -> cached.Built:
+        return cached.timeless(engine_of(request).networks.inspect(request.match_info["id"]))
+
+    return await cached.answer(answers_of(request), request, build)
 
 
 async def create_network(request: web.Request) -> web.Response:

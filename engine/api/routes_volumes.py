@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from ..conventions import json_object
 from ..errors import InvalidParameter, not_a_swarm_manager
-from . import web
-from .context import engine_of
+from . import cached, web
+from .context import answers_of, engine_of
 from .http import json_body, ok_json, qbool, qfilters
 from .router import Router, api_version
 
@@ -37,14 +37,23 @@ async def create(request: web.Request) -> web.Response:
 
 
 async def list_(request: web.Request) -> web.Response:
-    """``GET /volumes``."""
-    vols = engine_of(request).volumes.list_volumes(qfilters(request))
-    return ok_json({"Volumes": vols, "Warnings": []})
+    """``GET /volumes`` (kept between changes, see :mod:`.cached`)."""
+    filters = qfilters(request)
+
+    async def build(now: float) -> cached.Built:
+        vols = engine_of(request).volumes.list_volumes(filters)
+        return cached.timeless({"Volumes": vols, "Warnings": []})
+
+    return await cached.answer(answers_of(request), request, build)
 
 
 async def inspect(request: web.Request) -> web.Response:
-    """``GET /volumes/{name}``."""
-    return ok_json(engine_of(request).volumes.get(request.match_info["name"]))
+    """``GET /volumes/{name}`` (kept between changes)."""
+
+    async def build(now: float) -> cached.Built:
+        return cached.timeless(engine_of(request).volumes.get(request.match_info["name"]))
+
+    return await cached.answer(answers_of(request), request, build)
 
 
 async def update(request: web.Request) -> web.Response:

@@ -10,7 +10,7 @@ import socket
 from collections.abc import Sequence
 from pathlib import Path
 
-from .. import API_VERSION, __version__
+from .. import API_VERSION, __version__, changes
 from ..engine import Engine
 from ..errors import EngineError, NoSpace, NotModified, os_error_text
 from . import (
@@ -26,7 +26,7 @@ from . import (
     routes_system,
     routes_volumes,
 )
-from .http import EncodedAnswers
+from .cached import CachedAnswers
 from .router import Router, check_version, split_version
 from .web import (
     ConnectionLimits,
@@ -65,7 +65,7 @@ class ApiApp:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.answers = EncodedAnswers()
+        self.answers = CachedAnswers()
         self.routes = RouteTable()
         router = Router(self.routes)
         for module in (
@@ -92,6 +92,11 @@ class ApiApp:
 
     async def handle(self, request: Request) -> StreamResponse | None:
         """Route ``request`` and turn every failure into Docker's ``{"message": ...}``."""
+        # Any method but GET and HEAD may change what the lists show, at any step until it
+        # is done: kept answers (.cached) are dropped before it runs and when it ends.
+        changing = request.method not in ("GET", "HEAD")
+        if changing:
+            changes.bump()
         try:
             version, path = split_version(request.path)
             route, params = self.routes.match(request.method, path)
@@ -131,6 +136,9 @@ class ApiApp:
         except Exception as e:  # the last line of defence: report, never crash the daemon
             log.exception("unhandled error in %s %s", request.method, request.path)
             return _error(500, f"internal error: {type(e).__name__}: {e}")
+        finally:
+            if changing:
+                changes.bump()
 
 
 async def serve(

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import changes
 from ..errors import NotFound
 from .stdio.tty import parse_detach_keys
 
@@ -102,6 +103,7 @@ class ExecStore:
 
     def add(self, s: ExecSession) -> None:
         """Register a new session (and forget stale finished ones)."""
+        changes.bump()  # container inspect lists ExecIDs
         self.gc()
         self._by_id[s.id] = s
 
@@ -118,6 +120,7 @@ class ExecStore:
 
     def remove(self, exec_id: str) -> None:
         """Forget one session."""
+        changes.bump()
         self._by_id.pop(exec_id, None)
 
     def of_container(self, cid: str) -> list[ExecSession]:

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .. import changes
 from ..conventions import ZERO_TIME
 
 CREATED, RUNNING, PAUSED, RESTARTING, REMOVING, EXITED, DEAD = (
@@ -61,6 +62,11 @@ class State:
     oom_killed: bool = False
     started_at: str = ZERO_TIME
     finished_at: str = ZERO_TIME
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # The API's kept lists and inspections are current only while nothing changes.
+        changes.bump()
+        object.__setattr__(self, name, value)
 
     def to_docker(self) -> dict[str, Any]:
         """The JSON shape of ``State`` in inspect."""
@@ -112,6 +118,12 @@ class Container:
     mounts: list[dict[str, Any]] = field(default_factory=list)
     # free-form slot for hooks (networks/volumes) to keep their own per-container data
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # As State's: any field reassigned makes kept answers old (in-place changes to
+        # the dicts are saved or announced, which does the same).
+        changes.bump()
+        object.__setattr__(self, name, value)
 
     # -- derived -------------------------------------------------------------------
     @property

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import shutil
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -324,6 +325,12 @@ class ContainerService:
             if limit and limit > 0 and len(out) >= limit:
                 break
         return out
+
+    def statuses_valid_until(self, now: float) -> float:
+        """The wall-clock time before which every container's ``Status`` in the list
+        (``Up 3 seconds``) reads as it does at ``now``, if no record changes."""
+        records = self.registry.all()
+        return min((views.status_valid_until(c, now) for c in records), default=math.inf)
 
     async def inspect(self, ref: str, size: bool = False) -> dict[str, Any]:
         """``GET /containers/{id}/json``."""

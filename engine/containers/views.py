@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -132,6 +133,32 @@ def status_text(c: Container) -> str:
     if st.status == CREATED or parse_rfc3339(st.finished_at) == 0:
         return "Created"
     return f"Exited ({st.exit_code}) {human_duration(now - parse_rfc3339(st.finished_at))} ago"
+
+
+def _next_duration_change(seconds: float) -> float:
+    """The smallest age past ``seconds`` at which :func:`human_duration` may read
+    otherwise (earlier is fine: it only costs a rebuild)."""
+    if seconds < 60:
+        return math.floor(seconds) + 1
+    if seconds < 3600:
+        return (math.floor(seconds / 60) + 1) * 60
+    return (math.floor(seconds / 3600 + 0.5) + 0.5) * 3600
+
+
+def status_valid_until(c: Container, now: float) -> float:
+    """The wall-clock time before which :func:`status_text` reads as it does at ``now``
+    (math.inf for a status without a duration); as long as the record does not change."""
+    st = c.state
+    if st.status in (RUNNING, PAUSED):
+        since = parse_rfc3339(st.started_at)
+    elif st.status in (REMOVING, DEAD, CREATED):
+        return math.inf
+    else:
+        since = parse_rfc3339(st.finished_at)
+        if since == 0 and st.status != RESTARTING:
+            return math.inf  # "Created"
+    # A millisecond early: the float sums here and in status_text may round apart.
+    return since + _next_duration_change(now - since) - 0.001
 
 
 def network_mode(c: Container) -> str:

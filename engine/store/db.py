@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from .. import changes
 from ..errors import NoSpace
 from .space import SpaceReserve
 
@@ -85,6 +86,7 @@ class Database:
             self._commit()
         finally:
             self._depth = 0
+            changes.bump()
         self._retake_reserve()
 
     def _commit(self) -> None:
@@ -124,6 +126,7 @@ class Database:
 
     def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
         """Run one statement (autocommits outside :meth:`transaction`)."""
+        changes.bump()
         try:
             cursor = self.conn.execute(sql, params)
         except sqlite3.OperationalError as e:

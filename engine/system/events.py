@@ -9,6 +9,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import changes
+
 HISTORY = 1024
 # Events carry labels, which can be megabytes each: the history is bounded by size too,
 # so replaying ``since`` never keeps hundreds of megabytes of old labels alive.
@@ -67,6 +69,7 @@ class EventBus:
         self, type_: str, action: str, actor_id: str, attributes: dict[str, str] | None = None
     ) -> Event:
         """Record an event and hand it to every subscriber."""
+        changes.bump()
         ev = Event(type_, action, actor_id, dict(attributes or {}))
         self._remember(ev)
         for q in self._subscribers:

@@ -103,6 +103,7 @@ class Request:
     ) -> None:
         self._conn = conn
         self.method = method
+        self.target = target  # as sent: path and query, still percent-encoded
         raw_path, _, raw_query = target.partition("?")
         try:
             self.path = unquote(raw_path, errors="strict")

@@ -12,22 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import os
 import re
-import shutil
-import signal
-import subprocess
-import tempfile
 import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-from support.engine import _kill_leftovers, _unmount_under, start_daemon
+from support.dockerd import Dockerd, running_dockerd
 
 os.environ["QT_QPA_PLATFORM"] = "offscreen"
 os.environ.setdefault("QT_API", "pyside6")  # qasync must pick PySide6, whatever else exists
@@ -317,108 +311,10 @@ def _gui(aloop, qtbot, qapp, engine, tmp_path):  # type: ignore[no-untyped-def]
 
 
 # -- a private dockerd ---------------------------------------------------------------
-DOCKERD = shutil.which("dockerd") or "/usr/sbin/dockerd"
-
-
-class Dockerd:
-    """A private dockerd: own socket, data-root, exec-root; no bridge, no iptables."""
-
-    name = "dockerd"
-
-    def __init__(self) -> None:
-        self.base = Path(tempfile.mkdtemp(prefix="psdockerd-", dir="/tmp"))
-        self.socket = self.base / "docker.sock"
-        self.log_path = self.base / "dockerd.log"
-        self.config = self.base / "daemon.json"
-        self.config.write_text(json.dumps({}))
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def host(self) -> str:
-        return f"unix://{self.socket}"
-
-    def start(self, timeout: float = 60.0) -> None:
-        cmd = [
-            DOCKERD,
-            "--host",
-            self.host,
-            "--data-root",
-            str(self.base / "data"),
-            "--exec-root",
-            str(self.base / "exec"),
-            "--pidfile",
-            str(self.base / "dockerd.pid"),
-            "--config-file",
-            str(self.config),
-            "--bridge=none",
-            "--iptables=false",
-            "--ip6tables=false",
-            "--ip-masq=false",
-            "--userland-proxy=false",
-            "--cgroup-parent",
-            f"/portside-test-{self.base.name}",
-        ]
-        self.proc = start_daemon(cmd, self.log_path, self.socket, "dockerd", timeout)
-
-    def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-4000:]
-        except FileNotFoundError:
-            return ""
-
-    def api(self, method: str, path: str, **kw):  # type: ignore[no-untyped-def]
-        """One raw API request."""
-        with httpx.Client(
-            transport=httpx.HTTPTransport(uds=str(self.socket)),
-            base_url="http://docker",
-            timeout=30,
-        ) as c:
-            return c.request(method, path, **kw)
-
-    def docker(self, *args: str) -> subprocess.CompletedProcess[str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
-        env["DOCKER_HOST"] = self.host
-        env["DOCKER_CONFIG"] = str(self.base / "docker-config")
-        res = subprocess.run(
-            ["docker", *args], env=env, capture_output=True, text=True, timeout=120
-        )
-        if res.returncode != 0:
-            raise AssertionError(f"docker {args} failed: {res.stderr}\n{self.log()}")
-        return res
-
-    def cleanup(self) -> None:
-        try:
-            with httpx.Client(transport=httpx.HTTPTransport(uds=str(self.socket))) as c:
-                for ctr in c.get("http://docker/containers/json?all=1", timeout=10).json():
-                    c.delete(f"http://docker/containers/{ctr['Id']}?force=1&v=1", timeout=30)
-        except Exception:
-            pass
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        _kill_leftovers(self.base)
-        _unmount_under(self.base)
-        shutil.rmtree(self.base, ignore_errors=True)
-
-
 @pytest.fixture(scope="module")
 def dockerd(busybox_tar: Path) -> Iterator[Dockerd]:
-    """A dockerd with busybox loaded; skipped when Debian's docker.io is not installed."""
-    if not os.path.exists(DOCKERD):
-        pytest.skip("dockerd is not installed (apt-get install docker.io)")
-    if os.geteuid() != 0:
-        pytest.skip("dockerd needs root")
-    d = Dockerd()
-    try:
-        d.start()
-        d.docker("load", "-i", str(busybox_tar))
-        yield d
-    finally:
-        d.cleanup()
+    """A dockerd with busybox loaded."""
+    yield from running_dockerd(busybox_tar)
 
 
 @pytest.fixture(params=["portsided", "dockerd"])

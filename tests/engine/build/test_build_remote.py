@@ -22,7 +22,7 @@ from typing import Any
 import docker
 import pytest
 from buildctx import docker_build
-from conftest import Dockerd
+from support.dockerd import Dockerd
 from support.engine import PortsideEngine
 
 TAR_FILES = {"Dockerfile": "FROM busybox\nCOPY data.txt /data.txt\n", "data.txt": "from tar\n"}
@@ -137,7 +137,7 @@ def test_remote_contexts_as_dockerd(
 ) -> None:
     e = shared_engine
     ours_client = docker.DockerClient(base_url=e.host, version="1.47", timeout=120)
-    theirs_client = docker.DockerClient(base_url=f"unix://{dockerd.sock}", timeout=120)
+    theirs_client = docker.DockerClient(base_url=f"unix://{dockerd.socket}", timeout=120)
     try:
         ours = _answers(ours_client, www, "ours")
         theirs = _answers(theirs_client, www, "theirs")

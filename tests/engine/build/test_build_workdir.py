@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from buildctx import docker_build, write_context
-from conftest import Dockerd
+from support.dockerd import Dockerd
 from support.engine import PortsideEngine
 
 Docker = Callable[..., subprocess.CompletedProcess[str]]

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from buildctx import docker_build, write_context
-from conftest import Dockerd
+from support.dockerd import Dockerd
 from support.engine import PortsideEngine
 
 Docker = Callable[..., subprocess.CompletedProcess[str]]

@@ -4,78 +4,17 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import subprocess
-import tempfile
-import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-
-
-class Dockerd:
-    """Debian's dockerd on a private socket and data-root (no bridge, no iptables)."""
-
-    def __init__(self) -> None:
-        self.base = Path(tempfile.mkdtemp(prefix="pst-dockerd-"))
-        self.sock = self.base / "docker.sock"
-        with open(self.base / "log", "wb") as log:
-            self.proc = subprocess.Popen(
-                ["dockerd", "-H", f"unix://{self.sock}", "--data-root", str(self.base / "data"),
-                 "--exec-root", str(self.base / "exec"), "--pidfile", str(self.base / "pid"),
-                 "--bridge=none", "--iptables=false", "--ip6tables=false"],
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while self.docker("version", check=False).returncode != 0:
-            if time.monotonic() > deadline or self.proc.poll() is not None:
-                self.stop()
-                pytest.skip("dockerd did not start here")
-            time.sleep(0.2)
-
-    def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
-        env["DOCKER_HOST"] = f"unix://{self.sock}"
-        env["DOCKER_CONFIG"] = str(self.base / "cfg")
-        return env
-
-    def docker(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        res = subprocess.run(
-            ["docker", *args], env=self.env(), capture_output=True, text=True, timeout=120
-        )
-        if check and res.returncode:
-            raise AssertionError(f"dockerd: docker {' '.join(args)}: {res.stderr}")
-        return res
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        mounts = [
-            line.split()[1]
-            for line in Path("/proc/self/mounts").read_text().splitlines()
-            if line.split()[1].startswith(str(self.base))
-        ]
-        for m in sorted(mounts, reverse=True):
-            subprocess.run(["umount", "-l", m], capture_output=True)
-        shutil.rmtree(self.base, ignore_errors=True)
+from support.dockerd import Dockerd, running_dockerd
 
 
 @pytest.fixture(scope="module")
 def dockerd() -> Iterator[Dockerd]:
-    if os.geteuid() != 0 or not shutil.which("dockerd"):
-        pytest.skip("dockerd is not installed")
-    d = Dockerd()
-    try:
-        yield d
-    finally:
-        d.stop()
+    yield from running_dockerd()
 
 
 def image_id(run, name: str) -> str:

@@ -8,7 +8,7 @@ import socket
 import subprocess
 
 import pytest
-from conftest import fetch, fetch_from, free_port, read, write
+from labnet import fetch, fetch_from, free_port, read, write
 from portside.engine.networks import nsutil
 from portside.engine.networks.nft import (
     FirewallTable,

@@ -8,7 +8,7 @@ import socket
 from asyncio.subprocess import PIPE
 
 import pytest
-from conftest import fetch, fetch_from, links_with, read
+from labnet import fetch, fetch_from, links_with, read
 from portside.engine.networks import hostnets, nsutil
 from portside.engine.networks.links import NsLinks
 

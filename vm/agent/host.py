@@ -114,10 +114,12 @@ class HostAgent:
             setattr(self.state, key, value)
         self._save()
 
-    def _progress(self, text: str) -> None:
+    def _progress(self, text: str, **changes: Any) -> None:
+        """A new step, saved in one write with ``changes`` (readers of the state file
+        never see a state without the step that announced it)."""
         log.info("%s", text)
         self.state.steps = [*self.state.steps, text][-MAX_STEPS:]
-        self._set(progress=text)
+        self._set(progress=text, **changes)
 
     def _refresh_ports(self) -> None:
         ports = self.ports
@@ -233,8 +235,7 @@ class HostAgent:
 
     async def _start_failed(self, reason: str) -> int:
         await self._kill_machine()
-        self._set(state=FAILED, last_error=reason)
-        self._progress("start failed")
+        self._progress("start failed", state=FAILED, last_error=reason)
         return 1
 
     async def _boot(self) -> None:
@@ -277,8 +278,7 @@ class HostAgent:
         await self.socket_forwarder.start()
         self.ports = PortForwarder(self.link, self.guest_engine_socket, config.ports_address)
         self._ports_task = asyncio.ensure_future(self.ports.run())
-        self._set(state=RUNNING, link_connected=True, last_error="")
-        self._progress("running")
+        self._progress("running", state=RUNNING, link_connected=True, last_error="")
         log.info("machine %s is running (engine %s)", self.dirs.name, ready.engine_version)
 
     async def _guard(self, machine: Machine) -> None:

@@ -86,6 +86,9 @@ class PortsideApp(QObject):
         self.ctx = primary.ctx
         self.history = HistoryService(primary.feeds.containers, history_path, self)
         self.ctx.history = self.history
+        # The recorder streams every running container already: the primary engine's
+        # stats hub takes its rows instead of streaming the same containers again.
+        self.history.recorded.connect(primary.stats.take_rows)
         connection.connected.connect(
             lambda client: self.history.set_client(client, connection.engine_label)
         )

@@ -54,6 +54,8 @@ class _FirstPaint(QObject):
         if event.type() == QEvent.Type.Paint and self._callback is not None:
             cb, self._callback = self._callback, None
             QTimer.singleShot(0, cb)
+            # Every later event of the widget would still cross into Python for nothing.
+            obj.removeEventFilter(self)
         return False
 
 

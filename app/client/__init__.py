@@ -1,5 +1,13 @@
 """Async, Qt-free client of the Docker Engine API (the app's only way to the engine)."""
 
+# ruff: noqa: E402  (the line below must run before httpx is imported)
+import sys
+
+# httpx imports its command-line tool whenever click, rich and pygments happen to be
+# installed: about a hundred modules and 5-6 MiB resident that nothing here uses. A None
+# entry makes that one import fail, and httpx falls back to a stub of its ``main``.
+sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+
 from .address import (
     DOCKER_SOCKET,
     PORTSIDE_SOCKET,

@@ -7,6 +7,7 @@ usual Docker socket.
 
 from __future__ import annotations
 
+import functools
 import getpass
 import os
 import ssl
@@ -83,6 +84,17 @@ class TlsConfig:
         if self.client_cert:
             ctx.load_cert_chain(self.client_cert, self.client_key)
         return ctx
+
+
+@functools.cache
+def unused_tls_context() -> ssl.SSLContext:
+    """The TLS context of transports that never speak TLS (unix sockets, SSH, plain http).
+
+    httpx builds a verifying context with the whole CA bundle for every transport it is
+    not given one for: 1.2 MiB resident per client, and the app keeps a client per
+    engine. This one has no CA at all, so any TLS handshake through it would fail.
+    """
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
 @dataclass(frozen=True)

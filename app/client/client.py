@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from .address import EngineAddress, default_address
+from .address import EngineAddress, default_address, unused_tls_context
 from .containers import ContainersApi
 from .errors import EngineUnreachable
 from .execs import ExecApi
@@ -48,9 +48,13 @@ def _transport(
 
         return ssh_transport(address, ask_host_key)
     if address.is_unix:
-        transport = httpx.AsyncHTTPTransport(uds=address.socket_path)
+        transport = httpx.AsyncHTTPTransport(uds=address.socket_path, verify=unused_tls_context())
     else:
-        verify: Any = address.tls.ssl_context() if address.tls is not None else True
+        verify: Any = True  # https without Docker's certificates: the system's CAs
+        if address.tls is not None:
+            verify = address.tls.ssl_context()
+        elif address.base_url.startswith("http:"):
+            verify = unused_tls_context()
         transport = httpx.AsyncHTTPTransport(verify=verify)
     # httpx has no parameter for httpcore's network backend; its pool has the attribute.
     pool = getattr(transport, "_pool", None)

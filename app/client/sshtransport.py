@@ -34,7 +34,7 @@ from portside.vm.link import (
 )
 from portside.vm.link.pump import Pump
 
-from .address import EngineAddress, SshEndpoint
+from .address import EngineAddress, SshEndpoint, unused_tls_context
 from .errors import EngineRefused
 from .netbackend import READ_LIMIT, AsyncioStream
 
@@ -122,7 +122,7 @@ class SshTransport(httpx.AsyncHTTPTransport):
     """httpx's transport with the link as network; closing it closes the SSH connection."""
 
     def __init__(self, link: SshLink, socket_path: str) -> None:
-        super().__init__(uds=socket_path)
+        super().__init__(uds=socket_path, verify=unused_tls_context())
         self.link = link
         # httpx has no parameter for httpcore's network backend; its pool has the attribute.
         self._pool._network_backend = LinkBackend(link, socket_path)

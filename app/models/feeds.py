@@ -12,7 +12,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from ..client import EngineClient, EngineError, StatsSample
+from ..client import EngineClient, EngineError
 from ..tasks import TaskRunner
 from . import resources
 from .containers import ContainersModel
@@ -145,8 +145,8 @@ class ContainersFeed(Feed):
             else:
                 self.model.remove(cid)
 
-    def _on_sample(self, cid: str, s: StatsSample) -> None:
-        self.model.set_stats(cid, s.cpu_percent, s.memory_usage)
+    def _on_sample(self, cid: str, cpu: float, memory: int) -> None:
+        self.model.set_stats(cid, cpu, memory)
 
 
 class ImagesFeed(Feed):

@@ -3,6 +3,11 @@
 The containers table reports which running rows are on screen (``set_visible``); the
 details page subscribes to the container it shows. Streams of containers nobody looks
 at are closed, so a hundred listed containers cost nothing while scrolled away.
+
+The resource history already streams every running container of the primary engine on
+its own thread; its rows (:meth:`StatsHub.take_rows`, once a second) stand in for the
+hub's own stream of a container while they keep coming, so no container is streamed
+twice — a stream decoded on the GUI loop cost more than one on the recorder's.
 """
 
 from __future__ import annotations
@@ -13,15 +18,17 @@ from collections import Counter
 
 from PySide6.QtCore import QObject, Signal
 
-from ..client import EngineClient, EngineError, StatsSample
+from ..client import EngineClient, EngineError
+from ..history import Row
 
 RESTART_AFTER = 2.0  # seconds before re-opening a stream that ended by itself
+SHARED_FRESH = 2.5  # seconds a recorded row keeps a container off the hub's own streams
 
 
 class StatsHub(QObject):
-    """Samples containers on demand and emits ``sample(container id, StatsSample)``."""
+    """Samples containers on demand and emits ``sample(container id, CPU %, memory bytes)``."""
 
-    sample = Signal(str, object)
+    sample = Signal(str, float, int)
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -30,12 +37,28 @@ class StatsHub(QObject):
         self._subs: Counter[str] = Counter()
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._ended: dict[str, float] = {}
-        self.last: dict[str, StatsSample] = {}
+        self._recorded: dict[str, float] = {}  # id -> when the history last recorded it
 
     @property
     def streaming(self) -> set[str]:
-        """Containers with an open stream."""
-        return set(self._tasks)
+        """Containers being sampled: by a stream of the hub's, or by the history."""
+        return set(self._tasks) | {cid for cid in self._wanted() if self._shared(cid)}
+
+    def take_rows(self, batch: list[tuple[str, Row]]) -> None:
+        """A second recorded by the resource history (series keys are container IDs)."""
+        now = time.monotonic()
+        wanted = self._wanted()
+        for key, row in batch:
+            if key in wanted:
+                self._recorded[key] = now
+                self.sample.emit(key, row.cpu, int(row.mem))
+        self._reconcile()
+
+    def _shared(self, cid: str) -> bool:
+        return time.monotonic() - self._recorded.get(cid, -SHARED_FRESH) < SHARED_FRESH
+
+    def _wanted(self) -> set[str]:
+        return self._visible | set(self._subs) if self._client is not None else set()
 
     def set_client(self, client: EngineClient | None) -> None:
         """Use a new connection (None: stop everything)."""
@@ -71,7 +94,7 @@ class StatsHub(QObject):
         self._reconcile()
 
     def _reconcile(self) -> None:
-        wanted = self._visible | set(self._subs) if self._client is not None else set()
+        wanted = {cid for cid in self._wanted() if not self._shared(cid)}
         for cid in list(self._tasks):
             if cid not in wanted:
                 self._tasks.pop(cid).cancel()
@@ -86,8 +109,7 @@ class StatsHub(QObject):
         assert client is not None
         try:
             async for s in client.containers.stats_samples(cid):
-                self.last[cid] = s
-                self.sample.emit(cid, s)
+                self.sample.emit(cid, s.cpu_percent, s.memory_usage)
         except (EngineError, ValueError):
             pass  # the container stopped or vanished: its row stops showing figures
         finally:

@@ -167,8 +167,7 @@ class HistoryView(QWidget):
 
     def _append(self, row: Row) -> None:
         for chart in self.charts:
-            for series in chart.data:
-                chart.append(series, row.value(series), row.t)
+            chart.append_many({series: row.value(series) for series in chart.data}, row.t)
 
     def export_csv(self, dest: str = "") -> None:
         """Save the series' whole history as CSV (asks where unless ``dest`` is given)."""

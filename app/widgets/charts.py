@@ -15,9 +15,9 @@ import bisect
 import math
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
-from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt
+from PySide6.QtCore import QEvent, QLineF, QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import (
     QColor,
     QMouseEvent,
@@ -25,6 +25,7 @@ from PySide6.QtGui import (
     QPainterPath,
     QPaintEvent,
     QPen,
+    QStaticText,
 )
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
@@ -90,7 +91,12 @@ def time_label(t: float, step: int) -> str:
 
 
 class _Plot(QWidget):
-    """The drawing area of a :class:`TimeChart`."""
+    """The drawing area of a :class:`TimeChart`.
+
+    Repainted once a second while a graph is live: text is laid out once per label
+    (``QStaticText``) rather than shaped again on every paint, and the plot area is
+    measured again only when the scale or the size changes.
+    """
 
     def __init__(self, chart: TimeChart):
         super().__init__(chart)
@@ -100,18 +106,42 @@ class _Plot(QWidget):
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.setMouseTracking(True)
         self.hover_x: float | None = None
+        self._area_key: tuple[object, ...] = ()
+        self._area = QRectF()
+        self._texts: dict[str, QStaticText] = {}
 
     def sizeHint(self) -> QSize:
         return QSize(400, 160)
 
+    def _text(self, text: str) -> QStaticText:
+        """``text`` laid out once (time labels come and go: the cache stays small)."""
+        st = self._texts.get(text)
+        if st is None:
+            if len(self._texts) > 64:
+                self._texts.clear()
+            st = self._texts[text] = QStaticText(text)
+            st.setTextFormat(Qt.TextFormat.PlainText)
+            st.prepare(font=self.font())
+        return st
+
     def area(self) -> QRectF:
         """Where the lines go (inside the axis labels)."""
         chart = self.chart
-        fm = self.fontMetrics()
-        widest = max(fm.horizontalAdvance(x) for x in axis_labels(chart.top, chart.fmt_axis))
-        left = widest + 10 if chart.axis_labels else 6
-        bottom = fm.height() + 4 if chart.time_labels else 6
-        return QRectF(left, 6, self.width() - left - 6, self.height() - 6 - bottom)
+        key = (chart.top, chart.axis_labels, chart.time_labels, self.size(), self.font().key())
+        if key != self._area_key:
+            fm = self.fontMetrics()
+            labels = axis_labels(chart.top, chart.fmt_axis)
+            widest = max(fm.horizontalAdvance(x) for x in labels)
+            left = widest + 10 if chart.axis_labels else 6
+            bottom = fm.height() + 4 if chart.time_labels else 6
+            self._area = QRectF(left, 6, self.width() - left - 6, self.height() - 6 - bottom)
+            self._area_key = key
+        return QRectF(self._area)
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.FontChange:
+            self._texts.clear()
+        super().changeEvent(event)
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
         self.chart.hover_at(event.position().x())
@@ -121,58 +151,83 @@ class _Plot(QWidget):
         self.chart.hover_at(None)
         super().leaveEvent(event)
 
+    def _line(self, data: Iterable[tuple[float, float]], area: QRectF) -> QPainterPath:
+        """The path through the points of one series inside the time window.
+
+        A level stretch becomes one segment, not a vertex per second: the picture is the
+        same, and stroking hundreds of vertices was most of a paint.
+        """
+        chart = self.chart
+        now, span, gap = chart.now, chart.span, chart.gap
+        right, width, bottom, height = area.right(), area.width(), area.bottom(), area.height()
+        path = QPainterPath()
+        prev_t: float | None = None
+        level: tuple[float, float] | None = None  # the last point of a level stretch not drawn yet
+        last_y = math.nan
+        for t, v in data:
+            x = right - width * (now - t) / span
+            y = bottom - height * min(v / chart.top, 1.0)
+            # A gap in the recording (the app was not running) stays a gap.
+            if prev_t is None or t - prev_t > gap:
+                if level is not None:
+                    path.lineTo(*level)
+                path.moveTo(x, y)
+                level = None
+            elif y == last_y:
+                level = (x, y)
+            else:
+                if level is not None:
+                    path.lineTo(*level)
+                    level = None
+                path.lineTo(x, y)
+            prev_t, last_y = t, y
+        if level is not None:
+            path.lineTo(*level)
+        return path
+
     def paintEvent(self, event: QPaintEvent) -> None:
         chart = self.chart
+        area = self.area()
         p = QPainter(self)
         p.fillRect(self.rect(), Qt.GlobalColor.white)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         fm = p.fontMetrics()
-        area = self.area()
         # Grid: four horizontal lines, labelled at the bottom, middle and top.
+        rows = [area.bottom() - area.height() * i / 4 for i in range(5)]
         p.setPen(QPen(GRID, 1))
-        for i in range(5):
-            y = area.bottom() - area.height() * i / 4
-            p.drawLine(QPointF(area.left(), y), QPointF(area.right(), y))
-            if chart.axis_labels and i in (0, 2, 4):
-                p.setPen(AXIS_TEXT)
-                p.drawText(
-                    QRectF(0, y - fm.height() / 2, area.left() - 6, fm.height()),
-                    int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter),
-                    chart.fmt_axis(chart.top * i / 4),
-                )
-                p.setPen(QPen(GRID, 1))
+        p.drawLines([QLineF(area.left(), y, area.right(), y) for y in rows])
+        if chart.axis_labels:
+            p.setPen(AXIS_TEXT)
+            for i in (0, 2, 4):
+                text = self._text(chart.fmt_axis(chart.top * i / 4))
+                size = text.size()
+                at = QPointF(area.left() - 6 - size.width(), rows[i] - size.height() / 2)
+                p.drawStaticText(at, text)
+        # Vertical grid lines at round times, labelled below.
         now, span = chart.now, chart.span
         step = time_step(span)
         tick = float(math.ceil((now - span) / step) * step)
+        lines = []
+        labels = []
         while tick <= now:
             x = area.right() - area.width() * (now - tick) / span
-            p.setPen(QPen(GRID, 1))
-            p.drawLine(QPointF(x, area.top()), QPointF(x, area.bottom()))
+            lines.append(QLineF(x, area.top(), x, area.bottom()))
             if chart.time_labels:
-                p.setPen(AXIS_TEXT)
-                text = time_label(tick, step)
-                w = fm.horizontalAdvance(text)
+                text = self._text(time_label(tick, step))
+                w = text.size().width()
                 if x - w / 2 >= area.left() and x + w / 2 <= area.right():
-                    p.drawText(QPointF(x - w / 2, area.bottom() + fm.ascent() + 2), text)
+                    labels.append((QPointF(x - w / 2, area.bottom() + 2), text))
             tick += step
-        for key, data in chart.data.items():
-            path = QPainterPath()
-            prev_t: float | None = None
-            for t, v in data:
-                if now - t > span:
-                    continue
-                x = area.right() - area.width() * (now - t) / span
-                y = area.bottom() - area.height() * min(v / chart.top, 1.0)
-                # A gap in the recording (the app was not running) stays a gap.
-                if prev_t is None or t - prev_t > chart.gap:
-                    path.moveTo(x, y)
-                else:
-                    path.lineTo(x, y)
-                prev_t = t
+        p.setPen(QPen(GRID, 1))
+        p.drawLines(lines)
+        p.setPen(AXIS_TEXT)
+        for at, text in labels:
+            p.drawStaticText(at, text)
+        for key in chart.data:
             pen = QPen(QColor(chart.colours[key]))
             pen.setWidthF(1.6)
             p.setPen(pen)
-            p.drawPath(path)
+            p.drawPath(self._line(chart.shown(key), area))
         if self.hover_x is not None and chart.hover_text:
             x = self.hover_x
             p.setPen(QPen(HOVER, 1, Qt.PenStyle.DashLine))
@@ -268,6 +323,15 @@ class TimeChart(QWidget):
         self.data[key].append((self.now, float(value)))
         self._update()
 
+    def append_many(self, values: Mapping[str, float], t: float | None = None) -> None:
+        """Add one point to each of several series at once (one rescale, one repaint)."""
+        self.now = time.time() if t is None else t
+        for key, value in values.items():
+            if key not in self.data:
+                self.add_series(key)
+            self.data[key].append((self.now, float(value)))
+        self._update()
+
     def set_points(self, key: str, points: Iterable[tuple[float, float]], now: float) -> None:
         """Replace the points of ``key`` (a recorded past), the newest ``max_points`` kept."""
         if key not in self.data:
@@ -276,6 +340,21 @@ class TimeChart(QWidget):
         self.data[key].extend((float(t), float(v)) for t, v in points)
         self.now = now
         self._update()
+
+    def shown(self, key: str) -> list[tuple[float, float]]:
+        """The points of ``key`` inside the time window, oldest first.
+
+        Points arrive in time order, so the scan starts at the newest and stops at the
+        first one out of the window: after an hour of live points a 5 min graph no
+        longer walks through the 4000 it keeps on every second.
+        """
+        out = []
+        for t, v in reversed(self.data.get(key, ())):
+            if self.now - t > self.span:
+                break
+            out.append((t, v))
+        out.reverse()
+        return out
 
     def points(self, key: str) -> list[tuple[float, float]]:
         """The points currently kept for ``key``."""
@@ -331,9 +410,9 @@ class TimeChart(QWidget):
         highest = 0.0
         parts = []
         for key, data in self.data.items():
-            recent = [v for t, v in data if self.now - t <= self.span]
+            recent = self.shown(key)
             if recent:
-                highest = max(highest, max(recent))
+                highest = max(highest, max(v for _t, v in recent))
             if data:
                 label = self._fmt(data[-1][1])
                 parts.append(f"{self.names[key]} {label}" if len(self.data) > 1 else label)

@@ -132,7 +132,11 @@ class ContainerDetails(QWidget):
             return
         self.name.setText(info.name(c))
         self.state.setText(info.state_text(c))
-        self.state.setStyleSheet(f"color: {info.state_colour(c)}; font-weight: 600;")
+        colour = f"color: {info.state_colour(c)}; font-weight: 600;"
+        # Called on every stats sample of the container: setting a style sheet, even the
+        # same one, re-polishes the label and lays the header out again.
+        if self.state.styleSheet() != colour:
+            self.state.setStyleSheet(colour)
         ports = ", ".join(t for t, _ in info.port_links(c))
         parts = [info.image(c), self.cid[:12], f"created {fmt.ago(c.get('Created'))}"]
         if ports:

@@ -61,3 +61,27 @@ def test_chart_keeps_a_bounded_window(qtbot):
     assert len(pts) == 10 and pts[-1] == (9.9, 99.0)
     chart.clear()
     assert chart.points("cpu") == []
+
+
+def test_chart_draws_a_level_stretch_as_one_segment(qtbot):
+    chart = TimeChart("Memory", window=300.0, max_points=4000)
+    qtbot.addWidget(chart)
+    for i in range(200):
+        chart.append_many({"mem": 5.0 if i < 100 else 7.0, "cache": float(i)}, t=1000.0 + i)
+    assert len(chart.points("mem")) == len(chart.points("cache")) == 200
+    area = chart.plot.area()
+    level = chart.plot._line(chart.shown("mem"), area)
+    # moveTo, the end of the first level, the step up and the end of the second level
+    assert level.elementCount() == 4
+    assert chart.plot._line(chart.shown("cache"), area).elementCount() == 200
+    chart.resize(500, 250)
+    chart.show()
+    chart.grab()  # paints without error
+
+
+def test_chart_shows_only_the_window():
+    chart = TimeChart("CPU", window=10.0, max_points=100)
+    for i in range(50):
+        chart.append("cpu", 1000.0 if i == 0 else float(i), t=float(i))
+    assert [t for t, _v in chart.shown("cpu")] == [float(t) for t in range(39, 50)]
+    assert 49 <= chart.top < 100  # scaled to what is shown, not to the old peak

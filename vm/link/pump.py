@@ -109,7 +109,10 @@ class Pump:
             last = self._running == 0
         if not last:
             return
-        self.chan.close()
+        # Closing sends a message: on a transport that just went away that fails, and
+        # there is nothing left to tell the far side.
+        with contextlib.suppress(OSError, EOFError, paramiko.SSHException):
+            self.chan.close()
         self.sock.close()
         loop, done = self._loop, self._done
         if loop is not None and done is not None:

@@ -93,7 +93,7 @@ def main() -> int:
             print(f"{peer.name} failed: {e}", file=sys.stderr)
         finally:
             peer.stop()
-    print_table("Engine core (issue 2)", results, units)
+    print_table("Engine core", results, units)
     return 0
 
 

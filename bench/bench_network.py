@@ -183,7 +183,7 @@ def main() -> int:
         finally:
             if peer is not None:
                 peer.stop()
-    print_table("Networking (issue: networks and volumes)", results, units)
+    print_table("Networking", results, units)
     return 0
 
 

@@ -92,7 +92,7 @@ def main() -> int:
                 peer.stop()
     finally:
         reg.stop()
-    print_table("Registry pulls from loopback (issue: registries)", results, units)
+    print_table("Registry pulls from loopback", results, units)
     return 0
 
 

@@ -29,7 +29,7 @@ class DaemonConfig:
     exec_root: Path = Path(DEFAULT_EXEC_ROOT)
     log_level: str = "info"
     runtime: str | None = None  # None: pick crun where it works, else runc
-    # Name of the default bridge (issue: networks); tests give each engine its own.
+    # Name of the default bridge; tests give each engine its own.
     bridge_name: str = "portside0"
     bridge_subnet: str | None = None
     # IPv6 on the default bridge (dockerd's ipv6 / fixed-cidr-v6)

@@ -14,9 +14,10 @@ from typing import Any
 import httpx
 from portside.engine.containers.views import human_duration
 from portside.engine.conventions import parse_rfc3339
+from support.engine import PortsideEngine
 
 
-def _client(engine) -> httpx.Client:  # type: ignore[no-untyped-def]
+def _client(engine: PortsideEngine) -> httpx.Client:
     transport = httpx.HTTPTransport(uds=str(engine.socket))
     return httpx.Client(transport=transport, base_url="http://portside", timeout=30)
 
@@ -28,7 +29,7 @@ def _get(c: httpx.Client, path: str, **params: Any) -> Any:
 
 
 @contextmanager
-def _polling(engine, paths: list[str]) -> Iterator[None]:  # type: ignore[no-untyped-def]
+def _polling(engine: PortsideEngine, paths: list[str]) -> Iterator[None]:
     """Keep asking for ``paths`` in a thread (so their answers are kept) while the body runs."""
     stop = threading.Event()
     errors: list[BaseException] = []
@@ -53,7 +54,7 @@ def _polling(engine, paths: list[str]) -> Iterator[None]:  # type: ignore[no-unt
         assert not errors, errors
 
 
-def _wait_for_event(engine, since: float, **filters: list[str]) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def _wait_for_event(engine: PortsideEngine, since: float, **filters: list[str]) -> dict[str, Any]:
     """Block until the first event matching ``filters`` since ``since``."""
     with (
         _client(engine) as c,
@@ -74,7 +75,9 @@ def _names(listing: list[dict[str, Any]]) -> set[str]:
     return {n.lstrip("/") for c in listing for n in c["Names"]}
 
 
-def test_a_container_that_exits_by_itself_is_listed_exited_at_once(shared_engine):  # type: ignore[no-untyped-def]
+def test_a_container_that_exits_by_itself_is_listed_exited_at_once(
+    shared_engine: PortsideEngine,
+) -> None:
     e = shared_engine
     since = time.time()
     cid = e.docker("run", "-d", "--name", "quick", "busybox", "sleep", "2").stdout.strip()
@@ -94,7 +97,7 @@ def test_a_container_that_exits_by_itself_is_listed_exited_at_once(shared_engine
     e.docker("rm", "quick")
 
 
-def test_up_for_is_counted_when_asked(shared_engine):  # type: ignore[no-untyped-def]
+def test_up_for_is_counted_when_asked(shared_engine: PortsideEngine) -> None:
     e = shared_engine
     cid = e.docker("run", "-d", "--name", "uptime", "busybox", "sleep", "60").stdout.strip()
     with _client(e) as c:
@@ -114,7 +117,7 @@ def test_up_for_is_counted_when_asked(shared_engine):  # type: ignore[no-untyped
     e.docker("rm", "-f", "uptime")
 
 
-def test_every_query_has_its_own_answer(shared_engine):  # type: ignore[no-untyped-def]
+def test_every_query_has_its_own_answer(shared_engine: PortsideEngine) -> None:
     e = shared_engine
     e.docker("run", "-d", "--name", "q-up", "--label", "tier=web", "busybox", "sleep", "60")
     e.docker("create", "--name", "q-made", "--label", "tier=db", "busybox", "true")
@@ -133,7 +136,7 @@ def test_every_query_has_its_own_answer(shared_engine):  # type: ignore[no-untyp
     e.docker("rm", "-f", "q-up", "q-made")
 
 
-def test_changes_by_requests_show_at_once(shared_engine):  # type: ignore[no-untyped-def]
+def test_changes_by_requests_show_at_once(shared_engine: PortsideEngine) -> None:
     e = shared_engine
     cid = e.docker("run", "-d", "--name", "before", "busybox", "sleep", "60").stdout.strip()
     paths = [
@@ -186,7 +189,7 @@ def test_changes_by_requests_show_at_once(shared_engine):  # type: ignore[no-unt
         assert c.get(f"/containers/{cid}/json").status_code == 404
 
 
-def test_exec_ids_follow_execs_that_end_by_themselves(shared_engine):  # type: ignore[no-untyped-def]
+def test_exec_ids_follow_execs_that_end_by_themselves(shared_engine: PortsideEngine) -> None:
     e = shared_engine
     cid = e.docker("run", "-d", "--name", "execs", "busybox", "sleep", "60").stdout.strip()
     with _polling(e, [f"/containers/{cid}/json"]), _client(e) as c:

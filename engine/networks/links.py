@@ -160,14 +160,16 @@ class HostLinks:
             return False  # gone already (a veth dies with its namespace): no netlink needed
         async with self._lock:
             ipr = await self._open()
-            found = await ipr.link_lookup(ifname=name)
-            if not found:
-                return False
-            msgs = await ipr.link("get", index=found[0])
-            if not msgs or msgs[0].get("ifalias") != self.owner:
-                log.warning("not deleting %s: it is not Portside's", name)
-                return False
+            # A veth whose namespace just went is removed by the kernel on its own, at
+            # any point of this: "no such device" is "gone already".
             try:
+                found = await ipr.link_lookup(ifname=name)
+                if not found:
+                    return False
+                msgs = await ipr.link("get", index=found[0])
+                if not msgs or msgs[0].get("ifalias") != self.owner:
+                    log.warning("not deleting %s: it is not Portside's", name)
+                    return False
                 await ipr.link("del", index=found[0])
             except _netlink_error() as e:
                 if getattr(e, "code", None) not in (ENODEV, ENOENT):
